@@ -1,0 +1,205 @@
+//! Command-line definitions (clap), turned once into validated [`Settings`].
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::git::Repo;
+
+const EXAMPLES: &str = "\
+Examples:
+  impact import .coverage                 ingest pytest-cov data recorded with --cov-context=test
+  impact who shop/pricing.py:42           which tests executed line 42?
+  impact show 'tests/test_cart.py::test_add'
+  impact status --format json
+  impact export --coverage coverage.db    a clean coverage.py data file
+
+Exit codes: 0 success, 2 bad input (the message names it and the fix), 3 unexpected failure.";
+
+/// Run only the tests your change can affect.
+#[derive(Debug, Parser)]
+#[command(name = "impact", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Args {
+    /// The data file [default: .impact.db at the repository root]
+    #[arg(long, global = true, env = "IMPACT_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Run as if started in DIR
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// When to use colors (never when NO_COLOR is set)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest coverage.py data files recorded with per-test contexts
+    #[command(after_help = "\
+Examples:
+  pytest --cov=shop --cov-context=test && impact import .coverage
+  impact import --rev HEAD .coverage      line numbers refer to HEAD, not the work tree
+
+Re-importing replaces the data of the tests the file contains.")]
+    Import {
+        /// coverage.py data files (e.g. .coverage)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The revision the data was recorded at [default: the work tree]
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+    },
+    /// List the tests that executed a file or some of its lines
+    #[command(after_help = "\
+Examples:
+  impact who shop/pricing.py              every test that ran any line of it
+  impact who shop/pricing.py:42           line 42 (of the file as it is now)
+  impact who shop/pricing.py:40-45 --format json")]
+    Who {
+        /// PATH, PATH:LINE or PATH:FIRST-LAST
+        #[arg(value_name = "PATH[:LINE[-LINE]]")]
+        target: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the files and lines a test executed
+    #[command(after_help = "Example:\n  impact show 'tests/test_cart.py::test_add' --format json")]
+    Show {
+        /// A pytest node id
+        #[arg(value_name = "TEST_ID")]
+        test: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show what the data holds, how old it is, and what changed since
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Write the line data for coverage.py's own tools
+    #[command(after_help = "\
+Example:
+  impact export --coverage cov.db && coverage report --data-file=cov.db --contexts='test_add'")]
+    Export {
+        /// Write a coverage.py data file here (absolute paths, per-test contexts)
+        #[arg(long, value_name = "FILE", required = true)]
+        coverage: PathBuf,
+    },
+}
+
+/// Settings shared by every command, resolved once.
+pub struct Settings {
+    /// The git repository the command works in.
+    pub repo: Repo,
+    /// The directory paths on the command line are relative to.
+    pub cwd: PathBuf,
+    /// The data file.
+    pub db: PathBuf,
+    /// Whether stderr may carry colors.
+    pub color: bool,
+}
+
+impl Settings {
+    /// Resolves the working directory, the repository and the data file.
+    pub fn from_args(args: &Args) -> Result<Settings> {
+        let start = std::env::current_dir()
+            .map_err(|e| Error::Usage(format!("failed to read the current directory: {e}")))?;
+        let cwd = match &args.dir {
+            Some(d) => start.join(d),
+            None => start,
+        };
+        if !cwd.is_dir() {
+            return Err(Error::Usage(format!(
+                "failed to enter {}: not a directory",
+                cwd.display()
+            )));
+        }
+        let repo = Repo::discover(&cwd)?;
+        let db = match &args.db {
+            Some(p) => cwd.join(p),
+            None => repo.root().join(".impact.db"),
+        };
+        if db.is_dir() {
+            return Err(Error::Usage(format!(
+                "the data file {} is a directory; pass a file path with --db",
+                db.display()
+            )));
+        }
+        if is_coverage_parallel_name(&db) {
+            return Err(Error::Usage(format!(
+                "refusing data file name {}: coverage.py and pytest-cov delete `.coverage.*` \
+                 files; choose another name with --db",
+                db.display()
+            )));
+        }
+        Ok(Settings {
+            repo,
+            cwd,
+            db,
+            color: color_enabled(args.color),
+        })
+    }
+
+    /// A command-line path as a repository-relative path with `/`.
+    pub fn repo_path(&self, arg: &str) -> Option<String> {
+        let joined = self.cwd.join(arg);
+        let abs = std::fs::canonicalize(&joined).unwrap_or(joined);
+        let root = std::fs::canonicalize(self.repo.root()).unwrap_or(self.repo.root().into());
+        let rel = lexical_normalize(&abs);
+        let rel = rel.strip_prefix(&root).ok()?;
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        let parts = parts?;
+        (!parts.is_empty()).then(|| parts.join("/"))
+    }
+}
+
+fn lexical_normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn is_coverage_parallel_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(".coverage."))
+}
+
+fn color_enabled(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        ColorChoice::Never => false,
+        ColorChoice::Always => true,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The one error type at the command-line boundary, and the exit codes it maps to.
+//!
+//! Every failure a user can meet is a variant here with a message that names the
+//! thing (a path, a test id, a revision) and, where there is one, the fix. Messages
+//! are lowercase fragments that read well after "error: "; causes are printed
+//! below them by `main`.
+
+use std::path::PathBuf;
+
+use crate::git::GitError;
+use crate::store::StoreError;
+
+/// Documented exit codes (README "Exit codes").
+pub mod exit_codes {
+    /// Success. For `select`: a selection (possibly empty) was made.
+    pub const OK: i32 = 0;
+    /// Bad input: a usage error, unknown test or path, a corrupt, foreign or
+    /// too-new data file, a malformed config or coverage file, not a git repo.
+    pub const BAD_INPUT: i32 = 2;
+    /// An unexpected failure (I/O, SQLite): a bug or a broken environment.
+    pub const INTERNAL: i32 = 3;
+}
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A git operation failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+
+    /// The data file could not be opened, read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A command-line value is invalid.
+    #[error("{0}")]
+    Usage(String),
+
+    /// `impact show` was given a test id the data does not hold.
+    #[error("unknown test id `{id}`{hint}")]
+    UnknownTest { id: String, hint: String },
+
+    /// `impact who` was given a path the data does not hold.
+    #[error("no recorded data for `{path}`{hint}")]
+    UnknownPath { path: String, hint: String },
+
+    /// A coverage.py data file cannot be imported.
+    #[error("failed to import {}: {reason}", path.display())]
+    Import { path: PathBuf, reason: String },
+
+    /// The data file holds no data at all.
+    #[error("no data in {} yet (record some with `impact import .coverage` or `impact run`)", path.display())]
+    NoData { path: PathBuf },
+
+    /// Writing output or a file failed.
+    #[error("failed to write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Store(e) if e.is_internal() => exit_codes::INTERNAL,
+            Error::Write { .. } => exit_codes::INTERNAL,
+            _ => exit_codes::BAD_INPUT,
+        }
+    }
+}
+
+/// Result of a command.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

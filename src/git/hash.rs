@@ -1,0 +1,275 @@
+//! Content-only git helpers that need no repository: blob ids and line diffs.
+//!
+//! Both must agree exactly with the `git` command line, since their results are
+//! compared with ids and hunks that git itself produced.
+
+use git2::{DiffOptions, ObjectType, Oid, Patch};
+
+use super::{Hunk, LineDiff};
+
+/// Git looks only this far into a file for a NUL byte to call it binary
+/// (`FIRST_FEW_BYTES` in git's xdiff-interface.c); we match it so that what
+/// `git diff` shows as text we diff as text too.
+const BINARY_PROBE_BYTES: usize = 8000;
+
+/// The git blob id (SHA-1 hex) of `content`, identical to `git hash-object`.
+pub fn blob_id(content: &[u8]) -> String {
+    match Oid::hash_object(ObjectType::Blob, content) {
+        Ok(oid) => oid.to_string(),
+        // libgit2's built-in SHA-1 cannot fail, but an id is too important to
+        // replace with a sentinel, so compute it ourselves rather than panic.
+        Err(_) => sha1_blob_id(content),
+    }
+}
+
+/// Whether git would treat `content` as binary.
+fn is_binary(content: &[u8]) -> bool {
+    content.iter().take(BINARY_PROBE_BYTES).any(|&b| b == 0)
+}
+
+/// The changed line ranges between `old` and `new`, with no context lines,
+/// numbered as in git's unified-diff hunk headers.
+///
+/// Binary content (a NUL byte in the first 8000 bytes of either side, git's
+/// own test) gives [`LineDiff::Binary`]. So does the practically impossible
+/// failure of libgit2 to diff (e.g. inputs over its 1 GiB limit): callers must
+/// already treat a binary change as touching the whole file, which is the
+/// safe answer when no line diff is available.
+pub fn diff_lines(old: &[u8], new: &[u8]) -> LineDiff {
+    if is_binary(old) || is_binary(new) {
+        return LineDiff::Binary;
+    }
+    let mut opts = DiffOptions::new();
+    opts.context_lines(0)
+        .interhunk_lines(0)
+        // We decided text vs binary above, as git does; stop libgit2 from
+        // applying its own, different, heuristic.
+        .force_text(true)
+        // `git diff` has used the indent heuristic by default since 2.14; without
+        // it ambiguous insertions would be placed differently than git shows them.
+        .indent_heuristic(true);
+    let Ok(patch) = Patch::from_buffers(old, None, new, None, Some(&mut opts)) else {
+        return LineDiff::Binary;
+    };
+    if patch.delta().flags().is_binary() {
+        return LineDiff::Binary;
+    }
+    let mut hunks = Vec::with_capacity(patch.num_hunks());
+    for idx in 0..patch.num_hunks() {
+        let Ok((hunk, _)) = patch.hunk(idx) else {
+            return LineDiff::Binary;
+        };
+        hunks.push(Hunk {
+            old_start: hunk.old_start(),
+            old_lines: hunk.old_lines(),
+            new_start: hunk.new_start(),
+            new_lines: hunk.new_lines(),
+        });
+    }
+    LineDiff::Text(hunks)
+}
+
+/// SHA-1 of git's blob header and `content`, as lowercase hex (FIPS 180-4).
+fn sha1_blob_id(content: &[u8]) -> String {
+    let mut message = format!("blob {}\0", content.len()).into_bytes();
+    message.extend_from_slice(content);
+    let bit_len = (message.len() as u64).wrapping_mul(8);
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&bit_len.to_be_bytes());
+
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
+            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, &wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (hi, v) in h.iter_mut().zip([a, b, c, d, e]) {
+            *hi = hi.wrapping_add(v);
+        }
+    }
+    h.iter().map(|v| format!("{v:08x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::TestRepo;
+    use super::*;
+
+    fn h(old_start: u32, old_lines: u32, new_start: u32, new_lines: u32) -> Hunk {
+        Hunk {
+            old_start,
+            old_lines,
+            new_start,
+            new_lines,
+        }
+    }
+
+    /// Parses the hunk headers of `git diff --no-index -U0 old new`.
+    fn git_hunks(t: &TestRepo, old: &[u8], new: &[u8]) -> LineDiff {
+        t.write("old", old);
+        t.write("new", new);
+        let out = t.run_allow_fail(&["diff", "--no-index", "-U0", "old", "new"]);
+        if out.contains("Binary files") {
+            return LineDiff::Binary;
+        }
+        let parse = |s: &str| -> (u32, u32) {
+            let mut it = s.splitn(2, ',');
+            let start = it.next().unwrap_or("").parse().expect("start");
+            let count = it.next().map_or(1, |c| c.parse().expect("count"));
+            (start, count)
+        };
+        let hunks = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("@@ -"))
+            .map(|l| {
+                let mut parts = l.split(' ');
+                let (os, ol) = parse(parts.next().expect("old"));
+                let (ns, nl) = parse(parts.next().expect("new").trim_start_matches('+'));
+                h(os, ol, ns, nl)
+            })
+            .collect();
+        LineDiff::Text(hunks)
+    }
+
+    /// Asserts our hunks equal git's and equal `expected`.
+    fn check(t: &TestRepo, old: &[u8], new: &[u8], expected: LineDiff) {
+        let ours = diff_lines(old, new);
+        assert_eq!(ours, git_hunks(t, old, new), "differs from git diff -U0");
+        assert_eq!(ours, expected);
+    }
+
+    #[test]
+    fn diff_lines_match_git_diff_u0() {
+        let t = TestRepo::new();
+        // Modification of one line.
+        check(
+            &t,
+            b"a\nb\nc\n",
+            b"a\nB\nc\n",
+            LineDiff::Text(vec![h(2, 1, 2, 1)]),
+        );
+        // Pure insertion after line 2: old_start is the line before the text.
+        check(
+            &t,
+            b"a\nb\nc\n",
+            b"a\nb\nx\ny\nc\n",
+            LineDiff::Text(vec![h(2, 0, 3, 2)]),
+        );
+        // Insertion before line 1: old_start 0.
+        check(
+            &t,
+            b"a\nb\n",
+            b"x\na\nb\n",
+            LineDiff::Text(vec![h(0, 0, 1, 1)]),
+        );
+        // Insertion at the end.
+        check(&t, b"a\n", b"a\nb\n", LineDiff::Text(vec![h(1, 0, 2, 1)]));
+        // Deletion of lines 2-3: new_start is the line before the gap.
+        check(
+            &t,
+            b"a\nb\nc\nd\n",
+            b"a\nd\n",
+            LineDiff::Text(vec![h(2, 2, 1, 0)]),
+        );
+        // Deletion of the first line.
+        check(&t, b"a\nb\n", b"b\n", LineDiff::Text(vec![h(1, 1, 0, 0)]));
+        // Two separate hunks stay separate with no context.
+        check(
+            &t,
+            b"1\n2\n3\n4\n5\n",
+            b"1\nX\n3\nY\n5\n",
+            LineDiff::Text(vec![h(2, 1, 2, 1), h(4, 1, 4, 1)]),
+        );
+        // CRLF vs LF is a change of every line.
+        check(
+            &t,
+            b"a\nb\n",
+            b"a\r\nb\r\n",
+            LineDiff::Text(vec![h(1, 2, 1, 2)]),
+        );
+        // Whitespace-only changes are changes.
+        check(
+            &t,
+            b"a\nb\n",
+            b"a\nb \n",
+            LineDiff::Text(vec![h(2, 1, 2, 1)]),
+        );
+        // Missing final newline on one side.
+        check(&t, b"a\nb\n", b"a\nb", LineDiff::Text(vec![h(2, 1, 2, 1)]));
+        check(&t, b"a\nb", b"a\nb\nc", LineDiff::Text(vec![h(2, 1, 2, 2)]));
+        // Empty old (file added) and empty new (file emptied).
+        check(&t, b"", b"a\nb\n", LineDiff::Text(vec![h(0, 0, 1, 2)]));
+        check(&t, b"a\nb\n", b"", LineDiff::Text(vec![h(1, 2, 0, 0)]));
+        // Identical contents, including both empty.
+        check(&t, b"a\n", b"a\n", LineDiff::Text(vec![]));
+        check(&t, b"", b"", LineDiff::Text(vec![]));
+        // Binary on either side.
+        check(&t, b"a\0b", b"a\0c", LineDiff::Binary);
+        check(&t, b"text\n", b"\0", LineDiff::Binary);
+    }
+
+    #[test]
+    fn diff_lines_places_sliders_like_git() {
+        // An inserted Python function is ambiguous to Myers alone; git's indent
+        // heuristic decides where the hunk goes, and we must agree.
+        let t = TestRepo::new();
+        let old = b"def a():\n    pass\n\n\ndef c():\n    pass\n";
+        let new = b"def a():\n    pass\n\n\ndef b():\n    pass\n\n\ndef c():\n    pass\n";
+        let ours = diff_lines(old, new);
+        assert_eq!(ours, git_hunks(&t, old, new));
+        assert_eq!(ours, LineDiff::Text(vec![h(4, 0, 5, 4)]));
+    }
+
+    #[test]
+    fn blob_id_matches_git_hash_object() {
+        let t = TestRepo::new();
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"hello\n".to_vec(),
+            b"no newline".to_vec(),
+            b"bin\0ary\r\n\xff".to_vec(),
+        ];
+        // Lengths around SHA-1's padding boundaries ("blob NN\0" is 8 bytes).
+        for len in [47, 48, 55, 56, 119, 120, 200] {
+            inputs.push(vec![b'x'; len]);
+        }
+        for content in &inputs {
+            t.write("obj", content);
+            let expected = t.run(&["hash-object", "obj"]).trim().to_owned();
+            assert_eq!(blob_id(content), expected);
+            assert_eq!(sha1_blob_id(content), expected, "fallback SHA-1");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! `impact import`: turns coverage.py data files recorded with per-test
+//! contexts into a [`Recording`].
+//!
+//! Context labels are read as pytest node ids: pytest-cov's
+//! `<nodeid>|setup|run|teardown` phases are merged into one test, a static
+//! context prefix (`ci|<nodeid>|run`) is dropped, and labels that are not node
+//! ids (the empty context, a bare static context) are import-time data.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::git::{Entry, Repo, Target};
+use crate::numbits;
+use crate::recording::Recording;
+use crate::store::CoverageFile;
+
+/// What a label of a coverage.py context means to us.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Label<'a> {
+    /// Lines run outside any test (collection, imports).
+    ImportTime,
+    /// Lines run by the test with this node id.
+    Test(&'a str),
+}
+
+/// Interprets a context label. Node ids contain `::`; pytest-cov appends a
+/// phase; coverage.py's static context comes first, before a `|`.
+pub fn parse_label(label: &str) -> Label<'_> {
+    let mut id = label;
+    for phase in ["|setup", "|run", "|teardown", "|call"] {
+        if let Some(stripped) = id.strip_suffix(phase) {
+            id = stripped;
+            break;
+        }
+    }
+    if !id.contains("::") {
+        return Label::ImportTime;
+    }
+    // A static prefix cannot contain "::" and sits before the first '|';
+    // a '|' inside a node id (in a parameter id) comes after its "::".
+    if let Some((prefix, rest)) = id.split_once('|')
+        && !prefix.contains("::")
+        && rest.contains("::")
+    {
+        id = rest;
+    }
+    Label::Test(id)
+}
+
+/// What an import found, besides the recording.
+#[derive(Debug, Default)]
+pub struct ImportNotes {
+    /// Messages for the user about data left out, and why.
+    pub warnings: Vec<String>,
+}
+
+/// Reads coverage files into one recording; baselines come from the work tree
+/// or from `rev`.
+pub fn read_coverage_files(
+    repo: &Repo,
+    files: &[PathBuf],
+    rev: Option<&str>,
+) -> Result<(Recording, ImportNotes)> {
+    let root = canonical(repo.root());
+    let target = match rev {
+        None => Target::WorkTree,
+        Some(r) => Target::Commit(repo.resolve_commit(r)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "revision `{r}` does not exist in {}; pass a branch, tag or commit id \
+                 that `git rev-parse` knows (in a shallow clone, fetch it first)",
+                repo.root().display()
+            ))
+        })?),
+    };
+    let mut rec = Recording {
+        kind: "import",
+        ..Default::default()
+    };
+    let mut notes = ImportNotes::default();
+    let mut outside = BTreeMap::<String, usize>::new();
+    for file in files {
+        let data = CoverageFile::read(file).map_err(|reason| Error::Import {
+            path: file.clone(),
+            reason,
+        })?;
+        let labels: Vec<Label<'_>> = data.contexts.iter().map(|c| parse_label(c)).collect();
+        if !labels.iter().any(|l| matches!(l, Label::Test(_))) {
+            let seen = data
+                .contexts
+                .iter()
+                .filter(|c| !c.is_empty())
+                .take(3)
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>();
+            let detail = if seen.is_empty() {
+                "it has no per-test contexts".to_string()
+            } else {
+                format!("its contexts ({}) are not pytest node ids", seen.join(", "))
+            };
+            return Err(Error::Import {
+                path: file.clone(),
+                reason: format!(
+                    "{detail}; record it with per-test contexts, e.g. \
+                     `pytest --cov=PACKAGE --cov-context=test`"
+                ),
+            });
+        }
+        let base_dir = file
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .map(canonical)
+            .unwrap_or_else(|| root.clone());
+        let mut mapped: Vec<Option<String>> = Vec::with_capacity(data.paths.len());
+        for stored in &data.paths {
+            let path = map_path(&root, &base_dir, stored);
+            if path.is_none() {
+                *outside.entry(stored.clone()).or_default() += 1;
+            }
+            mapped.push(path);
+        }
+        for (file_index, context_index, bits) in &data.rows {
+            let Some(path) = &mapped[*file_index] else {
+                continue;
+            };
+            let slot = match labels[*context_index] {
+                Label::ImportTime => rec.import_time.entry(path.clone()).or_default(),
+                Label::Test(id) => rec
+                    .tests
+                    .entry(id.to_string())
+                    .or_default()
+                    .lines
+                    .entry(path.clone())
+                    .or_default(),
+            };
+            *slot = numbits::union(slot, bits);
+        }
+        // A test that executed no measured line still has a context row.
+        for label in &labels {
+            if let Label::Test(id) = label {
+                rec.tests.entry(id.to_string()).or_default();
+            }
+        }
+    }
+    if !outside.is_empty() {
+        let examples: Vec<&str> = outside.keys().take(3).map(String::as_str).collect();
+        notes.warnings.push(format!(
+            "left out {} measured file(s) outside the repository {} (e.g. {})",
+            outside.len(),
+            repo.root().display(),
+            examples.join(", ")
+        ));
+    }
+    // Baselines: the content the recorded line numbers refer to.
+    let paths: Vec<String> = rec
+        .import_time
+        .keys()
+        .chain(rec.tests.values().flat_map(|t| t.lines.keys()))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut missing = Vec::new();
+    for path in paths {
+        match repo.read(&target, &path)? {
+            Some(Entry::File { content, .. }) => {
+                rec.sources.insert(path, content);
+            }
+            _ => missing.push(path),
+        }
+    }
+    if !missing.is_empty() {
+        for t in rec.tests.values_mut() {
+            for m in &missing {
+                t.lines.remove(m);
+            }
+        }
+        for m in &missing {
+            rec.import_time.remove(m);
+        }
+        notes.warnings.push(format!(
+            "left out {} measured file(s) missing from {}: {}",
+            missing.len(),
+            match rev {
+                Some(r) => format!("revision {r}"),
+                None => "the work tree".into(),
+            },
+            missing
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    rec.commit = match &target {
+        Target::Commit(c) => Some(c.clone()),
+        _ => repo.head()?,
+    };
+    Ok((rec, notes))
+}
+
+/// Maps a path as coverage.py stored it to a repository-relative path.
+/// Relative paths are taken relative to the directory holding the data file
+/// (where coverage ran). An absolute path from another machine is matched by
+/// its longest suffix that exists in this repository.
+fn map_path(root: &Path, base_dir: &Path, stored: &str) -> Option<String> {
+    let stored_path = Path::new(stored);
+    let absolute = if stored_path.is_absolute() {
+        normalize(stored_path)
+    } else {
+        normalize(&base_dir.join(stored_path))
+    };
+    if let Ok(rel) = absolute.strip_prefix(root) {
+        return to_repo_path(rel);
+    }
+    // Recorded elsewhere (another checkout path, a CI machine).
+    let comps: Vec<Component<'_>> = absolute.components().collect();
+    for start in 1..comps.len() {
+        let rest: PathBuf = comps[start..].iter().collect();
+        if root.join(&rest).is_file() {
+            return to_repo_path(&rest);
+        }
+    }
+    None
+}
+
+fn to_repo_path(rel: &Path) -> Option<String> {
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str().map(str::to_string),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Resolves `.` and `..` without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_from_pytest_cov_and_static_contexts() {
+        let t = "tests/test_calc.py::TestK::test_param[1]";
+        assert_eq!(parse_label(""), Label::ImportTime);
+        assert_eq!(parse_label(&format!("{t}|run")), Label::Test(t));
+        assert_eq!(parse_label(&format!("{t}|setup")), Label::Test(t));
+        assert_eq!(parse_label(&format!("{t}|teardown")), Label::Test(t));
+        assert_eq!(parse_label(t), Label::Test(t));
+        assert_eq!(parse_label(&format!("ci|{t}|run")), Label::Test(t));
+        assert_eq!(parse_label("ci"), Label::ImportTime);
+        let piped = "tests/t.py::test_x[a|b]";
+        assert_eq!(parse_label(&format!("{piped}|run")), Label::Test(piped));
+        assert_eq!(parse_label("tests.test_x.test_y"), Label::ImportTime);
+    }
+
+    #[test]
+    fn maps_paths_into_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = canonical(dir.path());
+        std::fs::create_dir_all(root.join("shop")).unwrap();
+        std::fs::write(root.join("shop/a.py"), "x = 1\n").unwrap();
+        let abs = root.join("shop/a.py");
+        assert_eq!(
+            map_path(&root, &root, abs.to_str().unwrap()),
+            Some("shop/a.py".into())
+        );
+        assert_eq!(
+            map_path(&root, &root, "shop/a.py"),
+            Some("shop/a.py".into())
+        );
+        assert_eq!(
+            map_path(&root, &root.join("shop"), "../shop/./a.py"),
+            Some("shop/a.py".into())
+        );
+        assert_eq!(
+            map_path(&root, &root, "/ci/build/project/shop/a.py"),
+            Some("shop/a.py".into())
+        );
+        assert_eq!(map_path(&root, &root, "/usr/lib/python3/os.py"), None);
+    }
+}

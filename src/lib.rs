@@ -1,0 +1,17 @@
+//! `impact`: run only the tests a change can affect.
+//!
+//! The data flows: a git diff ([`git`]) gives changed lines, mapped onto the
+//! recorded baselines ([`linemap`]); numbits queries ([`numbits`], [`store`])
+//! find the tests that executed them. Recordings ([`import`], [`recording`])
+//! are merged into the data file in one transaction.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod git;
+pub mod import;
+pub mod linemap;
+pub mod numbits;
+pub mod output;
+pub mod recording;
+pub mod store;

@@ -1,0 +1,197 @@
+//! A recording (what one import or run measured) and how it is merged into the
+//! data in one transaction.
+//!
+//! Line numbers in a recording refer to the source contents it carries. When a
+//! file's content differs from the baseline the data holds, the lines of tests
+//! not in this recording are carried over to the new content through a diff;
+//! tests that had lines inside changed regions are marked as needing a run,
+//! because what they executed there is no longer known.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Result;
+use crate::git::{self, LineDiff};
+use crate::linemap::LineMap;
+use crate::store::{RunWrite, Store, TestWrite};
+
+/// What one import or run measured.
+#[derive(Debug, Default)]
+pub struct Recording {
+    /// `import`, `run` or `full`.
+    pub kind: &'static str,
+    /// What produced it (the command line), for the run history.
+    pub command: String,
+    /// When it started, RFC 3339 UTC.
+    pub started_at: String,
+    /// HEAD when it was recorded.
+    pub commit: Option<String>,
+    /// Repository-relative path -> the content its line numbers refer to.
+    pub sources: BTreeMap<String, Vec<u8>>,
+    /// Test id -> what it executed.
+    pub tests: BTreeMap<String, TestRecord>,
+    /// Repository-relative path -> numbits of lines run outside any test.
+    pub import_time: BTreeMap<String, Vec<u8>>,
+}
+
+/// One test's measurements.
+#[derive(Debug, Default, Clone)]
+pub struct TestRecord {
+    /// Repository-relative path -> numbits.
+    pub lines: BTreeMap<String, Vec<u8>>,
+    pub outcome: Option<String>,
+    pub duration: Option<f64>,
+}
+
+/// What a merge did.
+#[derive(Debug, Default)]
+pub struct MergeReport {
+    pub tests: usize,
+    pub files: usize,
+    /// Files whose baseline moved to new content; other tests' lines were carried over.
+    pub rebased_files: Vec<String>,
+    /// Tests whose data became incomplete and that now need a run.
+    pub stale_tests: Vec<String>,
+}
+
+/// Merges a recording into the data, in one transaction.
+pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
+    store.write(|w| {
+        let mut report = MergeReport {
+            tests: rec.tests.len(),
+            files: rec.sources.len(),
+            ..Default::default()
+        };
+        let recorded: BTreeSet<&str> = rec.tests.keys().map(String::as_str).collect();
+        let mut file_ids = BTreeMap::new();
+        let mut stale = BTreeSet::new();
+        for (path, content) in &rec.sources {
+            let blob_id = git::blob_id(content);
+            if let Some(old) = w.baseline(path)?
+                && old.blob_id != blob_id
+            {
+                {
+                    let map = match git::diff_lines(&old.content, content) {
+                        LineDiff::Text(hunks) => Some(LineMap::new(hunks)),
+                        LineDiff::Binary => None,
+                    };
+                    let lost = w.remap_file(
+                        old.file_id,
+                        &|n| map.as_ref().and_then(|m| m.old_to_new(n)),
+                        &|ctx| {
+                            recorded.contains(ctx)
+                                || (ctx.is_empty() && rec.import_time.contains_key(path))
+                        },
+                    )?;
+                    stale.extend(lost.into_iter().filter(|c| !c.is_empty()));
+                    report.rebased_files.push(path.clone());
+                }
+            }
+            let id = w.set_baseline(path, &blob_id, content)?;
+            file_ids.insert(path.as_str(), id);
+        }
+        let run_id = w.add_run(&RunWrite {
+            kind: rec.kind,
+            started_at: &rec.started_at,
+            commit: rec.commit.as_deref(),
+            command: &rec.command,
+            tests: rec.tests.len() as i64,
+            files: rec.sources.len() as i64,
+        })?;
+        for (nodeid, test) in &rec.tests {
+            let lines: Vec<(i64, Vec<u8>)> = test
+                .lines
+                .iter()
+                .filter_map(|(path, bits)| {
+                    file_ids.get(path.as_str()).map(|&id| (id, bits.clone()))
+                })
+                .collect();
+            w.replace_test(
+                &TestWrite {
+                    nodeid,
+                    outcome: test.outcome.as_deref(),
+                    duration: test.duration,
+                    lines: &lines,
+                },
+                run_id,
+            )?;
+        }
+        for (path, bits) in &rec.import_time {
+            if let Some(&id) = file_ids.get(path.as_str()) {
+                w.replace_import_time(id, bits)?;
+            }
+        }
+        let stale: Vec<String> = stale
+            .into_iter()
+            .filter(|t| !recorded.contains(t.as_str()))
+            .collect();
+        w.mark_needs_run(&stale)?;
+        w.drop_unused_sources()?;
+        report.stale_tests = stale;
+        Ok(report)
+    })
+}
+
+/// The current time as RFC 3339 UTC, e.g. `2026-11-22T05:33:51Z`.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    format_rfc3339(secs)
+}
+
+/// Formats Unix seconds as RFC 3339 UTC (civil-from-days, proleptic Gregorian).
+pub fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parses what [`format_rfc3339`] writes back into Unix seconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_704_067_200), "2024-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
+        for secs in [0, 951_782_400, 1_704_067_200, 1_709_210_096, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

@@ -1,0 +1,226 @@
+//! coverage.py data files: reading one for `impact import`, writing one for
+//! `impact export --coverage`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use super::{Store, StoreError, schema, sql_error};
+use crate::numbits;
+
+/// The line data of a coverage.py data file, as it stores it.
+pub struct CoverageFile {
+    /// Whether it was recorded in branch (arc) mode.
+    pub has_arcs: bool,
+    /// The coverage.py version that wrote it, when recorded.
+    pub version: Option<String>,
+    /// Measured paths, as stored (absolute unless `relative_files` was on).
+    pub paths: Vec<String>,
+    /// Context labels.
+    pub contexts: Vec<String>,
+    /// (index into `paths`, index into `contexts`, numbits) rows.
+    pub rows: Vec<(usize, usize, Vec<u8>)>,
+}
+
+impl CoverageFile {
+    /// Reads a coverage.py data file without writing to it. The error is a
+    /// reason fragment to show after the file name.
+    pub fn read(path: &Path) -> Result<CoverageFile, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
+        if !meta.is_file() {
+            return Err("it is not a file".into());
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open it as SQLite ({e})"))?;
+        let not_coverage = |e: rusqlite::Error| {
+            format!(
+                "it is not a coverage.py data file ({e}); pass the `.coverage` file that \
+                 `coverage run` or pytest-cov wrote"
+            )
+        };
+        let version: i64 = conn
+            .query_row("SELECT version FROM coverage_schema", [], |r| r.get(0))
+            .map_err(not_coverage)?;
+        if version != schema::COVERAGE_SCHEMA_VERSION {
+            return Err(format!(
+                "its coverage.py schema version is {version}, impact reads version {}; \
+                 re-record it with coverage.py 7.x",
+                schema::COVERAGE_SCHEMA_VERSION
+            ));
+        }
+        let meta = |key: &str| -> Result<Option<String>, String> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(not_coverage)
+        };
+        let has_arcs = meta("has_arcs")?.as_deref() == Some("1");
+        let version = meta("version")?;
+
+        let mut paths = Vec::new();
+        let mut file_index = std::collections::HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT id, path FROM file ORDER BY id")
+                .map_err(not_coverage)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .map_err(not_coverage)?;
+            for row in rows {
+                let (id, p) = row.map_err(not_coverage)?;
+                file_index.insert(id, paths.len());
+                paths.push(p);
+            }
+        }
+        let mut contexts = Vec::new();
+        let mut context_index = std::collections::HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT id, context FROM context ORDER BY id")
+                .map_err(not_coverage)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .map_err(not_coverage)?;
+            for row in rows {
+                let (id, label) = row.map_err(not_coverage)?;
+                context_index.insert(id, contexts.len());
+                contexts.push(label);
+            }
+        }
+        let lookup = |file_id: i64, context_id: i64| -> Result<(usize, usize), String> {
+            match (file_index.get(&file_id), context_index.get(&context_id)) {
+                (Some(&f), Some(&c)) => Ok((f, c)),
+                _ => Err(format!(
+                    "it is inconsistent: a row names file id {file_id} or context id \
+                     {context_id}, which do not exist; re-record it"
+                )),
+            }
+        };
+        let mut rows = Vec::new();
+        if has_arcs {
+            // Arc mode: the executed lines are the positive arc endpoints
+            // (negative numbers mark entry to and exit from code objects).
+            let mut by_key: std::collections::BTreeMap<(usize, usize), Vec<u32>> =
+                Default::default();
+            let mut stmt = conn
+                .prepare("SELECT file_id, context_id, fromno, tono FROM arc")
+                .map_err(not_coverage)?;
+            let arcs = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(not_coverage)?;
+            for arc in arcs {
+                let (f, c, from, to) = arc.map_err(not_coverage)?;
+                let lines = by_key.entry(lookup(f, c)?).or_default();
+                for n in [from, to] {
+                    if let Ok(n) = u32::try_from(n)
+                        && n > 0
+                    {
+                        lines.push(n);
+                    }
+                }
+            }
+            for ((f, c), lines) in by_key {
+                rows.push((f, c, numbits::encode(lines)));
+            }
+        } else {
+            let mut stmt = conn
+                .prepare("SELECT file_id, context_id, numbits FROM line_bits")
+                .map_err(not_coverage)?;
+            let bits = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })
+                .map_err(not_coverage)?;
+            for row in bits {
+                let (f, c, b) = row.map_err(not_coverage)?;
+                let (f, c) = lookup(f, c)?;
+                rows.push((f, c, b));
+            }
+        }
+        Ok(CoverageFile {
+            has_arcs,
+            version,
+            paths,
+            contexts,
+            rows,
+        })
+    }
+}
+
+/// The coverage.py version recorded in exported files' `meta` table: the
+/// version whose schema-7 format we write.
+const EXPORT_COVERAGE_VERSION: &str = "7.17.3";
+
+/// Writes the line data as a clean coverage.py data file at `dest`, with
+/// absolute paths under `root`. Written beside `dest` and renamed into place,
+/// in rollback-journal mode, so coverage.py (which opens files immutable)
+/// never sees a half-written or WAL-only file.
+pub fn write_coverage_file(store: &Store, dest: &Path, root: &Path) -> Result<(), StoreError> {
+    let tmp = dest.with_file_name(format!(
+        "{}.impact-tmp",
+        dest.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "coverage".into())
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let err = |e| sql_error("export to", dest, e);
+    // The file is created by its own connection: ATTACH inherits the open
+    // flags of the data file's connection, which may not allow creating.
+    let out = Connection::open(&tmp).map_err(err)?;
+    out.execute_batch(&format!(
+        "CREATE TABLE coverage_schema (version integer);
+         INSERT INTO coverage_schema VALUES ({version});
+         CREATE TABLE meta (key text, value text, unique (key));
+         INSERT INTO meta VALUES ('version', '{cov_version}'), ('has_arcs', '0');
+         CREATE TABLE file (id integer primary key, path text, unique (path));
+         CREATE TABLE context (id integer primary key, context text, unique (context));
+         CREATE TABLE line_bits (file_id integer, context_id integer, numbits blob,
+             unique (file_id, context_id));
+         CREATE TABLE arc (file_id integer, context_id integer, fromno integer,
+             tono integer, unique (file_id, context_id, fromno, tono));
+         CREATE TABLE tracer (file_id integer primary key, tracer text);",
+        version = schema::COVERAGE_SCHEMA_VERSION,
+        cov_version = EXPORT_COVERAGE_VERSION,
+    ))
+    .map_err(err)?;
+    drop(out);
+    let conn = store.conn();
+    conn.execute("ATTACH DATABASE ?1 AS export", [tmp.to_string_lossy()])
+        .map_err(err)?;
+    let root_prefix = format!("{}/", root.to_string_lossy().trim_end_matches('/'));
+    let result = conn
+        .execute(
+            "INSERT INTO export.file (id, path) SELECT id, ?1 || path FROM main.file",
+            [&root_prefix],
+        )
+        .and_then(|_| {
+            conn.execute_batch(
+                "INSERT INTO export.context (id, context) SELECT id, context FROM main.context;
+             INSERT INTO export.line_bits SELECT file_id, context_id, numbits
+                 FROM main.line_bits WHERE length(numbits) > 0;",
+            )
+        });
+    let detach = conn.execute("DETACH DATABASE export", []);
+    if let Err(e) = result.and(detach) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    std::fs::rename(&tmp, dest).map_err(|source| StoreError::Io {
+        action: "move the export into place at",
+        path: dest.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,392 @@
+//! The data file: opening and validating it, migrations, and every SQL query
+//! in `impact` (the only module that uses rusqlite).
+//!
+//! One SQLite file per project holds coverage.py's schema-7 tables (so that
+//! coverage.py can read it) and `impact`'s own tables beside them. Every write
+//! goes through [`Store::write`], one transaction: an interrupted command
+//! leaves the file as it was.
+
+mod coverage_file;
+mod read;
+mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use coverage_file::{CoverageFile, write_coverage_file};
+pub use read::{FileLines, RunInfo, Summary, TestInfo};
+pub use write::{RunWrite, TestWrite, Writer};
+
+/// Failures of the data file, each naming the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{} is not a SQLite database (it may be corrupt or another kind of file); \
+         move it aside and record again with `impact run --full`",
+        path.display()
+    )]
+    NotSqlite { path: PathBuf },
+
+    #[error(
+        "{} is a coverage.py data file, not impact's; import it with `impact import {}` \
+         and point --db elsewhere",
+        path.display(), path.display()
+    )]
+    CoverageFile { path: PathBuf },
+
+    #[error(
+        "{} is a SQLite database that impact did not write; pass another --db path",
+        path.display()
+    )]
+    Foreign { path: PathBuf },
+
+    #[error(
+        "{} was written by a newer impact (schema {found}, this impact knows up to {known}); \
+         upgrade impact, or use another --db path",
+        path.display()
+    )]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+
+    #[error(
+        "{} is corrupt; move it aside and record again with `impact run --full`",
+        path.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("failed to read {}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("failed to {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("failed to {action} {}", path.display())]
+    Sqlite {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    /// Whether this is an unexpected failure rather than bad input.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, StoreError::Sqlite { .. } | StoreError::Io { .. })
+    }
+}
+
+/// An open, validated impact data file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+impl Store {
+    /// Opens an existing data file; `None` when there is no file at `path`.
+    pub fn open(path: &Path) -> Result<Option<Store>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        check_sqlite_header(path)?;
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        match store.classify()? {
+            Kind::Ours(version) if version > schema::MIGRATIONS.len() as i64 => {
+                Err(StoreError::Newer {
+                    path: path.to_owned(),
+                    found: version,
+                    known: schema::MIGRATIONS.len() as i64,
+                })
+            }
+            Kind::Ours(_) => {
+                store.migrate()?;
+                Ok(Some(store))
+            }
+            Kind::Empty => {
+                store.migrate()?;
+                Ok(Some(store))
+            }
+            Kind::Coverage => Err(StoreError::CoverageFile {
+                path: path.to_owned(),
+            }),
+            Kind::Foreign => Err(StoreError::Foreign {
+                path: path.to_owned(),
+            }),
+        }
+    }
+
+    /// Opens the data file, creating it when it does not exist.
+    pub fn open_or_create(path: &Path) -> Result<Store, StoreError> {
+        if let Some(store) = Store::open(path)? {
+            return Ok(store);
+        }
+        let conn = connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The path of the data file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one immediate transaction; nothing is written if it fails.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sql_error("start a transaction on", &path, e))?;
+        let mut writer = Writer::new(tx, path.clone());
+        let value = f(&mut writer)?;
+        writer.commit()?;
+        Ok(value)
+    }
+
+    fn classify(&self) -> Result<Kind, StoreError> {
+        let app_id: i32 = self.pragma("application_id")?;
+        let version: i64 = self.pragma("user_version")?;
+        if app_id == schema::APPLICATION_ID {
+            return Ok(Kind::Ours(version));
+        }
+        let tables: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .map_err(|e| self.classify_error(e))?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(|e| self.classify_error(e))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(|e| self.classify_error(e))?
+        };
+        if tables.is_empty() {
+            Ok(Kind::Empty)
+        } else if tables.iter().any(|t| t == "coverage_schema") {
+            Ok(Kind::Coverage)
+        } else {
+            Ok(Kind::Foreign)
+        }
+    }
+
+    fn pragma<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
+        self.conn
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .map_err(|e| self.classify_error(e))
+    }
+
+    /// Applies the migrations not yet applied, in one exclusive transaction.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let path = &self.path;
+        let current: i64 = self.pragma("user_version")?;
+        if current as usize >= schema::MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| sql_error("start a migration of", path, e))?;
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| sql_error("migrate", path, e))?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(|e| sql_error("migrate", path, e))?;
+        }
+        tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
+            .map_err(|e| sql_error("migrate", path, e))?;
+        tx.commit().map_err(|e| sql_error("migrate", path, e))
+    }
+
+    fn classify_error(&self, e: rusqlite::Error) -> StoreError {
+        classify_sqlite_error(&self.path, "read", e)
+    }
+
+    fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+enum Kind {
+    Ours(i64),
+    Empty,
+    Coverage,
+    Foreign,
+}
+
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| classify_sqlite_error(path, "open", e))?;
+    // Concurrent impact commands (an editor hook and a terminal) wait briefly
+    // for each other instead of failing with "database is locked".
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| sql_error("configure", path, e))?;
+    crate::numbits::register_sql_functions(&conn).map_err(|e| sql_error("configure", path, e))?;
+    Ok(conn)
+}
+
+/// SQLite accepts an empty file as an empty database; anything else must carry
+/// the SQLite header, so that a stray text file is reported, not overwritten.
+fn check_sqlite_header(path: &Path) -> Result<(), StoreError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|source| StoreError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut header = [0u8; 16];
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(source) => {
+                return Err(StoreError::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    if read == 0 || &header == SQLITE_MAGIC {
+        Ok(())
+    } else {
+        Err(StoreError::NotSqlite {
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn classify_sqlite_error(path: &Path, action: &'static str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotSqlite {
+            path: path.to_owned(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_owned(),
+            source: e,
+        },
+        _ => sql_error(action, path, e),
+    }
+}
+
+fn sql_error(action: &'static str, path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotSqlite {
+            path: path.to_owned(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_owned(),
+            source: e,
+        },
+        _ => StoreError::Sqlite {
+            action,
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// Runs a read query, mapping errors to the file.
+fn read_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| sql_error("read", path, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_twice_without_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.db");
+        let store = Store::open_or_create(&path).unwrap();
+        let v: i64 = store.pragma("user_version").unwrap();
+        assert_eq!(v, schema::MIGRATIONS.len() as i64);
+        store.migrate().unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap().expect("file exists");
+        let v2: i64 = store.pragma("user_version").unwrap();
+        assert_eq!(v2, v);
+        let schema_version: i64 = store
+            .conn
+            .query_row("SELECT version FROM coverage_schema", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(schema_version, schema::COVERAGE_SCHEMA_VERSION);
+        let rows: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM coverage_schema", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "the migration must not be re-applied");
+    }
+
+    #[test]
+    fn rejects_files_that_are_not_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello, this is not sqlite at all").unwrap();
+        assert!(matches!(
+            Store::open(&text),
+            Err(StoreError::NotSqlite { .. })
+        ));
+        assert_eq!(
+            std::fs::read(&text).unwrap(),
+            b"hello, this is not sqlite at all"
+        );
+
+        let foreign = dir.path().join("foreign.db");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(
+            Store::open(&foreign),
+            Err(StoreError::Foreign { .. })
+        ));
+
+        let newer = dir.path().join("newer.db");
+        drop(Store::open_or_create(&newer).unwrap());
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 999)
+            .unwrap();
+        assert!(matches!(
+            Store::open(&newer),
+            Err(StoreError::Newer { found: 999, .. })
+        ));
+    }
+}

@@ -1,0 +1,227 @@
+//! Read queries: who ran what, what a test ran, what the data holds.
+
+use std::collections::BTreeMap;
+
+use rusqlite::OptionalExtension;
+use rusqlite::params;
+
+use super::{Store, StoreError, read_err};
+
+/// What `impact status` reports about the data.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub tests: i64,
+    pub files: i64,
+    pub line_bits_rows: i64,
+    pub tests_needing_run: i64,
+    pub tests_failed: i64,
+    pub runs: i64,
+    pub last_run: Option<RunInfo>,
+}
+
+/// One row of the run history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunInfo {
+    pub id: i64,
+    pub kind: String,
+    pub started_at: String,
+    pub commit: Option<String>,
+    pub command: String,
+    pub tests: i64,
+    pub files: i64,
+}
+
+/// What the data knows about one test.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestInfo {
+    pub nodeid: String,
+    pub outcome: Option<String>,
+    pub duration: Option<f64>,
+    pub needs_run: bool,
+}
+
+/// A file's recorded lines for one context.
+#[derive(Debug, Clone)]
+pub struct FileLines {
+    pub path: String,
+    pub numbits: Vec<u8>,
+}
+
+impl Store {
+    /// Counts of what the data holds, and the last run.
+    pub fn summary(&self) -> Result<Summary, StoreError> {
+        let err = read_err(&self.path);
+        let count = |sql: &str| -> Result<i64, StoreError> {
+            self.conn().query_row(sql, [], |r| r.get(0)).map_err(&err)
+        };
+        let last_run = self
+            .conn()
+            .query_row(
+                "SELECT id, kind, started_at, commit_id, command, tests, files
+                 FROM impact_run ORDER BY id DESC LIMIT 1",
+                [],
+                run_info,
+            )
+            .optional()
+            .map_err(&err)?;
+        Ok(Summary {
+            tests: count("SELECT count(*) FROM impact_test")?,
+            files: count("SELECT count(*) FROM impact_baseline")?,
+            line_bits_rows: count("SELECT count(*) FROM line_bits")?,
+            tests_needing_run: count("SELECT count(*) FROM impact_test WHERE needs_run")?,
+            tests_failed: count(
+                "SELECT count(*) FROM impact_test WHERE outcome IN ('failed', 'error')",
+            )?,
+            runs: count("SELECT count(*) FROM impact_run")?,
+            last_run,
+        })
+    }
+
+    /// The file id of a repository-relative path, when the data knows it.
+    pub fn file_id(&self, path: &str) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row("SELECT id FROM file WHERE path = ?1", [path], |r| r.get(0))
+            .optional()
+            .map_err(read_err(&self.path))
+    }
+
+    /// Every measured path, sorted.
+    pub fn paths(&self) -> Result<Vec<String>, StoreError> {
+        self.strings("SELECT path FROM file ORDER BY path", [])
+    }
+
+    /// Every known test id, sorted.
+    pub fn test_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.strings("SELECT nodeid FROM impact_test ORDER BY nodeid", [])
+    }
+
+    /// The tests whose recorded lines in `file_id` intersect `numbits`, sorted.
+    pub fn tests_touching(&self, file_id: i64, numbits: &[u8]) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT c.context FROM line_bits lb JOIN context c ON c.id = lb.context_id
+             WHERE lb.file_id = ?1 AND c.context != ''
+               AND numbits_any_intersection(lb.numbits, ?2)
+             ORDER BY c.context",
+            params![file_id, numbits],
+        )
+    }
+
+    /// Whether `numbits` intersects the lines recorded at import time (the
+    /// empty context) in `file_id`.
+    pub fn import_time_touches(&self, file_id: i64, numbits: &[u8]) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM line_bits lb JOIN context c ON c.id = lb.context_id
+                 WHERE lb.file_id = ?1 AND c.context = ''
+                   AND numbits_any_intersection(lb.numbits, ?2)",
+                params![file_id, numbits],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(read_err(&self.path))
+    }
+
+    /// The test's record, when the data knows it.
+    pub fn test(&self, nodeid: &str) -> Result<Option<TestInfo>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT nodeid, outcome, duration, needs_run FROM impact_test WHERE nodeid = ?1",
+                [nodeid],
+                |r| {
+                    Ok(TestInfo {
+                        nodeid: r.get(0)?,
+                        outcome: r.get(1)?,
+                        duration: r.get(2)?,
+                        needs_run: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(read_err(&self.path))
+    }
+
+    /// Lines recorded under a context label (a test id, or "" for import time),
+    /// by path.
+    pub fn context_lines(&self, context: &str) -> Result<Vec<FileLines>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT f.path, lb.numbits FROM line_bits lb
+                 JOIN context c ON c.id = lb.context_id
+                 JOIN file f ON f.id = lb.file_id
+                 WHERE c.context = ?1 ORDER BY f.path",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([context], |r| {
+                Ok(FileLines {
+                    path: r.get(0)?,
+                    numbits: r.get(1)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// The baseline blob id of every measured file, by path.
+    pub fn baselines(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT f.path, b.blob_id FROM impact_baseline b JOIN file f ON f.id = b.file_id",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// The stored content of a baseline.
+    pub fn source(&self, blob_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT content FROM impact_source WHERE blob_id = ?1",
+                [blob_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(read_err(&self.path))
+    }
+
+    /// Size of the data file in bytes, as SQLite accounts for it.
+    pub fn size_bytes(&self) -> Result<i64, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(read_err(&self.path))
+    }
+
+    fn strings<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<String>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self.conn().prepare_cached(sql).map_err(&err)?;
+        let rows = stmt.query_map(params, |r| r.get(0)).map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+}
+
+fn run_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
+    Ok(RunInfo {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        started_at: r.get(2)?,
+        commit: r.get(3)?,
+        command: r.get(4)?,
+        tests: r.get(5)?,
+        files: r.get(6)?,
+    })
+}

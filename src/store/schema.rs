@@ -1,0 +1,85 @@
+//! The schema of the data file, as an append-only list of migrations.
+//!
+//! The first tables are coverage.py's schema 7, so that coverage.py's own tools
+//! read our file; `impact_*` tables sit beside them (coverage.py tolerates extra
+//! tables when reporting). `PRAGMA user_version` counts the migrations applied
+//! and `PRAGMA application_id` marks the file as ours. Never edit a migration
+//! that has shipped: append a new one.
+
+/// `PRAGMA application_id` of an impact data file: "impc".
+pub const APPLICATION_ID: i32 = 0x696d_7063;
+
+/// The coverage.py schema version whose tables we write.
+pub const COVERAGE_SCHEMA_VERSION: i64 = 7;
+
+/// Migrations, applied in order; `user_version` is the number applied.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: coverage.py schema 7, plus impact's tests, sources, baselines and runs.
+    r#"
+    CREATE TABLE coverage_schema (version integer);
+    INSERT INTO coverage_schema (version) VALUES (7);
+    CREATE TABLE meta (key text, value text, unique (key));
+    INSERT INTO meta (key, value) VALUES ('has_arcs', '0');
+    CREATE TABLE file (id integer primary key, path text, unique (path));
+    CREATE TABLE context (id integer primary key, context text, unique (context));
+    CREATE TABLE line_bits (
+        file_id integer,
+        context_id integer,
+        numbits blob,
+        foreign key (file_id) references file (id),
+        foreign key (context_id) references context (id),
+        unique (file_id, context_id)
+    );
+    CREATE TABLE arc (
+        file_id integer,
+        context_id integer,
+        fromno integer,
+        tono integer,
+        foreign key (file_id) references file (id),
+        foreign key (context_id) references context (id),
+        unique (file_id, context_id, fromno, tono)
+    );
+    CREATE TABLE tracer (
+        file_id integer primary key,
+        tracer text,
+        foreign key (file_id) references file (id)
+    );
+    -- line_bits is unique on (file_id, context_id); queries by test need this one.
+    CREATE INDEX impact_line_bits_context ON line_bits (context_id);
+
+    CREATE TABLE impact_meta (key text primary key, value text not null);
+
+    -- Every test the data knows, also those that executed no measured line.
+    CREATE TABLE impact_test (
+        id integer primary key,
+        nodeid text not null unique,
+        outcome text,              -- passed | failed | error | skipped | NULL (unknown)
+        duration real,             -- seconds, NULL when unknown
+        needs_run integer not null default 0,  -- 1: its data is stale or incomplete
+        last_run integer references impact_run (id)
+    );
+
+    -- Source contents, keyed by git blob id, so that the data stays usable in a
+    -- clone that lacks the commit it was recorded on.
+    CREATE TABLE impact_source (
+        blob_id text primary key,
+        content blob not null
+    );
+
+    -- What content the recorded line numbers of each file refer to.
+    CREATE TABLE impact_baseline (
+        file_id integer primary key references file (id),
+        blob_id text not null references impact_source (blob_id)
+    );
+
+    CREATE TABLE impact_run (
+        id integer primary key,
+        kind text not null,        -- import | run | full
+        started_at text not null,  -- RFC 3339, UTC
+        commit_id text,            -- HEAD when recorded, NULL on an unborn branch
+        command text not null,
+        tests integer not null,
+        files integer not null
+    );
+    "#,
+];

@@ -1,0 +1,280 @@
+//! Writes, all inside the one transaction [`super::Store::write`] opens.
+
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{StoreError, sql_error};
+use crate::numbits;
+
+/// A write transaction on the data file. Dropped without commit, it rolls back.
+pub struct Writer<'conn> {
+    tx: Transaction<'conn>,
+    path: PathBuf,
+}
+
+/// A file's current baseline as the data holds it.
+pub struct Baseline {
+    pub file_id: i64,
+    pub blob_id: String,
+    pub content: Vec<u8>,
+}
+
+impl<'conn> Writer<'conn> {
+    pub(super) fn new(tx: Transaction<'conn>, path: PathBuf) -> Self {
+        Writer { tx, path }
+    }
+
+    pub(super) fn commit(self) -> Result<(), StoreError> {
+        let path = self.path;
+        self.tx
+            .commit()
+            .map_err(|e| sql_error("commit to", &path, e))
+    }
+
+    fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| sql_error(action, &self.path, e)
+    }
+
+    /// The baseline recorded for `path`, with its content.
+    pub fn baseline(&self, path: &str) -> Result<Option<Baseline>, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT f.id, b.blob_id, s.content FROM file f
+                 JOIN impact_baseline b ON b.file_id = f.id
+                 JOIN impact_source s ON s.blob_id = b.blob_id
+                 WHERE f.path = ?1",
+                [path],
+                |r| {
+                    Ok(Baseline {
+                        file_id: r.get(0)?,
+                        blob_id: r.get(1)?,
+                        content: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("read"))
+    }
+
+    /// Makes `content` the baseline of `path`; returns the file id.
+    pub fn set_baseline(
+        &mut self,
+        path: &str,
+        blob_id: &str,
+        content: &[u8],
+    ) -> Result<i64, StoreError> {
+        let err = self.err("write");
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO impact_source (blob_id, content) VALUES (?1, ?2)",
+                params![blob_id, content],
+            )
+            .map_err(&err)?;
+        self.tx
+            .execute("INSERT OR IGNORE INTO file (path) VALUES (?1)", [path])
+            .map_err(&err)?;
+        let file_id: i64 = self
+            .tx
+            .query_row("SELECT id FROM file WHERE path = ?1", [path], |r| r.get(0))
+            .map_err(&err)?;
+        self.tx
+            .execute(
+                "INSERT INTO impact_baseline (file_id, blob_id) VALUES (?1, ?2)
+                 ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id",
+                params![file_id, blob_id],
+            )
+            .map_err(&err)?;
+        Ok(file_id)
+    }
+
+    /// Rewrites the line numbers of every context's lines in a file through
+    /// `map` (old line -> new line, `None` when the line no longer exists as it
+    /// was). Contexts in `skip` are left alone (they are about to be replaced).
+    /// Returns the contexts that lost lines: their data is incomplete.
+    pub fn remap_file(
+        &mut self,
+        file_id: i64,
+        map: &dyn Fn(u32) -> Option<u32>,
+        skip: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let err = self.err("write");
+        let rows: Vec<(i64, String, Vec<u8>)> = {
+            let mut stmt = self
+                .tx
+                .prepare(
+                    "SELECT lb.context_id, c.context, lb.numbits FROM line_bits lb
+                     JOIN context c ON c.id = lb.context_id WHERE lb.file_id = ?1",
+                )
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(&err)?;
+            rows.collect::<Result<_, _>>().map_err(&err)?
+        };
+        let mut lost = Vec::new();
+        for (context_id, context, bits) in rows {
+            if skip(&context) {
+                continue;
+            }
+            let old = numbits::decode(&bits);
+            let new: Vec<u32> = old.iter().filter_map(|&n| map(n)).collect();
+            if new.len() != old.len() {
+                lost.push(context);
+            }
+            self.tx
+                .execute(
+                    "UPDATE line_bits SET numbits = ?3 WHERE file_id = ?1 AND context_id = ?2",
+                    params![file_id, context_id, numbits::encode(new)],
+                )
+                .map_err(&err)?;
+        }
+        Ok(lost)
+    }
+
+    /// The id of a context label, created when missing.
+    fn context_id(&mut self, label: &str) -> Result<i64, StoreError> {
+        let err = self.err("write");
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO context (context) VALUES (?1)",
+                [label],
+            )
+            .map_err(&err)?;
+        self.tx
+            .query_row("SELECT id FROM context WHERE context = ?1", [label], |r| {
+                r.get(0)
+            })
+            .map_err(&err)
+    }
+
+    /// Replaces everything known about a test with a fresh recording.
+    pub fn replace_test(&mut self, test: &TestWrite<'_>, run_id: i64) -> Result<(), StoreError> {
+        let context_id = self.context_id(test.nodeid)?;
+        let err = self.err("write");
+        self.tx
+            .execute("DELETE FROM line_bits WHERE context_id = ?1", [context_id])
+            .map_err(&err)?;
+        {
+            let mut insert = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO line_bits (file_id, context_id, numbits) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(&err)?;
+            for (file_id, bits) in test.lines {
+                if !bits.is_empty() {
+                    insert
+                        .execute(params![file_id, context_id, bits])
+                        .map_err(&err)?;
+                }
+            }
+        }
+        self.tx
+            .execute(
+                "INSERT INTO impact_test (nodeid, outcome, duration, needs_run, last_run)
+                 VALUES (?1, ?2, ?3, 0, ?4)
+                 ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome,
+                   duration = excluded.duration, needs_run = 0, last_run = excluded.last_run",
+                params![test.nodeid, test.outcome, test.duration, run_id],
+            )
+            .map_err(&err)?;
+        Ok(())
+    }
+
+    /// Replaces the import-time lines (the empty context) of a file.
+    pub fn replace_import_time(&mut self, file_id: i64, bits: &[u8]) -> Result<(), StoreError> {
+        let context_id = self.context_id("")?;
+        let err = self.err("write");
+        self.tx
+            .execute(
+                "DELETE FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
+                params![file_id, context_id],
+            )
+            .map_err(&err)?;
+        if !bits.is_empty() {
+            self.tx
+                .execute(
+                    "INSERT INTO line_bits (file_id, context_id, numbits) VALUES (?1, ?2, ?3)",
+                    params![file_id, context_id, bits],
+                )
+                .map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// Marks tests as needing a run: their data is stale or incomplete.
+    pub fn mark_needs_run(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
+        let err = self.err("write");
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE impact_test SET needs_run = 1 WHERE nodeid = ?1")
+            .map_err(&err)?;
+        for id in nodeids {
+            stmt.execute([id]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a row to the run history; returns its id.
+    pub fn add_run(&mut self, run: &RunWrite<'_>) -> Result<i64, StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO impact_run (kind, started_at, commit_id, command, tests, files)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    run.kind,
+                    run.started_at,
+                    run.commit,
+                    run.command,
+                    run.tests,
+                    run.files
+                ],
+            )
+            .map_err(self.err("write"))?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Sets a key of impact's metadata.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO impact_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(self.err("write"))?;
+        Ok(())
+    }
+
+    /// Drops source contents no baseline refers to any more.
+    pub fn drop_unused_sources(&mut self) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "DELETE FROM impact_source
+                 WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
+                [],
+            )
+            .map_err(self.err("write"))?;
+        Ok(())
+    }
+}
+
+/// One test's fresh recording.
+pub struct TestWrite<'a> {
+    pub nodeid: &'a str,
+    pub outcome: Option<&'a str>,
+    pub duration: Option<f64>,
+    /// (file id, numbits) pairs.
+    pub lines: &'a [(i64, Vec<u8>)],
+}
+
+/// One run-history row.
+pub struct RunWrite<'a> {
+    pub kind: &'a str,
+    pub started_at: &'a str,
+    pub commit: Option<&'a str>,
+    pub command: &'a str,
+    pub tests: i64,
+    pub files: i64,
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: real git repositories in temp dirs, real
+//! pytest and coverage.py runs in a pinned virtual environment, real SQLite
+//! files, and the real `impact` binary.
+
+mod support;
+
+mod bad_input;
+mod coverage_compat;
+mod import_who;
+mod numbits_compat;
