@@ -95,6 +95,9 @@ Examples:
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Print the tests that the changes can affect
+    #[command(after_help = SELECT_HELP)]
+    Select(SelectArgs),
     /// Write the line data for coverage.py's own tools
     #[command(after_help = "\
 Example:
@@ -104,6 +107,51 @@ Example:
         #[arg(long, value_name = "FILE", required = true)]
         coverage: PathBuf,
     },
+}
+
+const SELECT_HELP: &str = "\
+Examples:
+  impact select                           work tree changes against the recorded data
+  impact select --staged --explain        what the staged changes select, and why
+  impact select --since origin/main --format json
+  pytest $(impact select --format pytest)
+
+Exit status: 0 = a selection (possibly empty: nothing needs to run); 10 = run
+everything (no data, data too old, a full-run file changed, ...: the reasons are
+on stderr and in JSON `reasons`); 2 = bad input. On a full-run verdict nothing is
+printed on stdout, so `pytest $(impact select --format pytest)` runs everything.";
+
+/// Arguments of `impact select` (shared with `impact run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectArgs {
+    /// Consider only files changed since the merge base of REV and HEAD (CI)
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// Compare with the staged changes (the index) instead of the work tree
+    #[arg(long)]
+    pub staged: bool,
+    /// Compare with a revision instead of the work tree
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Show, per selected test, the changes or rules that selected it
+    #[arg(long)]
+    pub explain: bool,
+    /// Run everything when more files than this changed [config: max_changed_files]
+    #[arg(long, value_name = "N")]
+    pub max_changed_files: Option<usize>,
+    #[arg(long, value_enum, default_value_t = SelectFormat::Text)]
+    pub format: SelectFormat,
+}
+
+/// Output formats of `impact select`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelectFormat {
+    /// One test id per line
+    Text,
+    /// Arguments for pytest (node ids; nothing on a full run)
+    Pytest,
+    /// {"mode", "reasons", "tests", "changed", "total"}
+    Json,
 }
 
 /// Settings shared by every command, resolved once.

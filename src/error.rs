@@ -19,6 +19,8 @@ pub mod exit_codes {
     pub const BAD_INPUT: i32 = 2;
     /// An unexpected failure (I/O, SQLite): a bug or a broken environment.
     pub const INTERNAL: i32 = 3;
+    /// `impact select`: the verdict is "run everything" (reasons on stderr).
+    pub const FULL_RUN: i32 = 10;
 }
 
 /// Everything that can stop a command.
@@ -27,6 +29,10 @@ pub enum Error {
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] GitError),
+
+    /// The configuration is malformed.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 
     /// The data file could not be opened, read or written.
     #[error(transparent)]

@@ -5,13 +5,18 @@
 //! find the tests that executed them. Recordings ([`import`], [`recording`])
 //! are merged into the data file in one transaction.
 
+pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod error;
+pub mod facts;
 pub mod git;
 pub mod import;
 pub mod linemap;
 pub mod numbits;
 pub mod output;
+pub mod python;
 pub mod recording;
+pub mod select;
 pub mod store;

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Result;
+use crate::facts;
 use crate::git::{self, LineDiff};
 use crate::linemap::LineMap;
 use crate::store::{RunWrite, Store, TestWrite};
@@ -87,6 +88,10 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                 }
             }
             let id = w.set_baseline(path, &blob_id, content)?;
+            if facts::is_python(path) && !w.facts_current(id, &blob_id)? {
+                let f = facts::compute(path, content);
+                w.replace_facts(id, &blob_id, &f.refs, &f.imports)?;
+            }
             file_ids.insert(path.as_str(), id);
         }
         let run_id = w.add_run(&RunWrite {

@@ -4,6 +4,7 @@
 mod export;
 mod import;
 mod query;
+mod select;
 mod status;
 
 use crate::cli::{Command, Settings};
@@ -19,6 +20,7 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
         Command::Show { test, format } => query::show(settings, test, *format, out),
         Command::Status { format } => status::run(settings, *format, out),
         Command::Export { coverage } => export::run(settings, coverage, out),
+        Command::Select(args) => select::run(settings, args, out),
     }
 }
 

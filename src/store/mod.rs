@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 pub use coverage_file::{CoverageFile, write_coverage_file};
-pub use read::{FileLines, RunInfo, Summary, TestInfo};
+pub use read::{FileLines, RunInfo, Summary, TestInfo, TestRow};
 pub use write::{RunWrite, TestWrite, Writer};
 
 /// Failures of the data file, each naming the file and the fix.

@@ -225,3 +225,95 @@ fn run_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
         files: r.get(6)?,
     })
 }
+
+/// A test as selection sees it.
+#[derive(Debug, Clone)]
+pub struct TestRow {
+    pub nodeid: String,
+    pub outcome: Option<String>,
+    pub duration: Option<f64>,
+    pub needs_run: bool,
+}
+
+impl Store {
+    /// Every known test.
+    pub fn tests(&self) -> Result<Vec<TestRow>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT nodeid, outcome, duration, needs_run FROM impact_test ORDER BY nodeid",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TestRow {
+                    nodeid: r.get(0)?,
+                    outcome: r.get(1)?,
+                    duration: r.get(2)?,
+                    needs_run: r.get(3)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Tests whose recorded lines in `file_id` intersect `numbits`, each with
+    /// the intersecting lines (as numbits). Import-time data is left out.
+    pub fn tests_intersecting(
+        &self,
+        file_id: i64,
+        numbits: &[u8],
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT c.context, numbits_intersection(lb.numbits, ?2) FROM line_bits lb
+                 JOIN context c ON c.id = lb.context_id
+                 WHERE lb.file_id = ?1 AND c.context != ''
+                   AND numbits_any_intersection(lb.numbits, ?2)",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![file_id, numbits], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Files with lines referencing `name`: (file id, path, numbits of those lines).
+    pub fn references(&self, name: &str) -> Result<Vec<(i64, String, Vec<u8>)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT r.file_id, f.path, r.numbits FROM impact_ref r
+                 JOIN file f ON f.id = r.file_id WHERE r.name = ?1",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Every (importing path, imported module name) pair.
+    pub fn imports(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT f.path, i.module FROM impact_import i JOIN file f ON f.id = i.file_id",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Whether any line of `file_id` ran at import time and intersects `numbits`.
+    pub fn ran_at_import(&self, file_id: i64, numbits: &[u8]) -> Result<bool, StoreError> {
+        self.import_time_touches(file_id, numbits)
+    }
+}

@@ -82,4 +82,26 @@ pub const MIGRATIONS: &[&str] = &[
         files integer not null
     );
     "#,
+    // 2: per-file static facts from the Python parser, for selection: which
+    // lines reference each identifier (so a changed definition finds the tests
+    // whose executed lines name it), and which modules each file imports.
+    r#"
+    CREATE TABLE impact_ref (
+        file_id integer not null references file (id),
+        name text not null,
+        numbits blob not null,
+        unique (file_id, name)
+    );
+    CREATE INDEX impact_ref_name ON impact_ref (name);
+    CREATE TABLE impact_import (
+        file_id integer not null references file (id),
+        module text not null,
+        unique (file_id, module)
+    );
+    -- Which baseline the facts above were computed from.
+    CREATE TABLE impact_facts (
+        file_id integer primary key references file (id),
+        blob_id text not null
+    );
+    "#,
 ];

@@ -278,3 +278,65 @@ pub struct RunWrite<'a> {
     pub tests: i64,
     pub files: i64,
 }
+
+impl Writer<'_> {
+    /// Whether the static facts of a file were computed from `blob_id`.
+    pub fn facts_current(&self, file_id: i64, blob_id: &str) -> Result<bool, StoreError> {
+        let found: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT blob_id FROM impact_facts WHERE file_id = ?1",
+                [file_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read"))?;
+        Ok(found.as_deref() == Some(blob_id))
+    }
+
+    /// Replaces a file's static facts: identifier -> numbits of referencing
+    /// lines, and the modules it imports.
+    pub fn replace_facts(
+        &mut self,
+        file_id: i64,
+        blob_id: &str,
+        refs: &[(String, Vec<u8>)],
+        imports: &[String],
+    ) -> Result<(), StoreError> {
+        let err = self.err("write");
+        self.tx
+            .execute("DELETE FROM impact_ref WHERE file_id = ?1", [file_id])
+            .map_err(&err)?;
+        self.tx
+            .execute("DELETE FROM impact_import WHERE file_id = ?1", [file_id])
+            .map_err(&err)?;
+        {
+            let mut ins = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO impact_ref (file_id, name, numbits) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(&err)?;
+            for (name, bits) in refs {
+                ins.execute(params![file_id, name, bits]).map_err(&err)?;
+            }
+            let mut ins = self
+                .tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO impact_import (file_id, module) VALUES (?1, ?2)",
+                )
+                .map_err(&err)?;
+            for m in imports {
+                ins.execute(params![file_id, m]).map_err(&err)?;
+            }
+        }
+        self.tx
+            .execute(
+                "INSERT INTO impact_facts (file_id, blob_id) VALUES (?1, ?2)
+                 ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id",
+                params![file_id, blob_id],
+            )
+            .map_err(&err)?;
+        Ok(())
+    }
+}

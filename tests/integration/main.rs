@@ -7,4 +7,6 @@ mod support;
 mod bad_input;
 mod coverage_compat;
 mod import_who;
+mod mutations;
 mod numbits_compat;
+mod select_rules;

@@ -1,0 +1,320 @@
+//! What changed: for every file the data knows, its baseline (the content the
+//! recorded line numbers refer to) against the target (work tree, index or a
+//! revision); plus the files the data does not know yet.
+//!
+//! Line numbers are always taken against the baseline stored in the data, not
+//! against HEAD, so they stay right after partial re-recordings and in clones
+//! that lack the recording commit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::error::{Error, Result};
+use crate::git::{self, ChangeKind, Entry, LineDiff, Repo, Target};
+use crate::store::Store;
+
+/// Where the changes are compared to.
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    WorkTree,
+    Index,
+    Rev(String),
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Modified,
+    Added,
+    Deleted,
+    Renamed,
+}
+
+/// One changed file.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The path in the target (for a deleted file, its old path).
+    pub path: String,
+    /// The path the data knows it under, when it was renamed.
+    pub old_path: Option<String>,
+    pub status: Status,
+    /// The baseline content, when the data knows the file.
+    pub baseline: Option<Vec<u8>>,
+    /// The content in the target; `None` when deleted (or not a regular file).
+    pub current: Option<Vec<u8>>,
+    /// Changed line ranges, when both sides are text.
+    pub diff: Option<LineDiff>,
+    /// What the target holds when it is not a regular file (a symlink, a submodule).
+    pub special: Option<&'static str>,
+    /// For a file the data does not know: its content at the base commit the
+    /// changes are listed from, when it existed there.
+    pub previous: Option<Vec<u8>>,
+}
+
+impl Change {
+    /// The path the data knows this file under, if any.
+    pub fn known_path(&self) -> Option<&str> {
+        if self.baseline.is_none() {
+            None
+        } else {
+            Some(self.old_path.as_deref().unwrap_or(&self.path))
+        }
+    }
+}
+
+/// Everything that changed, and how it was determined.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    pub changes: Vec<Change>,
+    /// Known files whose baseline content is missing from the data.
+    pub unreconstructable: Vec<String>,
+    /// Notes for the user (e.g. a shallow clone without a merge base).
+    pub notes: Vec<String>,
+}
+
+/// Computes the changes against `target`; with `since`, only files changed
+/// between the merge base of `since` and HEAD, and the target, are considered.
+pub fn compute(
+    repo: &Repo,
+    store: &Store,
+    target: &TargetSpec,
+    since: Option<&str>,
+    recorded_commit: Option<&str>,
+) -> Result<ChangeSet> {
+    let mut set = ChangeSet::default();
+    let git_target = match target {
+        TargetSpec::WorkTree => Target::WorkTree,
+        TargetSpec::Index => Target::Index,
+        TargetSpec::Rev(r) => Target::Commit(resolve(repo, r)?),
+    };
+    let baselines = store.baselines()?;
+    let head = repo.head()?;
+
+    // Current blob ids of known files, cheaply: from a tree where possible,
+    // reading only the files git reports as dirty.
+    let current_ids: HashMap<String, Option<String>> = match &git_target {
+        Target::Commit(c) => {
+            let ids = repo.blob_ids_at(c)?;
+            baselines
+                .keys()
+                .map(|p| (p.clone(), ids.get(p).cloned()))
+                .collect()
+        }
+        Target::WorkTree => {
+            let head_ids = match &head {
+                Some(h) => repo.blob_ids_at(h)?,
+                None => HashMap::new(),
+            };
+            let dirty: BTreeSet<String> = repo.dirty_paths()?.into_iter().collect();
+            let mut ids = HashMap::new();
+            for p in baselines.keys() {
+                let id = match head_ids.get(p) {
+                    Some(id) if !dirty.contains(p) => Some(id.clone()),
+                    _ => entry_id(repo.read(&git_target, p)?),
+                };
+                ids.insert(p.clone(), id);
+            }
+            ids
+        }
+        Target::Index => {
+            let mut ids = HashMap::new();
+            for p in baselines.keys() {
+                ids.insert(p.clone(), entry_id(repo.read(&git_target, p)?));
+            }
+            ids
+        }
+    };
+    let mut changed_known: BTreeSet<String> = baselines
+        .iter()
+        .filter(|(p, blob)| {
+            current_ids.get(*p).cloned().flatten().as_deref() != Some(blob.as_str())
+        })
+        .map(|(p, _)| p.clone())
+        .collect();
+
+    // Files the data does not know, and renames, from git's own view of the
+    // changes since a base commit.
+    let since_base = match since {
+        Some(rev) => {
+            let rev_id = resolve(repo, rev)?;
+            let base = match &head {
+                Some(h) => repo.merge_base(&rev_id, h)?,
+                None => None,
+            };
+            Some(match base {
+                Some(b) => b,
+                None => {
+                    set.notes.push(format!(
+                        "no merge base of {rev} and HEAD (a shallow clone?); comparing with {rev} itself"
+                    ));
+                    rev_id
+                }
+            })
+        }
+        None => None,
+    };
+    let listing_base = since_base.clone().or_else(|| {
+        recorded_commit
+            .filter(|c| repo.resolve_commit(c).ok().flatten().is_some())
+            .map(str::to_string)
+            .or_else(|| head.clone())
+    });
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    let mut added: BTreeMap<String, ChangeKind> = BTreeMap::new();
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    if let Some(base) = &listing_base {
+        for pc in repo.changed_paths(base, &git_target)? {
+            touched.insert(pc.path.clone());
+            if let Some(old) = &pc.old_path {
+                touched.insert(old.clone());
+            }
+            let known_new = baselines.contains_key(&pc.path);
+            match (pc.kind, &pc.old_path) {
+                (ChangeKind::Renamed, Some(old)) if baselines.contains_key(old) && !known_new => {
+                    renames.insert(pc.path.clone(), old.clone());
+                }
+                (ChangeKind::Deleted, _) => {}
+                _ if !known_new => {
+                    added.insert(pc.path.clone(), pc.kind);
+                }
+                _ => {}
+            }
+        }
+    }
+    if since_base.is_some() {
+        changed_known.retain(|p| touched.contains(p));
+        renames.retain(|new, _| touched.contains(new));
+        added.retain(|p, _| touched.contains(p));
+    }
+
+    let renamed_from: BTreeSet<&String> = renames.values().collect();
+    for path in &changed_known {
+        let Some(blob) = baselines.get(path) else {
+            continue;
+        };
+        let Some(baseline) = store.source(blob)? else {
+            set.unreconstructable.push(path.clone());
+            continue;
+        };
+        if renamed_from.contains(path) {
+            continue; // handled as the rename's new path below
+        }
+        let (current, special) = read_target(repo, &git_target, path)?;
+        let status = if current.is_none() && special.is_none() {
+            Status::Deleted
+        } else {
+            Status::Modified
+        };
+        set.changes.push(make_change(
+            path.clone(),
+            None,
+            status,
+            Some(baseline),
+            current,
+            special,
+        ));
+    }
+    for (new, old) in &renames {
+        let Some(blob) = baselines.get(old) else {
+            continue;
+        };
+        let Some(baseline) = store.source(blob)? else {
+            set.unreconstructable.push(old.clone());
+            continue;
+        };
+        let (current, special) = read_target(repo, &git_target, new)?;
+        set.changes.push(make_change(
+            new.clone(),
+            Some(old.clone()),
+            Status::Renamed,
+            Some(baseline),
+            current,
+            special,
+        ));
+    }
+    for (path, kind) in &added {
+        let (current, special) = read_target(repo, &git_target, path)?;
+        let previous = match (&listing_base, kind) {
+            (Some(base), ChangeKind::Modified | ChangeKind::TypeChanged) => {
+                match repo.read(&Target::Commit(base.clone()), path)? {
+                    Some(Entry::File { content, .. }) => Some(content),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let status = if previous.is_some() {
+            Status::Modified
+        } else {
+            Status::Added
+        };
+        let mut change = make_change(path.clone(), None, status, None, current, special);
+        if let (Some(p), Some(c)) = (&previous, &change.current) {
+            change.diff = Some(git::diff_lines(p, c));
+        }
+        change.previous = previous;
+        set.changes.push(change);
+    }
+    set.changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(set)
+}
+
+fn make_change(
+    path: String,
+    old_path: Option<String>,
+    status: Status,
+    baseline: Option<Vec<u8>>,
+    current: Option<Vec<u8>>,
+    special: Option<&'static str>,
+) -> Change {
+    let diff = match (&baseline, &current) {
+        (Some(b), Some(c)) => Some(git::diff_lines(b, c)),
+        _ => None,
+    };
+    Change {
+        path,
+        old_path,
+        status,
+        baseline,
+        current,
+        diff,
+        special,
+        previous: None,
+    }
+}
+
+/// The content of a path in the target: a regular file's bytes, or what
+/// special kind of entry is there instead.
+fn read_target(
+    repo: &Repo,
+    target: &Target,
+    path: &str,
+) -> Result<(Option<Vec<u8>>, Option<&'static str>)> {
+    Ok(match repo.read(target, path)? {
+        Some(Entry::File { content, .. }) => (Some(content), None),
+        Some(Entry::Symlink { .. }) => (None, Some("a symlink")),
+        Some(Entry::Submodule { .. }) => (None, Some("a submodule")),
+        None => (None, None),
+    })
+}
+
+fn entry_id(entry: Option<Entry>) -> Option<String> {
+    match entry {
+        Some(Entry::File { content, .. }) => Some(git::blob_id(&content)),
+        // A symlink or submodule where a measured file was: never equal.
+        Some(Entry::Symlink { target }) => Some(format!("symlink:{}", git::blob_id(&target))),
+        Some(Entry::Submodule { .. }) => Some("submodule".into()),
+        None => None,
+    }
+}
+
+fn resolve(repo: &Repo, rev: &str) -> Result<String> {
+    repo.resolve_commit(rev)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "revision `{rev}` does not exist in {}; pass a branch, tag or commit that \
+             `git rev-parse` knows (in a shallow clone, fetch it first: \
+             `git fetch --depth=1 origin {rev}`)",
+            repo.root().display()
+        ))
+    })
+}

@@ -1,0 +1,397 @@
+//! Python source understanding for test-impact selection: the only module
+//! that parses Python. It owns turning a file's bytes into logical
+//! statements (with the scope they run in, the names they bind and
+//! reference), definitions (functions/classes, decorators, pytest fixtures,
+//! caching), imports, pytest-collectable tests, and the mapping from file
+//! paths to dotted module names.
+//!
+//! Why statements matter: coverage.py records only some lines of a
+//! multi-line statement, so a changed line is widened to its whole logical
+//! statement, and whether that statement runs at import time (module or
+//! class level), is a def/class header, or sits in a function body decides
+//! which tests it can affect.
+//!
+//! Robustness contract: [`parse`] never fails or panics. Invalid UTF-8 is
+//! decoded lossily, syntax errors become conservative module-scope
+//! statements, and all tree walks are iterative so deeply nested input
+//! cannot overflow the stack.
+//!
+//! Conventions worth knowing:
+//! - Line numbers are 1-based, like coverage.py.
+//! - Two statements on one line (`a = 1; b = 2`): [`Module::statement_at`]
+//!   returns the first one.
+//! - A one-line def (`def f(): return 1`): the line holds both the
+//!   `DefHeader` and the body statement; `statement_at` returns the body
+//!   statement (the innermost), the header is still in `statements()` and
+//!   `defs()`.
+//! - Statements under `if __name__ == "__main__":` keep `Scope::Module`
+//!   (that is where they run), but never run under pytest;
+//!   [`Module::in_main_block`] tells them apart.
+
+mod build;
+mod paths;
+
+use std::collections::BTreeMap;
+
+pub use paths::{module_names_for_path, resolve_relative};
+
+/// Index into [`Module::defs`].
+pub type DefId = usize;
+
+/// Files larger than this are not analysed (tree-sitter offsets are 32-bit,
+/// and per-line indexes would cost gigabytes): such a file becomes one
+/// opaque module-scope statement covering every line, flagged as erroneous.
+/// Real Python files are orders of magnitude smaller.
+const MAX_ANALYSED_BYTES: usize = 64 * 1024 * 1024;
+
+/// `line_stmt` value for "no statement".
+const NO_STMT: u32 = u32::MAX;
+
+/// Function or class definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Def {
+    pub name: String,
+    /// Python `__qualname__`: "Pricing.total", "outer.<locals>.inner".
+    pub qualname: String,
+    pub kind: DefKind,
+    /// First decorator line (or `def`/`class` line) ..= line of the header's ':'.
+    pub header: (u32, u32),
+    /// First ..= last line of the body block.
+    pub body: (u32, u32),
+    /// Innermost enclosing def (function or class).
+    pub parent: Option<DefId>,
+    /// Dotted decorator names without call arguments ("functools.lru_cache").
+    pub decorators: Vec<String>,
+    /// Parameter names, including `self`, `*args` and `**kw` names.
+    pub params: Vec<String>,
+    pub fixture: Option<Fixture>,
+    /// Decorated with lru_cache / cache / cached_property / cached (any prefix).
+    pub cached: bool,
+}
+
+/// A pytest fixture declared by decorator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    /// The `name=` argument when it is a string literal, else the function name.
+    pub name: String,
+    /// "function" by default; a non-literal scope gives "dynamic".
+    pub scope: String,
+    /// True for `autouse=True` and (conservatively) any non-literal value.
+    pub autouse: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DefKind {
+    Function,
+    Class,
+}
+
+/// Innermost scope a statement executes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Module,
+    Class(DefId),
+    Function(DefId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StmtKind {
+    /// Header (decorators through ':') of a function definition.
+    DefHeader(DefId),
+    /// Header (decorators through ':') of a class definition.
+    ClassHeader(DefId),
+    /// Header of if/elif/else/for/while/with/try/except/finally/match/case.
+    CompoundHeader,
+    Simple,
+    Import,
+}
+
+/// One logical statement; compound statements contribute only their header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub start: u32,
+    pub end: u32,
+    pub scope: Scope,
+    pub kind: StmtKind,
+    /// Names bound in `scope`, sorted and unique.
+    pub binds: Vec<String>,
+    /// Identifiers referenced (names, attribute names, fixture names given
+    /// as strings), sorted and unique.
+    pub refs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// First line of the import statement.
+    pub line: u32,
+    /// Dotted module; relative imports keep their leading dots ("..pkg.mod").
+    pub module: String,
+    /// Imported names of a `from` import (original names, not aliases).
+    pub names: Vec<String>,
+    pub star: bool,
+    /// Inside a function body, so it runs only when the function is called.
+    pub function_level: bool,
+}
+
+/// A test pytest collects by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestFn {
+    /// "test_x", "TestK::test_y", "TestK::TestInner::test_z".
+    pub id: String,
+    /// The function definition (for inherited tests: the base class's method).
+    pub def: DefId,
+}
+
+/// A parsed Python file. All indexes are built once by [`parse`].
+#[derive(Debug, Clone)]
+pub struct Module {
+    has_errors: bool,
+    line_count: u32,
+    defs: Vec<Def>,
+    statements: Vec<Statement>,
+    /// `line_stmt[line]` = innermost statement index holding code on that
+    /// line, or `NO_STMT`. Empty for oversized files (see `opaque`).
+    line_stmt: Vec<u32>,
+    /// Oversized file: statement 0 covers every line.
+    opaque: bool,
+    imports: Vec<Import>,
+    references: BTreeMap<String, Vec<u32>>,
+    /// Body line ranges of `if __name__ == "__main__":` blocks.
+    main_blocks: Vec<(u32, u32)>,
+    /// Superclass expressions per def, for test collection.
+    bases: Vec<Vec<String>>,
+}
+
+/// Parses Python source. Never fails: invalid UTF-8 is decoded lossily and
+/// syntax errors are tolerated (see [`Module::has_errors`]).
+pub fn parse(source: &[u8]) -> Module {
+    parse_with_limit(source, MAX_ANALYSED_BYTES)
+}
+
+fn parse_with_limit(source: &[u8], max_bytes: usize) -> Module {
+    if source.len() > max_bytes {
+        return opaque(source);
+    }
+    let text = normalize(source);
+    let line_count = count_lines(text.as_bytes());
+    let built = build::build(&text, line_count);
+    let mut line_stmt: Vec<u32> = vec![NO_STMT; line_count as usize + 1];
+    let mut slot_depth: Vec<u32> = vec![0; line_count as usize + 1];
+    for (i, (s, &depth)) in built.statements.iter().zip(&built.depths).enumerate() {
+        let idx = u32::try_from(i).unwrap_or(NO_STMT);
+        let lo = s.start.max(1) as usize;
+        let hi = (s.end as usize).min(line_count as usize);
+        let lines = line_stmt
+            .iter_mut()
+            .zip(slot_depth.iter_mut())
+            .zip(built.has_code.iter())
+            .take(hi + 1)
+            .skip(lo);
+        for ((slot, slot_d), &code) in lines {
+            // Deeper wins (one-line bodies); equal depth keeps the first
+            // (semicolon-separated statements).
+            if code && (*slot == NO_STMT || *slot_d < depth) {
+                *slot = idx;
+                *slot_d = depth;
+            }
+        }
+    }
+    let references = build_references(&built.statements, &built.defs, line_count);
+    Module {
+        has_errors: built.has_errors,
+        line_count,
+        defs: built.defs,
+        statements: built.statements,
+        line_stmt,
+        opaque: false,
+        imports: built.imports,
+        references,
+        main_blocks: built.main_blocks,
+        bases: built.bases,
+    }
+}
+
+impl Module {
+    /// True when the file has syntax errors (or could only be analysed by the
+    /// line-based fallback); callers should then be conservative.
+    pub fn has_errors(&self) -> bool {
+        self.has_errors
+    }
+
+    /// Number of lines (a final line without a newline counts).
+    pub fn line_count(&self) -> u32 {
+        self.line_count
+    }
+
+    pub fn defs(&self) -> &[Def] {
+        &self.defs
+    }
+
+    /// All statements in source order, nested ones included.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// Innermost statement holding code on `line`; `None` for blank or
+    /// comment-only lines. With several statements on one line the first
+    /// is returned.
+    pub fn statement_at(&self, line: u32) -> Option<&Statement> {
+        if self.opaque {
+            return self
+                .statements
+                .first()
+                .filter(|_| line >= 1 && line <= self.line_count);
+        }
+        let idx = *self.line_stmt.get(line as usize)?;
+        self.statements.get(idx as usize)
+    }
+
+    /// Lines that hold code (those for which `statement_at` is `Some`).
+    pub fn code_lines(&self) -> Vec<u32> {
+        if self.opaque {
+            return (1..=self.line_count).collect();
+        }
+        self.line_stmt
+            .iter()
+            .enumerate()
+            .filter(|&(_, &s)| s != NO_STMT)
+            .filter_map(|(l, _)| u32::try_from(l).ok())
+            .collect()
+    }
+
+    /// Innermost def whose header or body contains `line`.
+    pub fn def_at(&self, line: u32) -> Option<DefId> {
+        // Defs are in source order and nested ones come after their parent,
+        // so the last match is the innermost.
+        self.defs
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, d)| d.header.0 <= line && line <= d.body.1.max(d.header.1))
+            .map(|(i, _)| i)
+    }
+
+    /// Whether `line` is inside the body of an `if __name__ == "__main__":`
+    /// block (never executed when pytest imports the module).
+    pub fn in_main_block(&self, line: u32) -> bool {
+        self.main_blocks
+            .iter()
+            .any(|&(a, b)| a <= line && line <= b)
+    }
+
+    /// All import statements at any depth, in source order.
+    pub fn imports(&self) -> Vec<Import> {
+        self.imports.clone()
+    }
+
+    /// Identifier -> sorted unique lines referencing it. Header identifiers
+    /// of a def/class are recorded on every line of its header and body.
+    pub fn references(&self) -> BTreeMap<String, Vec<u32>> {
+        self.references.clone()
+    }
+
+    /// Borrowing variant of [`Module::references`], for hot paths.
+    pub fn reference_index(&self) -> &BTreeMap<String, Vec<u32>> {
+        &self.references
+    }
+
+    /// Tests pytest collects by default: module-level `test*` functions and
+    /// `test*` methods of `Test*` classes without `__init__` (nested `Test*`
+    /// classes too), plus `test*` methods of `unittest.TestCase` subclasses.
+    /// Test methods inherited from a class in the same module are included
+    /// under the subclass id. A redefined test keeps only its last def.
+    pub fn test_functions(&self) -> Vec<TestFn> {
+        build::test_functions(&self.defs, &self.bases)
+    }
+}
+
+/// Strips a UTF-8 BOM, decodes lossily and turns lone '\r' into '\n'
+/// (Python's universal newlines; same byte length, so columns stay put).
+fn normalize(source: &[u8]) -> String {
+    let source = source.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(source);
+    let mut text = String::from_utf8_lossy(source).into_owned();
+    if text.contains('\r') {
+        let mut bytes = text.into_bytes();
+        for i in 0..bytes.len() {
+            if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+                bytes[i] = b'\n';
+            }
+        }
+        // Replacing one ASCII byte by another keeps the text valid UTF-8.
+        text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+    text
+}
+
+/// Lines as Python counts them ('\n', '\r\n' and lone '\r' end a line).
+fn count_lines(text: &[u8]) -> u32 {
+    let mut lines = 0usize;
+    for (i, &b) in text.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n')) {
+            lines += 1;
+        }
+    }
+    let last = text.last();
+    if last.is_some_and(|&b| b != b'\n' && b != b'\r') {
+        lines += 1;
+    }
+    // Saturate below NO_STMT-style sentinels; unreachable for analysed sizes.
+    u32::try_from(lines).unwrap_or(u32::MAX - 1)
+}
+
+/// A file too large to analyse: one module-scope statement over all lines.
+fn opaque(source: &[u8]) -> Module {
+    let line_count = count_lines(source).max(1);
+    Module {
+        has_errors: true,
+        line_count,
+        defs: Vec::new(),
+        statements: vec![Statement {
+            start: 1,
+            end: line_count,
+            scope: Scope::Module,
+            kind: StmtKind::Simple,
+            binds: Vec::new(),
+            refs: Vec::new(),
+        }],
+        line_stmt: Vec::new(),
+        opaque: true,
+        imports: Vec::new(),
+        references: BTreeMap::new(),
+        main_blocks: Vec::new(),
+        bases: Vec::new(),
+    }
+}
+
+fn build_references(
+    statements: &[Statement],
+    defs: &[Def],
+    line_count: u32,
+) -> BTreeMap<String, Vec<u32>> {
+    let mut map: std::collections::HashMap<&str, Vec<u32>> = std::collections::HashMap::new();
+    for s in statements {
+        let (lo, hi) = match s.kind {
+            StmtKind::DefHeader(id) | StmtKind::ClassHeader(id) => match defs.get(id) {
+                Some(d) => (d.header.0, d.body.1.max(d.header.1)),
+                None => (s.start, s.end),
+            },
+            _ => (s.start, s.end),
+        };
+        let hi = hi.min(line_count.max(1));
+        for r in &s.refs {
+            let lines = map.entry(r.as_str()).or_default();
+            lines.extend(lo..=hi);
+        }
+    }
+    map.into_iter()
+        .map(|(k, mut v)| {
+            v.sort_unstable();
+            v.dedup();
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

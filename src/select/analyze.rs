@@ -1,0 +1,783 @@
+//! From one changed file to its effects: which recorded lines changed, which
+//! definitions changed, whether module-level code changed, which tests are new.
+//!
+//! coverage.py records only some lines of a multi-line statement and records
+//! definition-time lines (def headers, decorators, class bodies) at import
+//! time, outside any test. So each changed line is widened to its whole
+//! statement, a header change counts for the whole body, and code that runs
+//! at import is followed by name and by import instead of by executed line.
+
+use std::collections::BTreeSet;
+
+use crate::changes::{Change, Status};
+use crate::config::Config;
+use crate::error::Result;
+use crate::facts::is_python;
+use crate::git::LineDiff;
+use crate::python::{self, DefKind, Module, Scope, Statement, StmtKind};
+use crate::store::Store;
+
+/// One consequence of a change, resolved into tests by [`super::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// Recorded lines of a known file changed (baseline numbering).
+    Lines { path: String, lines: Vec<u32> },
+    /// Lines inside a function changed; if they ran at import time (a one-time
+    /// initialiser), the function's result reaches tests without running in them.
+    ImportTimeLines {
+        path: String,
+        lines: Vec<u32>,
+        name: String,
+    },
+    /// The whole file changed in kind (deleted, binary, symlink).
+    WholeFile { path: String },
+    /// Definitions bound under these names changed.
+    Names { path: String, names: Vec<String> },
+    /// Module-level code with effects beyond the names it binds changed.
+    Module { path: String },
+    /// A conftest.py or plugin hook changed: every test under `dir`.
+    Scope { path: String, dir: String },
+    /// Test functions (ids relative to the file) that are new or changed.
+    TestFunctions { path: String, ids: Vec<String> },
+    /// A test file not measured by the data changed: all its tests.
+    TestFile { path: String },
+    /// Doctests collected from this module.
+    Doctests { path: String },
+    /// Code that runs only when the module is executed (`python -m`, `__main__`
+    /// blocks): tests that name the module.
+    ModuleNamed { path: String },
+    /// A module changed: tests that name it, or a module that imports it, in a
+    /// string (`python -m pkg.cli` in a subprocess, `mock.patch("pkg.mod.x")`).
+    ModuleString { path: String },
+    /// A file the data has no lines for changed: code and tests that name it
+    /// (`open(DATA_DIR / "users.json")`).
+    FileNamed { path: String },
+    /// A configured rule maps the file to tests.
+    Mapped {
+        path: String,
+        pattern: String,
+        selectors: Vec<String>,
+    },
+}
+
+/// Whether pytest would collect tests from this file by default.
+pub fn is_test_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))
+}
+
+/// Whether the file is a pytest conftest.
+pub fn is_conftest(path: &str) -> bool {
+    path == "conftest.py" || path.ends_with("/conftest.py")
+}
+
+/// The directory part of a path ("" at the root).
+pub fn dir_of(path: &str) -> String {
+    path.rsplit_once('/')
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_default()
+}
+
+/// The effects of one change.
+pub fn effects(change: &Change, _store: &Store, config: &Config) -> Result<Vec<Effect>> {
+    let mut out = Vec::new();
+    let path = change.path.as_str();
+    for (rules, selectors) in &config.map {
+        for p in [Some(path), change.old_path.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(pattern) = rules.matching(p) {
+                out.push(Effect::Mapped {
+                    path: path.to_string(),
+                    pattern: pattern.to_string(),
+                    selectors: selectors.clone(),
+                });
+            }
+        }
+    }
+    match change.known_path() {
+        Some(known) => known_file(change, known, &mut out),
+        None => unknown_file(change, &mut out),
+    }
+    let code_changed = out
+        .iter()
+        .any(|e| !matches!(e, Effect::Mapped { .. } | Effect::Doctests { .. }));
+    if is_python(path) && code_changed && !is_test_file(path) && !is_conftest(path) {
+        out.push(Effect::ModuleString {
+            path: change.known_path().unwrap_or(path).to_string(),
+        });
+    }
+    if !is_python(path) && change.known_path().is_none() {
+        out.push(Effect::FileNamed {
+            path: path.to_string(),
+        });
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
+    let py = is_python(known) || is_python(&change.path);
+    let baseline = change.baseline.as_deref().unwrap_or_default();
+    let text_change = match (&change.current, &change.diff) {
+        (Some(current), Some(LineDiff::Text(hunks))) => Some((current, hunks)),
+        _ => None,
+    };
+    let Some((current, hunks)) = text_change else {
+        // Deleted, binary, or no longer a regular file: everything it did changed.
+        out.push(Effect::WholeFile {
+            path: known.to_string(),
+        });
+        if py {
+            out.push(Effect::Module {
+                path: known.to_string(),
+            });
+            let old = python::parse(baseline);
+            let names: BTreeSet<String> = old
+                .statements()
+                .iter()
+                .filter(|s| matches!(s.scope, Scope::Module))
+                .flat_map(|s| s.binds.iter().cloned())
+                .filter(|n| n != "*")
+                .collect();
+            if !names.is_empty() {
+                out.push(Effect::Names {
+                    path: known.to_string(),
+                    names: names.into_iter().collect(),
+                });
+            }
+            if is_conftest(known) {
+                out.push(Effect::Scope {
+                    path: known.to_string(),
+                    dir: dir_of(known),
+                });
+            }
+        }
+        return;
+    };
+    if !py {
+        // Not Python: changed lines, and the lines around insertions.
+        let mut lines = BTreeSet::new();
+        for h in hunks {
+            if h.old_lines == 0 {
+                lines.insert(h.old_start.max(1));
+                lines.insert(h.old_start + 1);
+            } else {
+                lines.extend(h.old_start..h.old_start + h.old_lines);
+            }
+        }
+        out.push(Effect::Lines {
+            path: known.to_string(),
+            lines: lines.into_iter().collect(),
+        });
+        return;
+    }
+    let old = python::parse(baseline);
+    let new = python::parse(current);
+    // Compare code, not comments: a comment edit on a code line is no change.
+    let hunks = match crate::git::diff_lines(&strip_comments(baseline), &strip_comments(current)) {
+        LineDiff::Text(h) => h,
+        LineDiff::Binary => hunks.clone(),
+    };
+    let hunks = &hunks;
+    let ctx = PyChange {
+        known,
+        old: &old,
+        new: &new,
+        old_src: baseline,
+        new_src: current,
+    };
+    for h in hunks {
+        if h.old_lines > 0 {
+            for line in h.old_start..h.old_start + h.old_lines {
+                ctx.old_line(line, out);
+            }
+        } else if (h.new_start..h.new_start + h.new_lines).any(|l| new.statement_at(l).is_some()) {
+            // A pure insertion of code: the statements around it.
+            let before = (1..=h.old_start)
+                .rev()
+                .find(|&l| old.statement_at(l).is_some());
+            let after =
+                (h.old_start + 1..=old.line_count()).find(|&l| old.statement_at(l).is_some());
+            for l in [before, after].into_iter().flatten() {
+                if let Some(st) = old.statement_at(l) {
+                    out.push(Effect::Lines {
+                        path: known.to_string(),
+                        lines: span(st),
+                    });
+                }
+            }
+        }
+        for line in h.new_start..h.new_start + h.new_lines {
+            ctx.new_line(line, out);
+        }
+    }
+    if is_test_file(&change.path) {
+        // Test functions added to a known test file are new tests.
+        let ids: Vec<String> = new.test_functions().into_iter().map(|t| t.id).collect();
+        if !ids.is_empty() {
+            out.push(Effect::TestFunctions {
+                path: change.path.clone(),
+                ids: new_only(&old, ids),
+            });
+        }
+    }
+    out.retain(|e| !matches!(e, Effect::TestFunctions { ids, .. } if ids.is_empty()));
+}
+
+/// Test ids of `ids` that the old version of the file did not define.
+fn new_only(old: &Module, ids: Vec<String>) -> Vec<String> {
+    let before: BTreeSet<String> = old.test_functions().into_iter().map(|t| t.id).collect();
+    ids.into_iter().filter(|id| !before.contains(id)).collect()
+}
+
+fn unknown_file(change: &Change, out: &mut Vec<Effect>) {
+    let path = change.path.as_str();
+    if !is_python(path) {
+        return;
+    }
+    if (is_conftest(path) || is_test_file(path))
+        && let (Some(previous), Some(current)) = (&change.previous, &change.current)
+    {
+        unmeasured_test_side(path, previous, current, out);
+        return;
+    }
+    if is_conftest(path) {
+        out.push(Effect::Scope {
+            path: path.to_string(),
+            dir: dir_of(path),
+        });
+        return;
+    }
+    if is_test_file(path) {
+        match (change.status, &change.current) {
+            (Status::Added, Some(content)) => {
+                let ids: Vec<String> = python::parse(content)
+                    .test_functions()
+                    .into_iter()
+                    .map(|t| t.id)
+                    .collect();
+                out.push(Effect::TestFunctions {
+                    path: path.to_string(),
+                    ids,
+                });
+            }
+            _ => out.push(Effect::TestFile {
+                path: path.to_string(),
+            }),
+        }
+        return;
+    }
+    // A Python file the data has no lines for (not measured, or new): tests
+    // that import or name it.
+    if change.status != Status::Added {
+        out.push(Effect::ModuleNamed {
+            path: path.to_string(),
+        });
+    }
+}
+
+/// A test file or conftest the data has no lines for, diffed against its
+/// previous version: a changed test selects itself, a changed fixture or
+/// helper passes the change on by name, module-level code selects the file
+/// (or the conftest's directory).
+fn unmeasured_test_side(path: &str, previous: &[u8], current: &[u8], out: &mut Vec<Effect>) {
+    let hunks = match crate::git::diff_lines(&strip_comments(previous), &strip_comments(current)) {
+        LineDiff::Text(h) => h,
+        LineDiff::Binary => {
+            out.push(if is_conftest(path) {
+                Effect::Scope {
+                    path: path.to_string(),
+                    dir: dir_of(path),
+                }
+            } else {
+                Effect::TestFile {
+                    path: path.to_string(),
+                }
+            });
+            return;
+        }
+    };
+    let old = python::parse(previous);
+    let new = python::parse(current);
+    for h in &hunks {
+        let sides = [
+            (&old, previous, h.old_start..h.old_start + h.old_lines),
+            (&new, current, h.new_start..h.new_start + h.new_lines),
+        ];
+        for (m, src, lines) in sides {
+            let tests: std::collections::BTreeMap<usize, String> = m
+                .test_functions()
+                .into_iter()
+                .map(|t| (t.def, t.id))
+                .collect();
+            for line in lines {
+                let Some(st) = m.statement_at(line) else {
+                    continue;
+                };
+                if is_docstring(st, src) {
+                    continue;
+                }
+                test_side_statement(path, m, &tests, st, out);
+            }
+        }
+    }
+}
+
+fn test_side_statement(
+    path: &str,
+    m: &Module,
+    tests: &std::collections::BTreeMap<usize, String>,
+    st: &Statement,
+    out: &mut Vec<Effect>,
+) {
+    let start = match (st.kind, st.scope) {
+        (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => Some(d),
+        (_, Scope::Function(d) | Scope::Class(d)) => Some(d),
+        (_, Scope::Module) => None,
+    };
+    let whole = || {
+        if is_conftest(path) {
+            Effect::Scope {
+                path: path.to_string(),
+                dir: dir_of(path),
+            }
+        } else {
+            Effect::TestFile {
+                path: path.to_string(),
+            }
+        }
+    };
+    let mut cur = start;
+    while let Some(d) = cur {
+        if let Some(id) = tests.get(&d) {
+            out.push(Effect::TestFunctions {
+                path: path.to_string(),
+                ids: vec![id.clone()],
+            });
+            return;
+        }
+        cur = m.defs()[d].parent;
+    }
+    let Some(d) = start else {
+        // Module level: the names it binds, or the whole file when it binds none.
+        let names: Vec<String> = st.binds.iter().filter(|b| *b != "*").cloned().collect();
+        if names.is_empty()
+            || st.binds.iter().any(|b| b == "*")
+            || st.kind == StmtKind::CompoundHeader
+        {
+            out.push(whole());
+        } else {
+            out.push(Effect::Names {
+                path: path.to_string(),
+                names,
+            });
+        }
+        return;
+    };
+    let mut names = Vec::new();
+    let mut cur = Some(d);
+    while let Some(id) = cur {
+        let def = &m.defs()[id];
+        names.push(def.name.clone());
+        if let Some(f) = &def.fixture {
+            names.push(f.name.clone());
+            if f.autouse {
+                out.push(whole());
+            }
+        }
+        if def.parent.is_none() && def.name.starts_with("pytest_") {
+            out.push(whole());
+        }
+        if def.kind == DefKind::Class
+            && tests
+                .values()
+                .any(|t| t.starts_with(&format!("{}::", def.name)))
+        {
+            // Class-level code of a test class: its tests.
+            out.push(Effect::TestFunctions {
+                path: path.to_string(),
+                ids: vec![def.name.clone()],
+            });
+        }
+        cur = def.parent;
+    }
+    out.push(Effect::Names {
+        path: path.to_string(),
+        names,
+    });
+}
+
+/// A changed, known Python file: its old and new parse.
+struct PyChange<'a> {
+    known: &'a str,
+    old: &'a Module,
+    new: &'a Module,
+    old_src: &'a [u8],
+    new_src: &'a [u8],
+}
+
+impl PyChange<'_> {
+    fn path(&self) -> String {
+        self.known.to_string()
+    }
+
+    /// A changed line of the baseline.
+    fn old_line(&self, line: u32, out: &mut Vec<Effect>) {
+        let Some(st) = self.old.statement_at(line) else {
+            return; // blank or comment-only
+        };
+        out.push(Effect::Lines {
+            path: self.path(),
+            lines: span(st),
+        });
+        self.classify(self.old, self.old_src, st, line, true, out);
+    }
+
+    /// A changed or inserted line of the new version.
+    fn new_line(&self, line: u32, out: &mut Vec<Effect>) {
+        let Some(st) = self.new.statement_at(line) else {
+            return;
+        };
+        self.classify(self.new, self.new_src, st, line, false, out);
+    }
+
+    /// Effects of a changed statement, beyond its own lines.
+    fn classify(
+        &self,
+        m: &Module,
+        src: &[u8],
+        st: &Statement,
+        line: u32,
+        old_side: bool,
+        out: &mut Vec<Effect>,
+    ) {
+        let path = self.path();
+        if is_docstring(st, src) {
+            out.push(Effect::Doctests { path });
+            return;
+        }
+        if m.in_main_block(line) {
+            out.push(Effect::ModuleNamed { path });
+            return;
+        }
+        match st.kind {
+            StmtKind::DefHeader(d) | StmtKind::ClassHeader(d) => {
+                let def = &m.defs()[d];
+                let mut names = vec![def.name.clone()];
+                if let Some(f) = &def.fixture {
+                    names.push(f.name.clone());
+                }
+                out.push(Effect::Names {
+                    path: path.clone(),
+                    names,
+                });
+                self.body_of(m, d, old_side, out);
+                if let Some(parent) = enclosing_function(m, def.parent) {
+                    self.body_of(m, parent, old_side, out);
+                }
+                if is_conftest(self.known) && def.parent.is_none() && def.fixture.is_none() {
+                    // A hook or helper in a conftest: it applies to the directory.
+                    out.push(Effect::Scope {
+                        path: path.clone(),
+                        dir: dir_of(self.known),
+                    });
+                }
+                self.hooks(m, d, out);
+            }
+            _ => match st.scope {
+                Scope::Function(d) => {
+                    if !old_side {
+                        self.body_of(m, d, false, out);
+                    }
+                    let mut names = Vec::new();
+                    let mut cur = Some(d);
+                    while let Some(id) = cur {
+                        let def = &m.defs()[id];
+                        if def.cached || def.fixture.is_some() {
+                            names.push(def.name.clone());
+                            if let Some(f) = &def.fixture {
+                                names.push(f.name.clone());
+                            }
+                        }
+                        cur = def.parent;
+                    }
+                    if !names.is_empty() {
+                        out.push(Effect::Names {
+                            path: path.clone(),
+                            names,
+                        });
+                    }
+                    let top = outermost(m, d);
+                    let called = m.statements().iter().any(|s| {
+                        matches!(s.scope, Scope::Module)
+                            && !matches!(
+                                s.kind,
+                                StmtKind::DefHeader(_)
+                                    | StmtKind::ClassHeader(_)
+                                    | StmtKind::Import
+                            )
+                            && s.refs.contains(&top)
+                    });
+                    if called {
+                        // A one-time initialiser: its result is bound at import.
+                        out.push(Effect::Names {
+                            path: path.clone(),
+                            names: vec![top],
+                        });
+                        out.push(Effect::Module { path: path.clone() });
+                    }
+                    if old_side {
+                        out.push(Effect::ImportTimeLines {
+                            path: path.clone(),
+                            lines: span(st),
+                            name: outermost(m, d),
+                        });
+                    }
+                    self.hooks(m, d, out);
+                }
+                Scope::Module | Scope::Class(_) => {
+                    let mut names: Vec<String> = st
+                        .binds
+                        .iter()
+                        .filter(|n| n.as_str() != "*")
+                        .cloned()
+                        .collect();
+                    if let Scope::Class(c) = st.scope {
+                        names.push(m.defs()[c].name.clone());
+                        if !old_side {
+                            self.body_of(m, c, false, out);
+                        }
+                    }
+                    if !names.is_empty() {
+                        out.push(Effect::Names {
+                            path: path.clone(),
+                            names,
+                        });
+                    }
+                    let pure_binding = !st.binds.is_empty()
+                        && !st.binds.iter().any(|b| b == "*")
+                        && st.kind != StmtKind::CompoundHeader;
+                    if !pure_binding {
+                        out.push(Effect::Module { path: path.clone() });
+                    }
+                    if is_conftest(self.known) && matches!(st.scope, Scope::Module) {
+                        out.push(Effect::Scope {
+                            path,
+                            dir: dir_of(self.known),
+                        });
+                    }
+                }
+            },
+        }
+    }
+
+    /// Every recorded line of a definition's body, in baseline numbering; for
+    /// the new side, found by qualified name.
+    fn body_of(&self, m: &Module, d: usize, old_side: bool, out: &mut Vec<Effect>) {
+        let def = &m.defs()[d];
+        let old_def = if old_side {
+            Some(def)
+        } else {
+            self.old
+                .defs()
+                .iter()
+                .find(|o| o.qualname == def.qualname && o.kind == def.kind)
+        };
+        if let Some(o) = old_def {
+            out.push(Effect::Lines {
+                path: self.path(),
+                lines: (o.header.0..=o.body.1).collect(),
+            });
+        }
+    }
+
+    /// pytest hooks run outside tests (collection, session): their scope.
+    fn hooks(&self, m: &Module, d: usize, out: &mut Vec<Effect>) {
+        let mut cur = Some(d);
+        while let Some(id) = cur {
+            let def = &m.defs()[id];
+            if def.kind == DefKind::Function
+                && def.name.starts_with("pytest_")
+                && def.parent.is_none()
+            {
+                out.push(Effect::Scope {
+                    path: self.path(),
+                    dir: dir_of(self.known),
+                });
+            }
+            cur = def.parent;
+        }
+    }
+}
+
+/// The nearest enclosing function of a def, if any.
+fn enclosing_function(m: &Module, mut cur: Option<usize>) -> Option<usize> {
+    while let Some(id) = cur {
+        if m.defs()[id].kind == DefKind::Function {
+            return Some(id);
+        }
+        cur = m.defs()[id].parent;
+    }
+    None
+}
+
+/// The name bound at module level by the outermost definition around `d`.
+fn outermost(m: &Module, d: usize) -> String {
+    let mut id = d;
+    while let Some(p) = m.defs()[id].parent {
+        id = p;
+    }
+    m.defs()[id].name.clone()
+}
+
+fn span(st: &Statement) -> Vec<u32> {
+    (st.start..=st.end).collect()
+}
+
+/// A statement that is only a string literal (a docstring).
+fn is_docstring(st: &Statement, src: &[u8]) -> bool {
+    if st.kind != StmtKind::Simple || !st.binds.is_empty() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(src);
+    let lines: Vec<&str> = text
+        .lines()
+        .skip(st.start.saturating_sub(1) as usize)
+        .take((st.end - st.start + 1) as usize)
+        .collect();
+    let joined = lines.join("\n");
+    let t = joined.trim();
+    let body = t.trim_start_matches(['r', 'R', 'u', 'U', 'b', 'B']);
+    let quoted = |q: &str| body.starts_with(q) && body.ends_with(q) && body.len() >= 2 * q.len();
+    (quoted("\"\"\"") || quoted("'''") || quoted("\"") || quoted("'"))
+        && !body.contains("\" +")
+        && st.refs.is_empty()
+}
+
+/// Python source with comments and trailing whitespace removed, line by line
+/// (line numbers are kept). Strings, including triple-quoted ones spanning
+/// lines, are left alone.
+pub fn strip_comments(src: &[u8]) -> Vec<u8> {
+    // Works on bytes: source may be any encoding, and every delimiter is ASCII.
+    const TRIPLE_DOUBLE: &[u8] = b"\"\"\"";
+    const TRIPLE_SINGLE: &[u8] = b"'''";
+    let mut out = Vec::with_capacity(src.len());
+    let mut quote: Option<&[u8]> = None; // the open string's delimiter
+    for line in src.split_inclusive(|&b| b == b'\n') {
+        let (body, eol): (&[u8], &[u8]) = match line.strip_suffix(b"\n") {
+            Some(b) => (b, b"\n"),
+            None => (line, b""),
+        };
+        let mut i = 0;
+        let mut cut = body.len();
+        while i < body.len() {
+            match quote {
+                Some(q) => {
+                    if body[i] == b'\\' {
+                        i += 2;
+                    } else if body[i..].starts_with(q) {
+                        i += q.len();
+                        quote = None;
+                    } else {
+                        i += 1;
+                    }
+                }
+                None => match body[i] {
+                    b'#' => {
+                        cut = i;
+                        break;
+                    }
+                    c @ (b'"' | b'\'') => {
+                        let triple = if c == b'"' {
+                            TRIPLE_DOUBLE
+                        } else {
+                            TRIPLE_SINGLE
+                        };
+                        if body[i..].starts_with(triple) {
+                            quote = Some(triple);
+                            i += 3;
+                        } else {
+                            quote = Some(if c == b'"' { b"\"" } else { b"'" });
+                            i += 1;
+                        }
+                    }
+                    _ => i += 1,
+                },
+            }
+        }
+        // A single-quoted string ends with its line, barring a backslash
+        // continuation.
+        if quote.is_some_and(|q| q.len() == 1) && !body.ends_with(b"\\") {
+            quote = None;
+        }
+        let kept = &body[..cut];
+        let end = kept
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |p| p + 1);
+        out.extend_from_slice(&kept[..end]);
+        out.extend_from_slice(eol);
+    }
+    out
+}
+
+/// A one-line summary of what a file's effects mean.
+pub fn describe(effects: &[Effect], change: &Change) -> String {
+    // Searches by name are not worth a word unless they find something.
+    let effects: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| !matches!(e, Effect::ModuleString { .. } | Effect::FileNamed { .. }))
+        .collect();
+    if effects.is_empty() {
+        return match (change.known_path(), change.status) {
+            (Some(_), _) => "no code change (comments, blank lines or line endings)".into(),
+            (None, Status::Added) if is_python(&change.path) => {
+                "new file; no recorded test uses it yet".into()
+            }
+            (None, _) => "no recorded test depends on it".into(),
+        };
+    }
+    let mut parts = BTreeSet::new();
+    for e in effects {
+        parts.insert(match e {
+            Effect::Lines { .. } | Effect::ImportTimeLines { .. } => "lines".to_string(),
+            Effect::WholeFile { .. } => "whole file".into(),
+            Effect::Names { names, .. } => format!("definitions {}", names.join(", ")),
+            Effect::Module { .. } => "module-level code".into(),
+            Effect::Scope { dir, .. } => format!(
+                "conftest/hook scope {}",
+                if dir.is_empty() { "." } else { dir }
+            ),
+            Effect::TestFunctions { ids, .. } => format!("{} new test(s)", ids.len()),
+            Effect::TestFile { .. } => "unmeasured test file".into(),
+            Effect::Doctests { .. } => "docstrings".into(),
+            Effect::ModuleNamed { .. } => "code run as a script".into(),
+            Effect::ModuleString { .. } | Effect::FileNamed { .. } => continue,
+            Effect::Mapped { pattern, .. } => format!("rule `{pattern}`"),
+        });
+    }
+    parts.into_iter().collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_comments_but_not_strings() {
+        let src = b"x = 1  # one\ny = '# not a comment'  # yes\n# whole line\ns = \"\"\"\n# inside\n\"\"\"  # after\n";
+        let out = String::from_utf8(strip_comments(src)).unwrap();
+        assert_eq!(
+            out,
+            "x = 1\ny = '# not a comment'\n\ns = \"\"\"\n# inside\n\"\"\"\n"
+        );
+        // Undecodable bytes and CRLF do not break it.
+        assert_eq!(
+            strip_comments(b"x = '\xff\xfe' # c\r\ny = 2\r\n"),
+            b"x = '\xff\xfe'\ny = 2\n"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! Selection: from changed files to the tests that must run, each with the
+//! reasons it was selected, or a full-run verdict with its reasons.
+//!
+//! Safety first: when the data cannot answer, select more or run everything,
+//! and say why. The steps:
+//! 1. verdicts that force a full run (no data, old data, too many changes,
+//!    full-run files, baselines that cannot be reconstructed);
+//! 2. per changed file, [`analyze`] turns changed lines into effects
+//!    (executed lines, changed definitions, module-level code, conftest scope,
+//!    new tests);
+//! 3. [`resolve`] turns effects into tests through numbits queries, following
+//!    changed names through import-time bindings and into test files;
+//! 4. tests selected beside the diff: failed last time, stale, always run.
+
+mod analyze;
+mod resolve;
+mod testside;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use crate::changes::{self, ChangeSet, Status, TargetSpec};
+use crate::config::{Config, selector_matches};
+use crate::error::Result;
+use crate::git::{LineDiff, Repo};
+use crate::recording::parse_rfc3339;
+use crate::store::Store;
+
+pub use analyze::Effect;
+
+/// What to compare and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub target: TargetSpec,
+    pub since: Option<String>,
+}
+
+/// Run everything, or run these tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Selected,
+    Full,
+}
+
+/// Why a test was selected.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// It executed these changed lines (baseline numbering of `path`).
+    Lines {
+        path: String,
+        lines: Vec<u32>,
+    },
+    /// It executed lines that name a definition that changed.
+    Name {
+        path: String,
+        name: String,
+    },
+    /// Module-level code it depends on (by import) changed.
+    Module {
+        path: String,
+    },
+    /// A conftest.py or plugin that applies to it changed.
+    Scope {
+        path: String,
+    },
+    /// A file it executed was deleted or replaced by a non-text entry.
+    File {
+        path: String,
+    },
+    /// It is new: the data does not know it.
+    New {
+        path: String,
+    },
+    /// Its test file changed and is not measured, so the change may be anywhere in it.
+    TestFile {
+        path: String,
+    },
+    /// A configured rule maps a changed file to it.
+    Mapped {
+        path: String,
+        pattern: String,
+    },
+    FailedLastTime,
+    Stale,
+    AlwaysRun {
+        selector: String,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Lines { path, lines } => {
+                write!(f, "{path}:{} changed", crate::output::line_ranges(lines))
+            }
+            Reason::Name { path, name } => {
+                write!(f, "{path} changed (reaches it through `{name}`)")
+            }
+            Reason::Module { path } => write!(f, "module-level code changed in {path}"),
+            Reason::Scope { path } => write!(f, "{path} changed"),
+            Reason::File { path } => write!(f, "{path} was deleted or replaced"),
+            Reason::New { path } => write!(f, "new test in {path}"),
+            Reason::TestFile { path } => write!(f, "test file {path} changed"),
+            Reason::Mapped { path, pattern } => write!(f, "{path} changed (rule `{pattern}`)"),
+            Reason::FailedLastTime => write!(f, "failed last time"),
+            Reason::Stale => write!(f, "its data is stale or incomplete"),
+            Reason::AlwaysRun { selector } => write!(f, "always run (rule `{selector}`)"),
+        }
+    }
+}
+
+/// One changed file, as reported.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangedFile {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_path: Option<String>,
+    pub status: Status,
+    /// Changed lines in the recorded (baseline) numbering.
+    pub lines: Vec<u32>,
+    /// What the change means for selection.
+    pub effect: String,
+}
+
+/// The outcome of selection.
+#[derive(Debug)]
+pub struct Selection {
+    pub mode: Mode,
+    /// Why everything must run (full), or notes (selected).
+    pub reasons: Vec<String>,
+    /// Selected test ids (node ids or node-id prefixes for new tests) and why.
+    pub tests: BTreeMap<String, BTreeSet<Reason>>,
+    pub changed: Vec<ChangedFile>,
+    /// Tests the data knows.
+    pub total: usize,
+    pub elapsed_ms: f64,
+}
+
+impl Selection {
+    fn full(reasons: Vec<String>, total: usize, changed: Vec<ChangedFile>, start: Instant) -> Self {
+        Selection {
+            mode: Mode::Full,
+            reasons,
+            tests: BTreeMap::new(),
+            changed,
+            total,
+            elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+        }
+    }
+}
+
+/// Computes the selection.
+pub fn select(
+    repo: &Repo,
+    store: Option<&Store>,
+    config: &Config,
+    opts: &Options,
+) -> Result<Selection> {
+    let start = Instant::now();
+    let Some(store) = store else {
+        return Ok(Selection::full(
+            vec!["no data yet: record with `impact run`".into()],
+            0,
+            vec![],
+            start,
+        ));
+    };
+    let summary = store.summary()?;
+    let Some(last_run) = summary.last_run else {
+        return Ok(Selection::full(
+            vec!["no data yet: record with `impact run`".into()],
+            0,
+            vec![],
+            start,
+        ));
+    };
+    let tests = store.tests()?;
+    let total = tests.len();
+    if let Some(max_days) = config.max_age_days
+        && let Some(recorded) = parse_rfc3339(&last_run.started_at)
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let age_days = (now - recorded) as f64 / 86_400.0;
+        if age_days > max_days {
+            return Ok(Selection::full(
+                vec![format!(
+                    "the data is {age_days:.1} days old, older than max_age_days = {max_days}"
+                )],
+                total,
+                vec![],
+                start,
+            ));
+        }
+    }
+
+    let set: ChangeSet = changes::compute(
+        repo,
+        store,
+        &opts.target,
+        opts.since.as_deref(),
+        last_run.commit.as_deref(),
+    )?;
+    let mut notes = set.notes.clone();
+    if !set.unreconstructable.is_empty() {
+        return Ok(Selection::full(
+            vec![format!(
+                "the recorded content of {} is missing from the data, so its line numbers cannot be mapped",
+                set.unreconstructable.join(", ")
+            )],
+            total,
+            vec![],
+            start,
+        ));
+    }
+
+    let mut changed = Vec::new();
+    let mut full_reasons = Vec::new();
+    let mut effects: Vec<(usize, Effect)> = Vec::new();
+    let mut considered = 0;
+    for change in &set.changes {
+        let lines = baseline_lines(change);
+        let report = |effect: &str| ChangedFile {
+            path: change.path.clone(),
+            old_path: change.old_path.clone(),
+            status: change.status,
+            lines: lines.clone(),
+            effect: effect.to_string(),
+        };
+        let names = [Some(change.path.as_str()), change.old_path.as_deref()];
+        if let Some(pattern) = names
+            .iter()
+            .flatten()
+            .find_map(|p| config.ignore.matching(p))
+        {
+            changed.push(report(&format!("ignored (rule `{pattern}`)")));
+            continue;
+        }
+        considered += 1;
+        if let Some(pattern) = names
+            .iter()
+            .flatten()
+            .find_map(|p| config.full_run.matching(p))
+        {
+            full_reasons.push(format!(
+                "{} changed (full-run rule `{pattern}`)",
+                change.path
+            ));
+            changed.push(report("full run"));
+            continue;
+        }
+        let index = changed.len();
+        let found = analyze::effects(change, store, config)?;
+        let description = analyze::describe(&found, change);
+        changed.push(report(&description));
+        effects.extend(found.into_iter().map(|e| (index, e)));
+    }
+    if considered > config.max_changed_files {
+        full_reasons.insert(
+            0,
+            format!(
+                "{considered} files changed, more than max_changed_files = {}",
+                config.max_changed_files
+            ),
+        );
+    }
+    if !full_reasons.is_empty() {
+        return Ok(Selection::full(full_reasons, total, changed, start));
+    }
+
+    let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
+    let mut resolver = resolve::Resolver::new(repo, store, &opts.target, &tests)?;
+    for (_, effect) in &effects {
+        resolver.resolve(effect, &mut selected)?;
+    }
+    notes.extend(resolver.notes());
+
+    for t in &tests {
+        if matches!(t.outcome.as_deref(), Some("failed" | "error")) {
+            selected
+                .entry(t.nodeid.clone())
+                .or_default()
+                .insert(Reason::FailedLastTime);
+        }
+        if t.needs_run {
+            selected
+                .entry(t.nodeid.clone())
+                .or_default()
+                .insert(Reason::Stale);
+        }
+        for selector in &config.always_run {
+            if selector_matches(selector, &t.nodeid) {
+                selected
+                    .entry(t.nodeid.clone())
+                    .or_default()
+                    .insert(Reason::AlwaysRun {
+                        selector: selector.clone(),
+                    });
+            }
+        }
+    }
+    Ok(Selection {
+        mode: Mode::Selected,
+        reasons: notes,
+        tests: selected,
+        changed,
+        total,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// The changed lines of a file in its baseline numbering; a pure insertion
+/// is reported as the lines around it.
+fn baseline_lines(change: &changes::Change) -> Vec<u32> {
+    match &change.diff {
+        Some(LineDiff::Text(hunks)) => {
+            let mut lines = BTreeSet::new();
+            for h in hunks {
+                if h.old_lines == 0 {
+                    lines.insert(h.old_start.max(1));
+                    lines.insert(h.old_start + 1);
+                } else {
+                    lines.extend(h.old_start..h.old_start + h.old_lines);
+                }
+            }
+            lines.into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,527 @@
+//! From effects to tests: numbits intersection queries against the recorded
+//! lines, names followed through import-time bindings and test files, and
+//! module-level changes followed through the import graph.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::changes::TargetSpec;
+use crate::config::selector_matches;
+use crate::error::Result;
+use crate::facts::is_python;
+use crate::git::{Repo, Target};
+use crate::numbits;
+use crate::python::{self, Scope, StmtKind};
+use crate::store::{Store, TestRow};
+
+use super::Reason;
+use super::analyze::Effect;
+use super::testside::{Hit, TestSide};
+
+/// Numbits covering every line of any realistic file.
+const ALL_LINES: usize = 1 << 17;
+
+/// Resolves effects into selected tests, with caches shared across effects.
+pub struct Resolver<'a> {
+    repo: &'a Repo,
+    store: &'a Store,
+    target: Target,
+    test_ids: Vec<String>,
+    file_ids: BTreeMap<String, Option<i64>>,
+    baselines: Option<BTreeMap<String, String>>,
+    testside: Option<TestSide>,
+    /// Names already followed, with where they came from.
+    names_done: BTreeSet<String>,
+    imports: Option<BTreeMap<String, BTreeSet<String>>>,
+    notes: Vec<String>,
+}
+
+type Selected = BTreeMap<String, BTreeSet<Reason>>;
+
+impl<'a> Resolver<'a> {
+    pub fn new(
+        repo: &'a Repo,
+        store: &'a Store,
+        target: &TargetSpec,
+        tests: &[TestRow],
+    ) -> Result<Self> {
+        let target = match target {
+            TargetSpec::WorkTree => Target::WorkTree,
+            TargetSpec::Index => Target::Index,
+            TargetSpec::Rev(r) => {
+                Target::Commit(repo.resolve_commit(r)?.unwrap_or_else(|| r.clone()))
+            }
+        };
+        Ok(Resolver {
+            repo,
+            store,
+            target,
+            test_ids: tests.iter().map(|t| t.nodeid.clone()).collect(),
+            file_ids: BTreeMap::new(),
+            baselines: None,
+            testside: None,
+            names_done: BTreeSet::new(),
+            imports: None,
+            notes: Vec::new(),
+        })
+    }
+
+    pub fn notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    fn file_id(&mut self, path: &str) -> Result<Option<i64>> {
+        if let Some(id) = self.file_ids.get(path) {
+            return Ok(*id);
+        }
+        let id = self.store.file_id(path)?;
+        self.file_ids.insert(path.to_string(), id);
+        Ok(id)
+    }
+
+    fn testside(&mut self) -> Result<&mut TestSide> {
+        if self.testside.is_none() {
+            self.testside = Some(TestSide::new(self.repo, &self.target, &self.test_ids)?);
+        }
+        Ok(self.testside.as_mut().expect("just set"))
+    }
+
+    /// Adds the tests an effect selects.
+    pub fn resolve(&mut self, effect: &Effect, out: &mut Selected) -> Result<()> {
+        match effect {
+            Effect::Lines { path, lines } => {
+                if let Some(fid) = self.file_id(path)? {
+                    let bits = numbits::encode(lines.iter().copied());
+                    for (test, hit) in self.store.tests_intersecting(fid, &bits)? {
+                        add(
+                            out,
+                            test,
+                            Reason::Lines {
+                                path: path.clone(),
+                                lines: numbits::decode(&hit),
+                            },
+                        );
+                    }
+                }
+            }
+            Effect::ImportTimeLines { path, lines, name } => {
+                if let Some(fid) = self.file_id(path)?
+                    && self
+                        .store
+                        .ran_at_import(fid, &numbits::encode(lines.iter().copied()))?
+                {
+                    self.module(path, out)?;
+                    self.names(path, std::slice::from_ref(name), out)?;
+                }
+            }
+            Effect::WholeFile { path } => {
+                if let Some(fid) = self.file_id(path)? {
+                    let all = vec![0xffu8; ALL_LINES / 8];
+                    for (test, _) in self.store.tests_intersecting(fid, &all)? {
+                        add(out, test, Reason::File { path: path.clone() });
+                    }
+                }
+            }
+            Effect::Names { path, names } => self.names(path, names, out)?,
+            Effect::Module { path } => self.module(path, out)?,
+            Effect::Scope { path, dir } => {
+                for id in self.test_ids.clone() {
+                    if dir.is_empty() || id.starts_with(&format!("{dir}/")) {
+                        add(out, id, Reason::Scope { path: path.clone() });
+                    }
+                }
+            }
+            Effect::TestFunctions { path, ids } => {
+                for id in ids {
+                    let prefix = format!("{path}::{id}");
+                    let known: Vec<String> = self
+                        .test_ids
+                        .iter()
+                        .filter(|t| selector_matches(&prefix, t))
+                        .cloned()
+                        .collect();
+                    if known.is_empty() {
+                        add(out, prefix, Reason::New { path: path.clone() });
+                    } else {
+                        for t in known {
+                            add(out, t, Reason::TestFile { path: path.clone() });
+                        }
+                    }
+                }
+            }
+            Effect::TestFile { path } => {
+                self.whole_test_file(path, Reason::TestFile { path: path.clone() }, out)
+            }
+            Effect::Doctests { path } => {
+                for id in self.test_ids.clone() {
+                    if id.starts_with(&format!("{path}::")) {
+                        add(out, id, Reason::Scope { path: path.clone() });
+                    }
+                }
+            }
+            Effect::ModuleNamed { path } => {
+                let reason = Reason::Module { path: path.clone() };
+                let mut needles: Vec<String> = python::module_names_for_path(path)
+                    .into_iter()
+                    .filter(|m| m.contains('.'))
+                    .collect();
+                needles.push(path.clone());
+                for needle in needles {
+                    let hits = self.testside()?.find(&needle);
+                    self.apply_hits(hits, &reason, path, out)?;
+                }
+                // Importers of an unmeasured module.
+                let modules: BTreeSet<String> =
+                    python::module_names_for_path(path).into_iter().collect();
+                let files = self.testside()?.importers_of(&modules);
+                for f in files {
+                    self.whole_test_file(&f, reason.clone(), out);
+                }
+            }
+            Effect::ModuleString { path } => {
+                let reason = Reason::Module { path: path.clone() };
+                let closure = self.importer_closure(path)?;
+                for file in closure {
+                    for needle in python::module_names_for_path(&file) {
+                        if needle.contains('.') {
+                            let hits = self.testside()?.find_quoted(&needle);
+                            self.apply_hits(hits, &reason, path, out)?;
+                        }
+                    }
+                }
+            }
+            Effect::FileNamed { path } => {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                let reason = Reason::Mapped {
+                    path: path.clone(),
+                    pattern: format!("named as \"{name}\""),
+                };
+                if name.len() >= 5 {
+                    // Measured code that names the file: the statements naming it
+                    // changed in effect.
+                    let sources = self.sources_naming(name)?;
+                    for (file, lines) in sources {
+                        self.resolve(
+                            &Effect::Lines {
+                                path: file.clone(),
+                                lines: lines.clone(),
+                            },
+                            out,
+                        )?;
+                        for n in self.bound_at(&file, &lines)? {
+                            self.names(&file, std::slice::from_ref(&n), out)?;
+                        }
+                    }
+                    let hits = self.testside()?.find_quoted(name);
+                    self.apply_hits(hits, &reason, path, out)?;
+                }
+            }
+            Effect::Mapped {
+                path,
+                pattern,
+                selectors,
+            } => {
+                for selector in selectors {
+                    let reason = Reason::Mapped {
+                        path: path.clone(),
+                        pattern: pattern.clone(),
+                    };
+                    let known: Vec<String> = self
+                        .test_ids
+                        .iter()
+                        .filter(|t| selector_matches(selector, t))
+                        .cloned()
+                        .collect();
+                    if known.is_empty() {
+                        // Not in the data (yet): pass the selector to pytest as given.
+                        add(out, selector.clone(), reason);
+                    } else {
+                        for t in known {
+                            add(out, t, reason.clone());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn whole_test_file(&self, path: &str, reason: Reason, out: &mut Selected) {
+        let known: Vec<&String> = self
+            .test_ids
+            .iter()
+            .filter(|t| selector_matches(path, t))
+            .collect();
+        if known.is_empty() {
+            add(out, path.to_string(), reason);
+        } else {
+            for t in known {
+                add(out, t.clone(), reason.clone());
+            }
+        }
+    }
+
+    /// Definitions named `names` changed in `origin`: the tests whose executed
+    /// lines name them, followed through import-time bindings, fixtures and
+    /// helpers.
+    fn names(&mut self, origin: &str, names: &[String], out: &mut Selected) -> Result<()> {
+        let mut queue: VecDeque<String> = names.iter().cloned().collect();
+        while let Some(name) = queue.pop_front() {
+            if !self.names_done.insert(name.clone()) {
+                continue;
+            }
+            let reason = Reason::Name {
+                path: origin.to_string(),
+                name: name.clone(),
+            };
+            for (fid, path, bits) in self.store.references(&name)? {
+                for (test, _) in self.store.tests_intersecting(fid, &bits)? {
+                    add(out, test, reason.clone());
+                }
+                // Import-time code naming it binds new names from it.
+                for n in self.bound_from(&path, &name)? {
+                    queue.push_back(n);
+                }
+            }
+            let hits = self.testside()?.find(&name);
+            self.apply_hits(hits, &reason, origin, out)?;
+        }
+        Ok(())
+    }
+
+    fn apply_hits(
+        &mut self,
+        hits: Vec<Hit>,
+        reason: &Reason,
+        origin: &str,
+        out: &mut Selected,
+    ) -> Result<()> {
+        for hit in hits {
+            match hit {
+                Hit::Tests(prefix) => self.whole_test_file(&prefix, reason.clone(), out),
+                Hit::File(file) => self.whole_test_file(&file, reason.clone(), out),
+                Hit::Dir(dir) => {
+                    for id in self.test_ids.clone() {
+                        if dir.is_empty() || id.starts_with(&format!("{dir}/")) {
+                            add(out, id, reason.clone());
+                        }
+                    }
+                }
+                // A fixture or helper names it: follow its name (already
+                // followed names are skipped).
+                Hit::Name(n) => self.names(origin, std::slice::from_ref(&n), out)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Names that import-time statements of a measured file bind from `name`:
+    /// `B = A * 2`, `from m import A as B`, a class whose bases or body name it,
+    /// a cached function or fixture whose header names it.
+    fn bound_from(&mut self, path: &str, name: &str) -> Result<Vec<String>> {
+        if !is_python(path) {
+            return Ok(Vec::new());
+        }
+        let Some((_, m)) = self.baseline_module(path)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for st in m.statements() {
+            if !st.refs.iter().any(|r| r == name) {
+                continue;
+            }
+            match (st.kind, st.scope) {
+                (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => {
+                    let def = &m.defs()[d];
+                    if def.cached || def.fixture.is_some() || st.kind != StmtKind::DefHeader(d) {
+                        out.push(def.name.clone());
+                    }
+                    if let Some(f) = &def.fixture {
+                        out.push(f.name.clone());
+                    }
+                }
+                (_, Scope::Module) => out.extend(st.binds.iter().filter(|b| *b != "*").cloned()),
+                (_, Scope::Class(c)) => {
+                    out.extend(st.binds.iter().filter(|b| *b != "*").cloned());
+                    out.push(m.defs()[c].name.clone());
+                }
+                (_, Scope::Function(d)) => {
+                    // Inside a cached function or a fixture, the result reaches
+                    // tests that never run this line; so it does from a function
+                    // that module-level code calls (a one-time initialiser).
+                    let mut cur = Some(d);
+                    while let Some(id) = cur {
+                        let def = &m.defs()[id];
+                        if def.cached || def.fixture.is_some() {
+                            out.push(def.name.clone());
+                            if let Some(f) = &def.fixture {
+                                out.push(f.name.clone());
+                            }
+                        }
+                        if def.parent.is_none() && called_at_import(&m, &def.name) {
+                            out.push(def.name.clone());
+                        }
+                        cur = def.parent;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The parsed baseline of a measured file.
+    fn baseline_module(&mut self, path: &str) -> Result<Option<(Vec<u8>, python::Module)>> {
+        if self.baselines.is_none() {
+            self.baselines = Some(self.store.baselines()?);
+        }
+        let Some(blob) = self.baselines.as_ref().and_then(|b| b.get(path)).cloned() else {
+            return Ok(None);
+        };
+        let Some(content) = self.store.source(&blob)? else {
+            return Ok(None);
+        };
+        let m = python::parse(&content);
+        Ok(Some((content, m)))
+    }
+
+    /// Measured files whose baseline names `needle`, with the lines of the
+    /// statements that name it.
+    fn sources_naming(&mut self, needle: &str) -> Result<Vec<(String, Vec<u32>)>> {
+        if self.baselines.is_none() {
+            self.baselines = Some(self.store.baselines()?);
+        }
+        let paths: Vec<String> = self
+            .baselines
+            .as_ref()
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for path in paths {
+            if !is_python(&path) {
+                continue;
+            }
+            let Some((content, m)) = self.baseline_module(&path)? else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&content);
+            let mut lines = BTreeSet::new();
+            for l in super::testside::word_lines(&text, needle) {
+                if let Some(st) = m.statement_at(l) {
+                    lines.extend(st.start..=st.end);
+                }
+            }
+            if !lines.is_empty() {
+                out.push((path, lines.into_iter().collect()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names bound by the statements on `lines` of a measured file, and the
+    /// cached functions or fixtures those statements sit in.
+    fn bound_at(&mut self, path: &str, lines: &[u32]) -> Result<Vec<String>> {
+        let Some((_, m)) = self.baseline_module(path)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = BTreeSet::new();
+        for &l in lines {
+            let Some(st) = m.statement_at(l) else {
+                continue;
+            };
+            match st.scope {
+                Scope::Module | Scope::Class(_) => {
+                    out.extend(st.binds.iter().filter(|b| *b != "*").cloned())
+                }
+                Scope::Function(d) => {
+                    let mut cur = Some(d);
+                    while let Some(id) = cur {
+                        let def = &m.defs()[id];
+                        if def.cached || def.fixture.is_some() {
+                            out.insert(def.name.clone());
+                        }
+                        cur = def.parent;
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// `path` and every measured file that imports it, transitively.
+    fn importer_closure(&mut self, path: &str) -> Result<BTreeSet<String>> {
+        if self.imports.is_none() {
+            let mut by_module: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (file, module) in self.store.imports()? {
+                by_module.entry(module).or_default().insert(file);
+            }
+            self.imports = Some(by_module);
+        }
+        let by_module = self.imports.as_ref().expect("just set");
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut queue = VecDeque::from([path.to_string()]);
+        while let Some(file) = queue.pop_front() {
+            if !seen.insert(file.clone()) {
+                continue;
+            }
+            for name in python::module_names_for_path(&file) {
+                if let Some(importers) = by_module.get(&name) {
+                    queue.extend(importers.iter().cloned());
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Module-level code of `path` changed: every test that can depend on it,
+    /// through the modules that import it (transitively).
+    fn module(&mut self, path: &str, out: &mut Selected) -> Result<()> {
+        let seen = self.importer_closure(path)?;
+        let modules: BTreeSet<String> = seen
+            .iter()
+            .flat_map(|f| python::module_names_for_path(f))
+            .collect();
+        let reason = Reason::Module {
+            path: path.to_string(),
+        };
+        let all = vec![0xffu8; ALL_LINES / 8];
+        for file in &seen {
+            if let Some(fid) = self.file_id(file)? {
+                for (test, _) in self.store.tests_intersecting(fid, &all)? {
+                    add(out, test, reason.clone());
+                }
+            }
+            for id in self.test_ids.clone() {
+                if id.split("::").next() == Some(file.as_str()) {
+                    add(out, id, reason.clone());
+                }
+            }
+        }
+        let files = self.testside()?.importers_of(&modules);
+        for f in files {
+            self.whole_test_file(&f, reason.clone(), out);
+        }
+        if seen.len() > 1 {
+            self.notes.push(format!(
+                "module-level code changed in {path}; {} modules import it",
+                seen.len() - 1
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether module-level code (outside definitions) names `name`, so that a
+/// function of that name runs at import.
+fn called_at_import(m: &python::Module, name: &str) -> bool {
+    m.statements().iter().any(|s| {
+        matches!(s.scope, Scope::Module)
+            && !matches!(
+                s.kind,
+                StmtKind::DefHeader(_) | StmtKind::ClassHeader(_) | StmtKind::Import
+            )
+            && s.refs.iter().any(|r| r == name)
+    })
+}
+
+fn add(out: &mut Selected, test: String, reason: Reason) {
+    out.entry(test).or_default().insert(reason);
+}

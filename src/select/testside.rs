@@ -1,0 +1,402 @@
+//! Static lookups in the test side of the project: test files and the
+//! conftest.py files above them, read from the target.
+//!
+//! Test files are often not measured (`--cov=src` leaves `tests/` out), and
+//! even when they are, a test's def line, parameters (the fixtures it
+//! requests) and decorators run at collection, outside the test. So when a
+//! name changes, the test files are searched for it: a test function that
+//! names it is selected; a fixture or helper that names it passes the change
+//! on under its own name.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Result;
+use crate::git::{Entry, Repo, Target};
+use crate::python::{self, DefKind, Module, Scope, StmtKind};
+
+use super::analyze::{dir_of, is_conftest};
+
+/// What a mention of a name in a test-side file means.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hit {
+    /// Tests with this node-id prefix (a test function, or a test class).
+    Tests(String),
+    /// Every test in this file.
+    File(String),
+    /// Every test under this directory ("" = all).
+    Dir(String),
+    /// A fixture or helper mentions it: the change travels under this name.
+    Name(String),
+}
+
+struct Parsed {
+    text: String,
+    module: Module,
+    /// def id -> test id ("test_x", "TestK::test_y").
+    tests: BTreeMap<usize, String>,
+}
+
+/// Test files and conftests, read and parsed on demand.
+pub struct TestSide {
+    files: Vec<String>,
+    contents: BTreeMap<String, Option<String>>,
+    parsed: BTreeMap<String, Parsed>,
+}
+
+impl TestSide {
+    /// The test files of the known tests, and the conftest.py files that may
+    /// apply to them.
+    pub fn new(repo: &Repo, target: &Target, test_ids: &[String]) -> Result<TestSide> {
+        let mut files = BTreeSet::new();
+        for id in test_ids {
+            let file = id.split("::").next().unwrap_or(id);
+            if file.ends_with(".py") {
+                files.insert(file.to_string());
+                let mut dir = dir_of(file);
+                loop {
+                    let conftest = if dir.is_empty() {
+                        "conftest.py".to_string()
+                    } else {
+                        format!("{dir}/conftest.py")
+                    };
+                    files.insert(conftest);
+                    if dir.is_empty() {
+                        break;
+                    }
+                    dir = dir_of(&dir);
+                }
+            }
+        }
+        let mut contents = BTreeMap::new();
+        for f in &files {
+            let text = match repo.read(target, f)? {
+                Some(Entry::File { content, .. }) => {
+                    Some(String::from_utf8_lossy(&content).into_owned())
+                }
+                _ => None,
+            };
+            contents.insert(f.clone(), text);
+        }
+        Ok(TestSide {
+            files: files.into_iter().collect(),
+            contents,
+            parsed: BTreeMap::new(),
+        })
+    }
+
+    /// Where test-side files mention `needle` (as a whole word or dotted name).
+    pub fn find(&mut self, needle: &str) -> Vec<Hit> {
+        let mut hits = BTreeSet::new();
+        for file in self.files.clone() {
+            let Some(Some(text)) = self.contents.get(&file) else {
+                continue;
+            };
+            let lines = word_lines(text, needle);
+            if lines.is_empty() {
+                continue;
+            }
+            let parsed = self
+                .parsed
+                .entry(file.clone())
+                .or_insert_with(|| parse(text));
+            for line in lines {
+                classify(&file, parsed, line, &mut hits);
+            }
+        }
+        hits.into_iter().collect()
+    }
+
+    /// Where test-side files mention `needle` inside a string literal on a line
+    /// (a module run in a subprocess, a data file opened by name).
+    pub fn find_quoted(&mut self, needle: &str) -> Vec<Hit> {
+        let mut hits = BTreeSet::new();
+        for file in self.files.clone() {
+            let Some(Some(text)) = self.contents.get(&file) else {
+                continue;
+            };
+            let lines = quoted_lines(text, needle);
+            if lines.is_empty() {
+                continue;
+            }
+            let parsed = self
+                .parsed
+                .entry(file.clone())
+                .or_insert_with(|| parse(text));
+            for line in lines {
+                classify(&file, parsed, line, &mut hits);
+            }
+        }
+        hits.into_iter().collect()
+    }
+
+    /// Test files that import one of `modules` at module level: every test in them.
+    pub fn importers_of(&mut self, modules: &BTreeSet<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for file in self.files.clone() {
+            let Some(Some(text)) = self.contents.get(&file) else {
+                continue;
+            };
+            if !modules
+                .iter()
+                .any(|m| text.contains(m.rsplit('.').next().unwrap_or(m)))
+            {
+                continue;
+            }
+            let parsed = self
+                .parsed
+                .entry(file.clone())
+                .or_insert_with(|| parse(text));
+            let imports = parsed.module.imports();
+            let hit = imports.iter().any(|imp| {
+                let base = if imp.module.starts_with('.') {
+                    python::resolve_relative(&file, &imp.module).unwrap_or_default()
+                } else {
+                    imp.module.clone()
+                };
+                modules.contains(&base)
+                    || imp
+                        .names
+                        .iter()
+                        .any(|n| modules.contains(&format!("{base}.{n}")))
+            });
+            if hit {
+                out.push(file);
+            }
+        }
+        out
+    }
+}
+
+fn parse(text: &str) -> Parsed {
+    let module = python::parse(text.as_bytes());
+    let tests = module
+        .test_functions()
+        .into_iter()
+        .map(|t| (t.def, t.id))
+        .collect();
+    Parsed {
+        text: text.to_string(),
+        module,
+        tests,
+    }
+}
+
+fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
+    let m = &p.module;
+    let Some(st) = m.statement_at(line) else {
+        return; // a comment
+    };
+    let start = match (st.kind, st.scope) {
+        (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => Some(d),
+        (_, Scope::Function(d) | Scope::Class(d)) => Some(d),
+        (_, Scope::Module) => None,
+    };
+    let conftest = is_conftest(file);
+    // Inside a test function (or a test class): those tests.
+    let mut cur = start;
+    while let Some(d) = cur {
+        if let Some(id) = p.tests.get(&d) {
+            hits.insert(Hit::Tests(format!("{file}::{id}")));
+            return;
+        }
+        let def = &m.defs()[d];
+        if def.kind == DefKind::Class
+            && p.tests
+                .values()
+                .any(|id| id.starts_with(&format!("{}::", def.name)))
+        {
+            hits.insert(Hit::Tests(format!("{file}::{}", def.name)));
+            return;
+        }
+        cur = def.parent;
+    }
+    match start {
+        Some(d) => {
+            // Innermost enclosing function: a fixture or a helper.
+            let mut cur = Some(d);
+            while let Some(id) = cur {
+                let def = &m.defs()[id];
+                if def.kind == DefKind::Function {
+                    hits.insert(Hit::Name(def.name.clone()));
+                    if let Some(f) = &def.fixture {
+                        hits.insert(Hit::Name(f.name.clone()));
+                        if f.autouse {
+                            hits.insert(if conftest {
+                                Hit::Dir(dir_of(file))
+                            } else {
+                                Hit::File(file.to_string())
+                            });
+                        }
+                    }
+                    if conftest && def.name.starts_with("pytest_") {
+                        hits.insert(Hit::Dir(dir_of(file)));
+                    }
+                    return;
+                }
+                cur = def.parent;
+            }
+            // A non-test class: its name carries the change.
+            hits.insert(Hit::Name(m.defs()[d].name.clone()));
+        }
+        None => {
+            if st.kind == StmtKind::Import {
+                // Re-bound under the same or another name; uses are found by name.
+                for b in &st.binds {
+                    if b != "*" {
+                        hits.insert(Hit::Name(b.clone()));
+                    }
+                }
+                if st.binds.iter().any(|b| b == "*") {
+                    hits.insert(if conftest {
+                        Hit::Dir(dir_of(file))
+                    } else {
+                        Hit::File(file.to_string())
+                    });
+                }
+            } else {
+                // Module-level code of a test file or conftest (marks, constants
+                // used in parametrize, plugins): all of its tests.
+                for b in &st.binds {
+                    hits.insert(Hit::Name(b.clone()));
+                }
+                hits.insert(if conftest {
+                    Hit::Dir(dir_of(file))
+                } else {
+                    Hit::File(file.to_string())
+                });
+            }
+        }
+    }
+    let _ = &p.text;
+}
+
+/// Lines (1-based) where `needle` occurs as a whole word: not preceded or
+/// followed by an identifier character or a dot-joined continuation.
+pub fn word_lines(text: &str, needle: &str) -> Vec<u32> {
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let bytes = line.as_bytes();
+        let mut from = 0;
+        while let Some(pos) = line[from..].find(needle) {
+            let s = from + pos;
+            let e = s + needle.len();
+            let before_ok = s == 0 || !is_ident(bytes[s - 1]);
+            let after_ok = e >= bytes.len() || !is_ident(bytes[e]);
+            if before_ok && after_ok {
+                lines.push(i as u32 + 1);
+                break;
+            }
+            from = s + 1;
+            while from < line.len() && !line.is_char_boundary(from) {
+                from += 1;
+            }
+        }
+    }
+    lines
+}
+
+/// Lines where `needle` occurs inside a string literal (an odd number of
+/// quotes before it on the line).
+pub fn quoted_lines(text: &str, needle: &str) -> Vec<u32> {
+    let mut lines = Vec::new();
+    if needle.is_empty() {
+        return lines;
+    }
+    for (i, line) in text.lines().enumerate() {
+        let mut from = 0;
+        while let Some(pos) = line[from..].find(needle) {
+            let s = from + pos;
+            let before = &line[..s];
+            let quotes = before.matches('"').count() + before.matches('\'').count();
+            if quotes % 2 == 1 {
+                lines.push(i as u32 + 1);
+                break;
+            }
+            from = s + needle.len();
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_whole_words_only() {
+        let text = "rate = 1\ngenerate()\nx.rate\nrates\n# rate here\n";
+        assert_eq!(word_lines(text, "rate"), vec![1, 3, 5]);
+        assert_eq!(word_lines("python -m shop.cli x", "shop.cli"), vec![1]);
+        assert_eq!(word_lines("shop.client", "shop.cli"), Vec::<u32>::new());
+        assert_eq!(
+            quoted_lines(
+                "run([sys.executable, \"-m\", \"shop.cli\"])\nfrom shop.cli import x\n",
+                "shop.cli"
+            ),
+            vec![1]
+        );
+        assert_eq!(
+            quoted_lines("open(DATA / 'users.json')\n", "users.json"),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn classifies_mentions() {
+        let src = r#"
+import pytest
+from shop import config
+
+LIMIT = config.MAX
+
+@pytest.fixture(scope="session")
+def inventory():
+    return make(config.MAX)
+
+def helper():
+    return config.MAX
+
+def test_a(inventory):
+    assert inventory
+
+class TestK:
+    def test_b(self):
+        assert helper()
+"#;
+        let p = parse(src);
+        let find = |needle: &str| {
+            let mut hits = BTreeSet::new();
+            for l in word_lines(src, needle) {
+                classify("tests/test_x.py", &p, l, &mut hits);
+            }
+            hits.into_iter().collect::<Vec<_>>()
+        };
+        assert_eq!(
+            find("MAX"),
+            vec![
+                Hit::File("tests/test_x.py".into()),
+                Hit::Name("LIMIT".into()),
+                Hit::Name("helper".into()),
+                Hit::Name("inventory".into()),
+            ]
+        );
+        assert_eq!(
+            find("inventory"),
+            vec![
+                Hit::Tests("tests/test_x.py::test_a".into()),
+                Hit::Name("inventory".into())
+            ]
+        );
+        assert_eq!(
+            find("helper"),
+            vec![
+                Hit::Tests("tests/test_x.py::TestK::test_b".into()),
+                Hit::Name("helper".into())
+            ]
+        );
+    }
+}

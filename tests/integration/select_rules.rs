@@ -1,0 +1,316 @@
+//! `impact select`, one rule per test, on the recorded sample project in a
+//! real git repository: what a kind of change selects, and the verdicts that
+//! force a full run.
+
+use serde_json::Value;
+
+use crate::mutations::recorded_sample;
+use crate::support::{Run, TestRepo};
+
+fn select(repo: &TestRepo, extra: &[&str]) -> (Run, Value) {
+    let mut args = vec!["select", "--format", "json", "--explain"];
+    args.extend_from_slice(extra);
+    let run = repo.impact().args(&args).run();
+    let json = run.json();
+    (run, json)
+}
+
+fn tests(json: &Value) -> Vec<String> {
+    serde_json::from_value(json["tests"].clone()).unwrap()
+}
+
+fn assert_full(run: &Run, json: &Value, reason: &str) {
+    assert_eq!(run.code, 10, "a full-run verdict exits 10: {run:#?}");
+    assert_eq!(json["mode"], "full", "{json:#}");
+    let reasons = json["reasons"].to_string();
+    assert!(
+        reasons.contains(reason),
+        "reasons lack `{reason}`: {reasons}"
+    );
+}
+
+#[test]
+fn nothing_changed_selects_nothing_and_says_so() {
+    let repo = recorded_sample();
+    let run = repo.impact().args(["select"]).ok();
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .contains("0 of 37 tests selected, 0 files changed"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn no_data_means_a_full_run_with_the_reason() {
+    let repo = TestRepo::with_fixture("sample");
+    let run = repo.impact().args(["select", "--format", "pytest"]).run();
+    assert_eq!(run.code, 10, "{run:#?}");
+    assert_eq!(run.stdout, "", "a full run prints no pytest arguments");
+    assert!(run.stderr.contains("no data yet"), "{run:#?}");
+}
+
+#[test]
+fn renamed_module_keeps_its_data_and_deleted_module_selects_its_tests() {
+    let repo = recorded_sample();
+    // A rename with an edit inside: the data follows the file.
+    repo.git(&["mv", "shop/shipping.py", "shop/delivery.py"]);
+    repo.replace(
+        "shop/delivery.py",
+        "(\"express\", 9.9, 1.0),",
+        "(\"express\", 9.9, 1.5),",
+    );
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let changed = json["changed"].as_array().unwrap();
+    assert!(
+        changed
+            .iter()
+            .any(|c| c["status"] == "renamed" && c["old_path"] == "shop/shipping.py"),
+        "{json:#}"
+    );
+    assert!(
+        tests(&json)
+            .contains(&"tests/test_checkout.py::test_free_shipping_except_express".to_string()),
+        "{json:#}"
+    );
+    repo.git(&["mv", "shop/delivery.py", "shop/shipping.py"]);
+    repo.git(&["checkout", "--", "."]);
+
+    // Deleting a module: every test that ran any line of it.
+    std::fs::remove_file(repo.path().join("shop/payments.py")).unwrap();
+    let (_, json) = select(&repo, &[]);
+    let selected = tests(&json);
+    for t in [
+        "tests/test_payments.py::test_declined_card",
+        "tests/test_payments.py::test_charge_is_logged",
+    ] {
+        assert!(selected.contains(&t.to_string()), "{t} not in {selected:?}");
+    }
+    assert_eq!(json["changed"][0]["status"], "deleted");
+}
+
+#[test]
+fn a_new_test_file_and_a_new_test_function_are_selected() {
+    let repo = recorded_sample();
+    repo.write("tests/test_new.py", "def test_fresh():\n    assert 1 + 1 == 2\n\n\nclass TestNew:\n    def test_also(self):\n        pass\n");
+    let text = repo.read("tests/test_pricing.py");
+    repo.write(
+        "tests/test_pricing.py",
+        &format!("{text}\n\ndef test_added_later():\n    assert True\n"),
+    );
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let selected = tests(&json);
+    for t in [
+        "tests/test_new.py::test_fresh",
+        "tests/test_new.py::TestNew::test_also",
+        "tests/test_pricing.py::test_added_later",
+    ] {
+        assert!(selected.contains(&t.to_string()), "{t} not in {selected:?}");
+    }
+    assert_eq!(selected.len(), 3, "nothing else changed: {selected:?}");
+    assert!(
+        json["explain"]["tests/test_new.py::test_fresh"]
+            .to_string()
+            .contains("new test")
+    );
+}
+
+#[test]
+fn a_data_file_under_a_rule_selects_the_mapped_tests() {
+    let mut repo = TestRepo::with_fixture("sample");
+    repo.write(
+        "impact.toml",
+        "[map]\n\"tests/data/*.json\" = [\"tests/test_customers.py::test_tiers_are_known\"]\n",
+    );
+    repo.commit_all("config");
+    repo.pytest_cov(&[]);
+    repo.impact().args(["import", ".coverage"]).ok();
+    let users = repo.read("tests/data/users.json");
+    repo.write("tests/data/users.json", &users.replacen("gold", "GOLD", 1));
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let explain = json["explain"]["tests/test_customers.py::test_tiers_are_known"].to_string();
+    assert!(explain.contains("rule `tests/data/*.json`"), "{json:#}");
+}
+
+#[test]
+fn full_run_files_thresholds_and_config_errors() {
+    let repo = recorded_sample();
+    repo.write("requirements.txt", "requests==2.0\n");
+    let (run, json) = select(&repo, &[]);
+    assert_full(&run, &json, "requirements.txt changed (full-run rule");
+    std::fs::remove_file(repo.path().join("requirements.txt")).unwrap();
+
+    repo.replace("shop/pricing.py", "places=2", "places=3");
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 40");
+    let (run, json) = select(&repo, &["--max-changed-files", "1"]);
+    assert_full(
+        &run,
+        &json,
+        "2 files changed, more than max_changed_files = 1",
+    );
+    repo.git(&["checkout", "--", "."]);
+
+    // Malformed config: exit 2 naming the file and the key.
+    repo.write("impact.toml", "max_changed_files = \"lots\"\n");
+    let run = repo.impact().args(["select"]).run();
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("impact.toml") && run.stderr.contains("max_changed_files"),
+        "{run:#?}"
+    );
+    // Unknown keys warn.
+    repo.write("impact.toml", "colour = \"red\"\n");
+    let run = repo.impact().args(["select"]).run();
+    assert!(run.stderr.contains("unknown key `colour`"), "{run:#?}");
+}
+
+#[test]
+fn staged_revision_and_since_targets() {
+    let mut repo = recorded_sample();
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 40");
+    // Not staged: --staged sees nothing, the work tree sees the change.
+    let (_, staged) = select(&repo, &["--staged"]);
+    assert_eq!(tests(&staged), Vec::<String>::new());
+    let (_, work) = select(&repo, &[]);
+    assert!(
+        tests(&work).contains(&"tests/test_cart.py::test_cart_limit".to_string()),
+        "{work:#}"
+    );
+    repo.git(&["add", "shop/cart.py"]);
+    let (_, staged) = select(&repo, &["--staged"]);
+    assert_eq!(tests(&staged), tests(&work));
+
+    // On a branch: --since main considers only the branch's files.
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let feature = repo.commit_all("cart limit");
+    let (_, since) = select(&repo, &["--since", "main"]);
+    assert_eq!(tests(&since), tests(&work));
+    let (_, rev) = select(&repo, &["--rev", &feature]);
+    assert_eq!(tests(&rev), tests(&work));
+    let run = repo
+        .impact()
+        .args(["select", "--since", "no-such-branch"])
+        .run();
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("no-such-branch") && run.stderr.contains("git fetch"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn a_shallow_clone_at_another_path_selects_the_same() {
+    let mut repo = recorded_sample();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 40");
+    repo.commit_all("cart limit");
+    let (_, here) = select(&repo, &["--since", "main"]);
+
+    // CI: a depth-1 clone of the branch, main fetched at depth 1, at another path.
+    let clone = TestRepo::empty();
+    let url = format!("file://{}", repo.path().display());
+    clone.git(&[
+        "fetch",
+        "--quiet",
+        "--depth",
+        "1",
+        &url,
+        "feature:refs/remotes/origin/feature",
+        "main:refs/remotes/origin/main",
+    ]);
+    clone.git(&["checkout", "-q", "-b", "feature", "origin/feature"]);
+    assert_eq!(clone.git(&["rev-parse", "--is-shallow-repository"]), "true");
+    std::fs::copy(
+        repo.path().join(".impact.db"),
+        clone.path().join(".impact.db"),
+    )
+    .unwrap();
+    let (run, there) = select(&clone, &["--since", "origin/main"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(tests(&there), tests(&here));
+    assert!(!tests(&there).is_empty());
+}
+
+#[test]
+fn odd_files_neither_crash_nor_drop_changes() {
+    let repo = recorded_sample();
+    // CRLF line endings: Python reads them as the same code; reported, not dropped.
+    let crlf = repo.read("shop/payments.py").replace('\n', "\r\n");
+    repo.write("shop/payments.py", &crlf);
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(tests(&json), Vec::<String>::new());
+    assert_eq!(json["changed"][0]["path"], "shop/payments.py");
+    assert!(
+        json["changed"][0]["effect"]
+            .as_str()
+            .unwrap()
+            .contains("line endings"),
+        "{json:#}"
+    );
+    // ... but a real edit in a CRLF file is seen.
+    repo.write(
+        "shop/payments.py",
+        &crlf.replacen("def ", "def _unused():\r\n    return 1\r\n\r\n\r\ndef ", 1),
+    );
+    let (_, json) = select(&repo, &[]);
+    assert!(
+        json["changed"][0]["effect"]
+            .as_str()
+            .unwrap()
+            .contains("definitions"),
+        "{json:#}"
+    );
+    repo.git(&["checkout", "--", "."]);
+
+    // Binary and undecodable content where a measured module was.
+    std::fs::write(
+        repo.path().join("shop/payments.py"),
+        b"\x00\x01\xff\xfe binary",
+    )
+    .unwrap();
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        tests(&json)
+            .iter()
+            .any(|t| t.starts_with("tests/test_payments.py")),
+        "{json:#}"
+    );
+    std::fs::write(repo.path().join("shop/payments.py"), b"x = '\xff\xfe'\n").unwrap();
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        tests(&json)
+            .iter()
+            .any(|t| t.starts_with("tests/test_payments.py")),
+        "{json:#}"
+    );
+    repo.git(&["checkout", "--", "."]);
+
+    // A measured module replaced by a symlink.
+    std::fs::remove_file(repo.path().join("shop/payments.py")).unwrap();
+    std::os::unix::fs::symlink("cart.py", repo.path().join("shop/payments.py")).unwrap();
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        tests(&json)
+            .iter()
+            .any(|t| t.starts_with("tests/test_payments.py")),
+        "{json:#}"
+    );
+
+    // A README change selects nothing, and says why.
+    repo.git(&["checkout", "--", "."]);
+    repo.write("NOTES.md", "# notes\n");
+    let run = repo.impact().args(["select"]).ok();
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .contains("NOTES.md: no recorded test depends on it"),
+        "{run:#?}"
+    );
+}
