@@ -33,23 +33,24 @@ PYTHONDONTWRITEBYTECODE=1 "$py" -m pytest -q -p no:cacheprovider --cov=shop --co
 "$impact" import .coverage
 "$impact" status
 
-line=$(grep -n 'net \* (1 + config.TAX_RATE)' shop/pricing.py | cut -d: -f1)
 echo
-echo "== who executed shop/pricing.py:$line ($(sed -n "${line}p" shop/pricing.py | sed 's/^ *//'))?"
-tests=$("$impact" who "shop/pricing.py:$line")
-echo "$tests"
+echo "== change 1: a bug in a function body (shop/pricing.py, apply_tax)"
+sed -i.bak 's/net \* (1 + config.TAX_RATE)/net * (1 + 2 * config.TAX_RATE)/' shop/pricing.py && rm shop/pricing.py.bak
+git --no-pager diff -U0 shop/pricing.py | tail -n +5
+"$impact" select --explain
+echo "== running only the selection with plain pytest"
+# shellcheck disable=SC2046
+PYTHONDONTWRITEBYTECODE=1 "$py" -m pytest -q -p no:cacheprovider --tb=no $("$impact" select --format pytest 2>/dev/null) | tail -1 || true
+git checkout -q shop/pricing.py
 
 echo
-echo "== a change: two lines added at the top, and a bug on that line"
-sed -i.bak "${line}s/1 + config.TAX_RATE/1 + 2 * config.TAX_RATE/" shop/pricing.py
-printf '# a new header line\n# shifts everything below\n' | cat - shop/pricing.py > shop/pricing.new
-mv shop/pricing.new shop/pricing.py && rm -f shop/pricing.py.bak
-git --no-pager diff -U0 shop/pricing.py | tail -n +5
-"$impact" status | grep -A3 changed
+echo "== change 2: a constant bound at import time and used as a default argument"
+sed -i.bak 's/^DISCOUNT = 0.1/DISCOUNT = 0.15/' shop/config.py && rm shop/config.py.bak
+git --no-pager diff -U0 shop/config.py | tail -n +5
+"$impact" select --explain
+git checkout -q shop/config.py
+
 echo
-echo "== impact maps today's line numbers to the recorded ones: the changed line is now $((line + 2))"
-"$impact" who "shop/pricing.py:$((line + 2))" || true
-echo
-echo "== running only the tests that executed the changed line"
-# shellcheck disable=SC2086
-PYTHONDONTWRITEBYTECODE=1 "$py" -m pytest -q -p no:cacheprovider $tests | tail -3 || true
+echo "== change 3: a comment only"
+sed -i.bak 's/^DISCOUNT = 0.1$/DISCOUNT = 0.1  # ten percent/' shop/config.py && rm shop/config.py.bak
+"$impact" select

@@ -314,3 +314,78 @@ fn odd_files_neither_crash_nor_drop_changes() {
         "{run:#?}"
     );
 }
+
+#[test]
+fn failed_stale_and_always_run_tests_are_selected_beside_the_diff() {
+    let mut repo = TestRepo::with_fixture("sample");
+    repo.write(
+        "impact.toml",
+        "always_run = [\"tests/test_cli.py::test_price_command\"]\n",
+    );
+    repo.commit_all("config");
+    repo.pytest_cov(&[]);
+    repo.impact().args(["import", ".coverage"]).ok();
+    // What a recording of a failed run leaves behind (`impact run` writes outcomes).
+    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    conn.execute(
+        "UPDATE impact_test SET outcome = 'failed' WHERE nodeid = 'tests/test_cart.py::test_cart_limit'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    // Stale data, the real way: a module changes and only some tests are
+    // re-recorded; the others ran lines that no longer exist as recorded.
+    repo.replace(
+        "shop/payments.py",
+        "receipt_id = gateway.charge(card, round_money(amount))",
+        "receipt_id = gateway.charge(card, round_money(amount + 0))",
+    );
+    let mut cmd = std::process::Command::new(crate::support::venv_python());
+    crate::support::run_ok(
+        cmd.current_dir(repo.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--cov=shop",
+                "--cov-context=test",
+            ])
+            .arg("tests/test_payments.py::test_declined_card"),
+    );
+    repo.impact().args(["import", ".coverage"]).ok();
+    let status = repo
+        .impact()
+        .args(["status", "--format", "json"])
+        .ok()
+        .json();
+    assert!(
+        status["tests_needing_run"].as_i64().unwrap() > 0,
+        "{status:#}"
+    );
+
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let explain = &json["explain"];
+    assert!(
+        explain["tests/test_cart.py::test_cart_limit"]
+            .to_string()
+            .contains("failed last time"),
+        "{json:#}"
+    );
+    assert!(
+        explain["tests/test_cli.py::test_price_command"]
+            .to_string()
+            .contains("always run"),
+        "{json:#}"
+    );
+    assert!(
+        explain["tests/test_payments.py::test_charge_is_logged"]
+            .to_string()
+            .contains("stale"),
+        "{json:#}"
+    );
+}
