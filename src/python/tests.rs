@@ -199,6 +199,27 @@ fn scopes_and_kinds() {
     assert!(m.in_main_block(6));
     assert!(!m.in_main_block(5));
 
+    let m = parse(
+        b"@dataclass(\n    frozen=True,\n)\nclass Point:\n    x: int\n\nfor i in r:\n    pass\nelse:\n    done = 1\n",
+    );
+    let (point, d) = def_named(&m, "Point");
+    assert_eq!((d.header, d.body), ((1, 4), (5, 5)));
+    assert_eq!(d.decorators, strs(&["dataclass"]));
+    for line in 1..=4 {
+        let s = m.statement_at(line).unwrap();
+        assert_eq!(
+            (s.start, s.end, s.kind),
+            (1, 4, StmtKind::ClassHeader(point))
+        );
+    }
+    let s = m.statement_at(5).unwrap();
+    assert_eq!(
+        (s.scope, s.binds.clone()),
+        (Scope::Class(point), strs(&["x"]))
+    );
+    assert_eq!(m.statement_at(9).unwrap().kind, StmtKind::CompoundHeader);
+    assert_eq!(m.statement_at(10).unwrap().binds, strs(&["done"]));
+
     let m = parse(DEFAULTS.as_bytes());
     let (price, _) = def_named(&m, "price");
     assert_eq!(m.statement_at(5).unwrap().kind, StmtKind::Simple);
@@ -297,6 +318,14 @@ fn binds_and_refs() {
         ),
         ("f = lambda q: (w := q)\n", 1, &["f"], &["q", "w"], &[]),
         ("ys = [y for y in xs]\n", 1, &["ys"], &["xs", "y"], &[]),
+        (
+            "vals = [y := f(x) for x in xs]\n",
+            1,
+            &["vals", "y"],
+            &["f", "x", "xs"],
+            &[],
+        ),
+        ("global counter\n", 1, &[], &["counter"], &[]),
         (
             "type Alias[T] = list[T]\n",
             1,
@@ -721,6 +750,9 @@ class Cases(unittest.TestCase):
     def test_unit(self): pass
 
 def test_top(): pass
+
+@pytest.fixture
+def test_data(): pass
 
 def outer():
     def test_nested(): pass
