@@ -95,6 +95,9 @@ Examples:
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Run the affected tests with pytest and record what they execute
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
     /// Print the tests that the changes can affect
     #[command(after_help = SELECT_HELP)]
     Select(SelectArgs),
@@ -120,6 +123,37 @@ Exit status: 0 = a selection (possibly empty: nothing needs to run); 10 = run
 everything (no data, data too old, a full-run file changed, ...: the reasons are
 on stderr and in JSON `reasons`); 2 = bad input. On a full-run verdict nothing is
 printed on stdout, so `pytest $(impact select --format pytest)` runs everything.";
+
+const RUN_HELP: &str = "\
+Examples:
+  impact run                              affected tests (first run: everything, recorded)
+  impact run --staged                     in a pre-commit hook
+  impact run --since origin/main -- python -m pytest -n 2
+  impact run --full                       the nightly run: everything, data refreshed
+
+The command after `--` defaults to `python -m pytest`; impact adds `-p impact_pytest`
+(its plugin, shipped inside the binary). The exit status is pytest's; when nothing is
+affected no test runs and the exit status is 0.";
+
+/// Arguments of `impact run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Run everything and refresh the data
+    #[arg(long)]
+    pub full: bool,
+    /// Consider only files changed since the merge base of REV and HEAD (CI)
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// Select by the staged changes (the index) instead of the work tree
+    #[arg(long)]
+    pub staged: bool,
+    /// Show, per selected test, what selected it
+    #[arg(long)]
+    pub explain: bool,
+    /// The test command [default: python -m pytest]
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
 
 /// Arguments of `impact select` (shared with `impact run`).
 #[derive(Debug, Clone, clap::Args)]

@@ -55,6 +55,18 @@ pub struct ImportNotes {
     pub warnings: Vec<String>,
 }
 
+/// Reads the coverage files an `impact run` wrote (contexts are node ids;
+/// a run may have tests that executed no measured line) into a recording
+/// with baselines from `target`.
+pub fn read_coverage_run(repo: &Repo, files: &[PathBuf], target: &Target) -> Result<Recording> {
+    let mut rec = Recording::default();
+    let mut notes = ImportNotes::default();
+    collect(repo, files, false, &mut rec, &mut notes)?;
+    attach_baselines(repo, target, None, &mut rec, &mut notes)?;
+    rec.commit = repo.head()?;
+    Ok(rec)
+}
+
 /// Reads coverage files into one recording; baselines come from the work tree
 /// or from `rev`.
 pub fn read_coverage_files(
@@ -62,7 +74,6 @@ pub fn read_coverage_files(
     files: &[PathBuf],
     rev: Option<&str>,
 ) -> Result<(Recording, ImportNotes)> {
-    let root = canonical(repo.root());
     let target = match rev {
         None => Target::WorkTree,
         Some(r) => Target::Commit(repo.resolve_commit(r)?.ok_or_else(|| {
@@ -78,6 +89,25 @@ pub fn read_coverage_files(
         ..Default::default()
     };
     let mut notes = ImportNotes::default();
+    collect(repo, files, true, &mut rec, &mut notes)?;
+    attach_baselines(repo, &target, rev, &mut rec, &mut notes)?;
+    rec.commit = match &target {
+        Target::Commit(c) => Some(c.clone()),
+        _ => repo.head()?,
+    };
+    Ok((rec, notes))
+}
+
+/// Adds the line data of coverage files to a recording. With `require_tests`,
+/// a file without per-test contexts is an error.
+fn collect(
+    repo: &Repo,
+    files: &[PathBuf],
+    require_tests: bool,
+    rec: &mut Recording,
+    notes: &mut ImportNotes,
+) -> Result<()> {
+    let root = canonical(repo.root());
     let mut outside = BTreeMap::<String, usize>::new();
     for file in files {
         let data = CoverageFile::read(file).map_err(|reason| Error::Import {
@@ -85,7 +115,7 @@ pub fn read_coverage_files(
             reason,
         })?;
         let labels: Vec<Label<'_>> = data.contexts.iter().map(|c| parse_label(c)).collect();
-        if !labels.iter().any(|l| matches!(l, Label::Test(_))) {
+        if require_tests && !labels.iter().any(|l| matches!(l, Label::Test(_))) {
             let seen = data
                 .contexts
                 .iter()
@@ -157,6 +187,18 @@ pub fn read_coverage_files(
             examples.join(", ")
         ));
     }
+    Ok(())
+}
+
+/// Reads each measured file's baseline from `target`; files missing there are
+/// left out with a warning.
+fn attach_baselines(
+    repo: &Repo,
+    target: &Target,
+    rev: Option<&str>,
+    rec: &mut Recording,
+    notes: &mut ImportNotes,
+) -> Result<()> {
     // Baselines: the content the recorded line numbers refer to.
     let paths: Vec<String> = rec
         .import_time
@@ -168,7 +210,7 @@ pub fn read_coverage_files(
         .collect();
     let mut missing = Vec::new();
     for path in paths {
-        match repo.read(&target, &path)? {
+        match repo.read(target, &path)? {
             Some(Entry::File { content, .. }) => {
                 rec.sources.insert(path, content);
             }
@@ -199,11 +241,7 @@ pub fn read_coverage_files(
                 .join(", ")
         ));
     }
-    rec.commit = match &target {
-        Target::Commit(c) => Some(c.clone()),
-        _ => repo.head()?,
-    };
-    Ok((rec, notes))
+    Ok(())
 }
 
 /// Maps a path as coverage.py stored it to a repository-relative path.

@@ -18,5 +18,6 @@ pub mod numbits;
 pub mod output;
 pub mod python;
 pub mod recording;
+pub mod run;
 pub mod select;
 pub mod store;

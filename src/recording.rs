@@ -32,6 +32,10 @@ pub struct Recording {
     pub tests: BTreeMap<String, TestRecord>,
     /// Repository-relative path -> numbits of lines run outside any test.
     pub import_time: BTreeMap<String, Vec<u8>>,
+    /// Tests to forget: they no longer exist (a complete run did not collect them).
+    pub removed: Vec<String>,
+    /// impact metadata to set with the merge (e.g. the environment fingerprint).
+    pub meta: Vec<(String, String)>,
 }
 
 /// One test's measurements.
@@ -130,6 +134,10 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             .filter(|t| !recorded.contains(t.as_str()))
             .collect();
         w.mark_needs_run(&stale)?;
+        w.remove_tests(&rec.removed)?;
+        for (k, v) in &rec.meta {
+            w.set_meta(k, v)?;
+        }
         w.drop_unused_sources()?;
         report.stale_tests = stale;
         Ok(report)

@@ -21,6 +21,22 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
         Command::Status { format } => status::run(settings, *format, out),
         Command::Export { coverage } => export::run(settings, coverage, out),
         Command::Select(args) => select::run(settings, args, out),
+        Command::Run(args) => crate::run::run(
+            &settings.repo,
+            &settings.db,
+            &crate::run::RunOptions {
+                full: args.full,
+                target: if args.staged {
+                    crate::changes::TargetSpec::Index
+                } else {
+                    crate::changes::TargetSpec::WorkTree
+                },
+                since: args.since.clone(),
+                explain: args.explain,
+                command: args.command.clone(),
+            },
+            out,
+        ),
     }
 }
 

@@ -312,6 +312,16 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// A key of impact's metadata.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row("SELECT value FROM impact_meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(read_err(&self.path))
+    }
+
     /// Whether any line of `file_id` ran at import time and intersects `numbits`.
     pub fn ran_at_import(&self, file_id: i64, numbits: &[u8]) -> Result<bool, StoreError> {
         self.import_time_touches(file_id, numbits)

@@ -216,6 +216,26 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
+    /// Forgets tests and their lines.
+    pub fn remove_tests(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
+        let err = self.err("write");
+        for id in nodeids {
+            self.tx
+                .execute(
+                    "DELETE FROM line_bits WHERE context_id IN (SELECT id FROM context WHERE context = ?1)",
+                    [id],
+                )
+                .map_err(&err)?;
+            self.tx
+                .execute("DELETE FROM context WHERE context = ?1", [id])
+                .map_err(&err)?;
+            self.tx
+                .execute("DELETE FROM impact_test WHERE nodeid = ?1", [id])
+                .map_err(&err)?;
+        }
+        Ok(())
+    }
+
     /// Appends a row to the run history; returns its id.
     pub fn add_run(&mut self, run: &RunWrite<'_>) -> Result<i64, StoreError> {
         self.tx

@@ -1,0 +1,370 @@
+//! `impact run`: select, run pytest with the embedded plugin, merge the
+//! results into the data in one transaction.
+//!
+//! The plugin (`impact_pytest.py`, compiled into the binary) is written to a
+//! temporary directory outside the work tree and loaded with `-p`; it writes
+//! one coverage.py data file and one results file per process (xdist workers
+//! included) into that directory, which is removed afterwards.
+
+mod probe;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::changes::TargetSpec;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::git::Target;
+use crate::output::{Output, thousands};
+use crate::recording::{self, Recording, now_rfc3339};
+use crate::select::{self, Mode, Options, Selection};
+use crate::store::Store;
+
+pub use probe::Interpreter;
+
+/// The plugin's source, shipped inside the binary.
+const PLUGIN: &str = include_str!("impact_pytest.py");
+
+/// Key of the environment fingerprint in `impact_meta`.
+const ENV_KEY: &str = "env_fingerprint";
+
+/// What `impact run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub full: bool,
+    pub target: TargetSpec,
+    pub since: Option<String>,
+    pub explain: bool,
+    /// The test command; empty = `python -m pytest`.
+    pub command: Vec<String>,
+}
+
+/// Runs the command; returns pytest's exit code.
+pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) -> Result<i32> {
+    let config = Config::load(repo.root())?;
+    for w in &config.warnings {
+        out.warn(w);
+    }
+    let command = if opts.command.is_empty() {
+        vec![probe::default_python(), "-m".into(), "pytest".into()]
+    } else {
+        opts.command.clone()
+    };
+    let interpreter = probe::probe(&command, repo.root())?;
+
+    let mut store = Store::open_or_create(db)?;
+    let recorded_env = store.meta(ENV_KEY)?;
+    let mut selection = select::select(
+        repo,
+        Some(&store),
+        &config,
+        &Options {
+            target: opts.target.clone(),
+            since: opts.since.clone(),
+        },
+    )?;
+    if opts.full {
+        force_full(
+            &mut selection,
+            "--full: running everything and refreshing the data",
+        );
+    } else if let Some(old) = &recorded_env
+        && old != &interpreter.fingerprint
+        && selection.mode == Mode::Selected
+    {
+        force_full(
+            &mut selection,
+            &format!(
+                "the Python environment changed since the data was recorded ({})",
+                interpreter.describe_change(old)
+            ),
+        );
+    }
+    announce(&selection, opts.explain, out);
+    if selection.mode == Mode::Selected && selection.tests.is_empty() {
+        return Ok(0);
+    }
+
+    let work = TempDir::new()?;
+    std::fs::write(work.path.join("impact_pytest.py"), PLUGIN).map_err(|source| Error::Write {
+        path: work.path.join("impact_pytest.py"),
+        source,
+    })?;
+    let known = store.test_ids()?;
+    let selection_json = serde_json::json!({
+        "mode": match selection.mode { Mode::Full => "full", Mode::Selected => "selected" },
+        "tests": selection.tests.keys().collect::<Vec<_>>(),
+        "known": known,
+    });
+    let selection_path = work.path.join("selection.json");
+    std::fs::write(&selection_path, selection_json.to_string()).map_err(|source| Error::Write {
+        path: selection_path.clone(),
+        source,
+    })?;
+
+    let started_at = now_rfc3339();
+    let status = launch(&command, repo.root(), &work.path, &selection_path)?;
+    let code = status.code().unwrap_or(1);
+
+    let results = read_results(&work.path)?;
+    if results.tests.is_empty() && results.files.is_empty() {
+        out.warn(
+            "pytest wrote no results (it may have failed before collecting); the data is unchanged",
+        );
+        return Ok(code);
+    }
+    let mut rec = crate::import::read_coverage_run(repo, &results.files, &Target::WorkTree)?;
+    rec.kind = if selection.mode == Mode::Full {
+        "full"
+    } else {
+        "run"
+    };
+    rec.started_at = started_at;
+    rec.command = command.join(" ");
+    for (id, r) in &results.tests {
+        let entry = rec.tests.entry(id.clone()).or_default();
+        entry.outcome = Some(r.outcome.clone());
+        entry.duration = Some(r.duration);
+    }
+    // Coverage contexts of tests that have no result (should not happen) are
+    // kept; results without coverage are tests that ran no measured line.
+    let removed = if selection.mode == Mode::Full && results.complete(code) {
+        let collected: BTreeSet<&String> = results.collected.iter().collect();
+        known
+            .iter()
+            .filter(|t| !collected.contains(t))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let report = merge_run(&mut store, &mut rec, &removed, &interpreter.fingerprint)?;
+    let failed = rec
+        .tests
+        .values()
+        .filter(|t| matches!(t.outcome.as_deref(), Some("failed" | "error")))
+        .count();
+    out.note(&format!(
+        "recorded {} tests ({} failed) into {}{}",
+        thousands(report.tests),
+        failed,
+        db.display(),
+        if removed.is_empty() {
+            String::new()
+        } else {
+            format!("; dropped {} tests that no longer exist", removed.len())
+        }
+    ));
+    Ok(code)
+}
+
+fn force_full(selection: &mut Selection, reason: &str) {
+    if selection.mode != Mode::Full {
+        selection.mode = Mode::Full;
+        selection.reasons.clear();
+    }
+    selection.reasons.push(reason.to_string());
+    selection.tests.clear();
+}
+
+/// The line before pytest starts: what runs and why.
+fn announce(s: &Selection, explain: bool, out: &Output) {
+    match s.mode {
+        Mode::Full => out.note(&format!("running all tests: {}", s.reasons.join("; "))),
+        Mode::Selected if s.tests.is_empty() => out.note(&format!(
+            "nothing affected by {} changed {}; no tests to run",
+            s.changed.len(),
+            if s.changed.len() == 1 {
+                "file"
+            } else {
+                "files"
+            }
+        )),
+        Mode::Selected => out.note(&format!(
+            "{} of {} tests affected by {} changed {} (selected in {:.0} ms)",
+            thousands(s.tests.len()),
+            thousands(s.total),
+            s.changed.len(),
+            if s.changed.len() == 1 {
+                "file"
+            } else {
+                "files"
+            },
+            s.elapsed_ms.max(1.0)
+        )),
+    }
+    if explain && s.mode == Mode::Selected {
+        for (t, reasons) in &s.tests {
+            let r: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            out.note(&format!("  {t}: {}", r.join("; ")));
+        }
+    }
+}
+
+fn launch(
+    command: &[String],
+    root: &Path,
+    work: &Path,
+    selection: &Path,
+) -> Result<std::process::ExitStatus> {
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]).args(["-p", "impact_pytest"]);
+    let mut pythonpath = std::ffi::OsString::from(work.as_os_str());
+    if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+        pythonpath.push(":");
+        pythonpath.push(existing);
+    }
+    cmd.current_dir(root)
+        .env("PYTHONPATH", pythonpath)
+        // sys.monitoring reports each line once per process: per-test
+        // contexts would be wrong. The C tracer is exact.
+        .env("COVERAGE_CORE", "ctrace")
+        .env("IMPACT_OUT", work)
+        .env("IMPACT_SELECTION", selection)
+        .env("IMPACT_ROOT", root)
+        .env(
+            "IMPACT_OMIT",
+            [
+                "*/site-packages/*",
+                "*/dist-packages/*",
+                "*/.venv/*",
+                "*/venv/*",
+                "*/.tox/*",
+                "*/.nox/*",
+            ]
+            .join(":"),
+        );
+    cmd.status().map_err(|e| {
+        Error::Usage(format!(
+            "failed to start `{}`: {e}; pass the test command after `--`, e.g. `impact run -- python -m pytest`",
+            command.join(" ")
+        ))
+    })
+}
+
+/// What the plugin wrote, over all processes.
+#[derive(Debug, Default)]
+struct Results {
+    tests: BTreeMap<String, TestResult>,
+    collected: Vec<String>,
+    files: Vec<PathBuf>,
+    args: Vec<String>,
+    collect_errors: i64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TestResult {
+    outcome: String,
+    duration: f64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ResultsFile {
+    #[serde(default)]
+    collected: Vec<String>,
+    #[serde(default)]
+    collect_errors: i64,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    tests: BTreeMap<String, TestResult>,
+}
+
+impl Results {
+    /// Whether this run saw the whole suite: no narrowing arguments, no
+    /// collection errors, not interrupted. Only then may missing tests be dropped.
+    fn complete(&self, exit_code: i32) -> bool {
+        let narrowing = self.args.iter().any(|a| {
+            a.starts_with("-k")
+                || a.starts_with("-m")
+                || a.contains("::")
+                || a == "--lf"
+                || a == "--last-failed"
+                || a.starts_with("--deselect")
+                || a == "-x"
+                || a.starts_with("--maxfail")
+                || a.starts_with("--sw")
+        });
+        !narrowing
+            && self.collect_errors == 0
+            && !self.collected.is_empty()
+            && (exit_code == 0 || exit_code == 1)
+    }
+}
+
+fn read_results(dir: &Path) -> Result<Results> {
+    let mut results = Results::default();
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    let mut collected = BTreeSet::new();
+    for path in names {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.starts_with("coverage-") && name.ends_with(".db") {
+            results.files.push(path);
+        } else if name.starts_with("results-") && name.ends_with(".json") {
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
+            let file: ResultsFile = serde_json::from_str(&text).map_err(|e| Error::Import {
+                path: path.clone(),
+                reason: format!("the plugin's results are malformed ({e})"),
+            })?;
+            collected.extend(file.collected);
+            results.collect_errors += file.collect_errors;
+            if results.args.is_empty() {
+                results.args = file.args;
+            }
+            results.tests.extend(file.tests);
+        }
+    }
+    results.collected = collected.into_iter().collect();
+    Ok(results)
+}
+
+fn merge_run(
+    store: &mut Store,
+    rec: &mut Recording,
+    removed: &[String],
+    fingerprint: &str,
+) -> Result<recording::MergeReport> {
+    rec.removed = removed.to_vec();
+    rec.meta
+        .push((ENV_KEY.to_string(), fingerprint.to_string()));
+    recording::merge(store, rec)
+}
+
+/// A temporary directory outside the work tree, removed on drop.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("impact-run-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

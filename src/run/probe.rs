@@ -1,0 +1,198 @@
+//! The Python interpreter a test command runs on: which one, whether it has
+//! pytest and coverage.py, and a fingerprint of its environment (the Python
+//! version and the installed distributions, without the project's own
+//! editable install, whose version changes with every commit).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::error::{Error, Result};
+
+/// What the probe found.
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    pub python: String,
+    pub version: String,
+    /// `python=3.11.7;name==1.0;...`, sorted.
+    pub fingerprint: String,
+}
+
+const PROBE: &str = r#"
+import json, sys
+out = {"python": sys.version.split()[0], "executable": sys.executable, "missing": [], "dists": []}
+for mod in ("pytest", "coverage"):
+    try:
+        __import__(mod)
+    except Exception:
+        out["missing"].append(mod)
+try:
+    from importlib import metadata
+    for d in metadata.distributions():
+        name = (d.metadata["Name"] or "").lower().replace("_", "-")
+        editable = False
+        try:
+            text = d.read_text("direct_url.json")
+            editable = bool(text and '"editable": true' in text)
+        except Exception:
+            pass
+        if name and not editable:
+            out["dists"].append("%s==%s" % (name, d.version))
+except Exception:
+    pass
+out["dists"] = sorted(set(out["dists"]))
+print(json.dumps(out))
+"#;
+
+#[derive(serde::Deserialize)]
+struct ProbeOut {
+    python: String,
+    executable: String,
+    missing: Vec<String>,
+    dists: Vec<String>,
+}
+
+/// `python` when it is on PATH, else `python3`.
+pub fn default_python() -> String {
+    if find_on_path("python").is_some() {
+        "python".into()
+    } else {
+        "python3".into()
+    }
+}
+
+fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The interpreter behind a command: `python -m pytest` names it; a `pytest`
+/// script names it in its `#!` line.
+fn interpreter_of(command: &[String]) -> String {
+    let first = &command[0];
+    let base = Path::new(first)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(first);
+    if base.starts_with("python") {
+        return first.clone();
+    }
+    let script = if first.contains('/') {
+        Some(std::path::PathBuf::from(first))
+    } else {
+        find_on_path(first)
+    };
+    if let Some(text) = script.and_then(|p| std::fs::read(p).ok()) {
+        let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+        if let Some(rest) = line.strip_prefix(b"#!") {
+            let shebang = String::from_utf8_lossy(rest);
+            let mut parts = shebang.split_whitespace();
+            match parts.next() {
+                Some(env) if env.ends_with("/env") => {
+                    if let Some(p) = parts.find(|p| !p.starts_with('-')) {
+                        return p.to_string();
+                    }
+                }
+                Some(p) => return p.to_string(),
+                None => {}
+            }
+        }
+    }
+    default_python()
+}
+
+/// Probes the command's interpreter.
+pub fn probe(command: &[String], root: &Path) -> Result<Interpreter> {
+    let python = interpreter_of(command);
+    let output = Command::new(&python)
+        .args(["-c", PROBE])
+        .current_dir(root)
+        .output()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "failed to start the Python interpreter `{python}` ({e}); pass the test command \
+                 after `--`, e.g. `impact run -- .venv/bin/python -m pytest`"
+            ))
+        })?;
+    let parsed: ProbeOut = serde_json::from_slice(&output.stdout).map_err(|_| {
+        Error::Usage(format!(
+            "failed to inspect the Python interpreter `{python}`: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    })?;
+    if !parsed.missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} not installed for the interpreter {} (Python {}); install with \
+             `{} -m pip install pytest coverage`, or pass another command after `--`",
+            parsed.missing.join(" and "),
+            parsed.executable,
+            parsed.python,
+            parsed.executable
+        )));
+    }
+    let mut fingerprint = format!("python={}", parsed.python);
+    for d in &parsed.dists {
+        fingerprint.push(';');
+        fingerprint.push_str(d);
+    }
+    Ok(Interpreter {
+        python,
+        version: parsed.python,
+        fingerprint,
+    })
+}
+
+impl Interpreter {
+    /// What differs from an older fingerprint, briefly.
+    pub fn describe_change(&self, old: &str) -> String {
+        let old: std::collections::BTreeSet<&str> = old.split(';').collect();
+        let new: std::collections::BTreeSet<&str> = self.fingerprint.split(';').collect();
+        let added: Vec<&str> = new.difference(&old).copied().take(3).collect();
+        let removed: Vec<&str> = old.difference(&new).copied().take(3).collect();
+        let mut parts = Vec::new();
+        if !added.is_empty() {
+            parts.push(format!("now {}", added.join(", ")));
+        }
+        if !removed.is_empty() {
+            parts.push(format!("was {}", removed.join(", ")));
+        }
+        parts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_interpreter_of_a_command() {
+        assert_eq!(
+            interpreter_of(&["python3".into(), "-m".into(), "pytest".into()]),
+            "python3"
+        );
+        assert_eq!(interpreter_of(&["/v/bin/python".into()]), "/v/bin/python");
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("pytest");
+        std::fs::write(&script, "#!/opt/venv/bin/python3.11\nimport pytest\n").unwrap();
+        assert_eq!(
+            interpreter_of(&[script.display().to_string()]),
+            "/opt/venv/bin/python3.11"
+        );
+        std::fs::write(&script, "#!/usr/bin/env python3\n").unwrap();
+        assert_eq!(interpreter_of(&[script.display().to_string()]), "python3");
+    }
+
+    #[test]
+    fn describes_environment_changes() {
+        let i = Interpreter {
+            python: "python".into(),
+            version: "3.11.7".into(),
+            fingerprint: "python=3.11.7;a==2;b==1".into(),
+        };
+        assert_eq!(
+            i.describe_change("python=3.11.7;a==1;b==1"),
+            "now a==2; was a==1"
+        );
+    }
+}
