@@ -36,6 +36,9 @@ pub struct Recording {
     pub removed: Vec<String>,
     /// impact metadata to set with the merge (e.g. the environment fingerprint).
     pub meta: Vec<(String, String)>,
+    /// Tests a selection skipped in this run, and the change in effect.
+    pub skipped: Vec<String>,
+    pub skip_note: String,
 }
 
 /// One test's measurements.
@@ -135,6 +138,10 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             .collect();
         w.mark_needs_run(&stale)?;
         w.remove_tests(&rec.removed)?;
+        if rec.kind == "full" {
+            w.clear_skipped()?;
+        }
+        w.mark_skipped(&rec.skipped, &rec.skip_note)?;
         for (k, v) in &rec.meta {
             w.set_meta(k, v)?;
         }

@@ -83,6 +83,13 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     }
     announce(&selection, opts.explain, out);
     if selection.mode == Mode::Selected && selection.tests.is_empty() {
+        if !selection.changed.is_empty() {
+            // Every test was skipped under these changes: remember it, so a
+            // full run can tell a miss.
+            let known = store.test_ids()?;
+            let note = skip_note(&selection, &now_rfc3339(), repo.head()?.as_deref());
+            store.write(|w| w.mark_skipped(&known, &note))?;
+        }
         return Ok(0);
     }
 
@@ -139,7 +146,28 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     } else {
         Vec::new()
     };
+    // Possible misses: tests failing now that a selection skipped since the
+    // last full run (read before the merge clears the marks).
+    let misses: Vec<(String, String)> = if selection.mode == Mode::Full {
+        let skipped = store.skipped_since_full()?;
+        rec.tests
+            .iter()
+            .filter(|(_, t)| matches!(t.outcome.as_deref(), Some("failed" | "error")))
+            .filter_map(|(id, _)| skipped.get(id).map(|note| (id.clone(), note.clone())))
+            .collect()
+    } else {
+        rec.skipped = known
+            .iter()
+            .filter(|t| !results.tests.contains_key(*t))
+            .cloned()
+            .collect();
+        rec.skip_note = skip_note(&selection, &rec.started_at, rec.commit.as_deref());
+        Vec::new()
+    };
     let report = merge_run(&mut store, &mut rec, &removed, &interpreter.fingerprint)?;
+    for (id, note) in &misses {
+        out.warn(&format!("possible miss: {id} fails now, but a selection skipped it since the last full run ({note})"));
+    }
     let failed = rec
         .tests
         .values()
@@ -157,6 +185,20 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         }
     ));
     Ok(code)
+}
+
+/// The change in effect when a selection skipped tests.
+fn skip_note(selection: &Selection, when: &str, commit: Option<&str>) -> String {
+    let changed: Vec<&str> = selection.changed.iter().map(|c| c.path.as_str()).collect();
+    format!(
+        "skipped on {when} at commit {} with changes to {}",
+        commit.map(|c| c.get(..10).unwrap_or(c)).unwrap_or("(none)"),
+        if changed.is_empty() {
+            "nothing".to_string()
+        } else {
+            changed.join(", ")
+        }
+    )
 }
 
 fn force_full(selection: &mut Selection, reason: &str) {

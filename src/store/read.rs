@@ -312,6 +312,20 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// Tests skipped by a selection since the last full run, with the note of
+    /// the change in effect when they were first skipped.
+    pub fn skipped_since_full(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT nodeid, coalesce(skipped_note, '') FROM impact_test WHERE skipped_since_full")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
     /// A key of impact's metadata.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()

@@ -104,4 +104,11 @@ pub const MIGRATIONS: &[&str] = &[
         blob_id text not null
     );
     "#,
+    // 3: tests a selection skipped since the last full run, and the change in
+    // effect when they were first skipped: a full run reports those that fail
+    // as possible misses.
+    r#"
+    ALTER TABLE impact_test ADD COLUMN skipped_since_full integer not null default 0;
+    ALTER TABLE impact_test ADD COLUMN skipped_note text;
+    "#,
 ];

@@ -216,6 +216,33 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
+    /// Marks tests a selection skipped; the first note since the last full run stays.
+    pub fn mark_skipped(&mut self, nodeids: &[String], note: &str) -> Result<(), StoreError> {
+        let err = self.err("write");
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE impact_test SET skipped_note = CASE WHEN skipped_since_full THEN skipped_note ELSE ?2 END,
+                   skipped_since_full = 1 WHERE nodeid = ?1",
+            )
+            .map_err(&err)?;
+        for id in nodeids {
+            stmt.execute(params![id, note]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// After a full run: nothing has been skipped since.
+    pub fn clear_skipped(&mut self) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE impact_test SET skipped_since_full = 0, skipped_note = NULL",
+                [],
+            )
+            .map_err(self.err("write"))?;
+        Ok(())
+    }
+
     /// Forgets tests and their lines.
     pub fn remove_tests(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
         let err = self.err("write");

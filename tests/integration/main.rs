@@ -9,4 +9,5 @@ mod coverage_compat;
 mod import_who;
 mod mutations;
 mod numbits_compat;
+mod run;
 mod select_rules;

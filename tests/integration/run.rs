@@ -1,0 +1,259 @@
+//! `impact run` end to end: real pytest with the embedded plugin on copies of
+//! the sample project in temporary git repositories.
+
+use crate::support::{Run, TestRepo, venv_python};
+
+fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+    let python = venv_python().display().to_string();
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[
+        "--",
+        &python,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]);
+    args.extend_from_slice(pytest_args);
+    repo.impact()
+        .args(&args)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .run()
+}
+
+fn status(repo: &TestRepo) -> serde_json::Value {
+    repo.impact()
+        .args(["status", "--format", "json"])
+        .ok()
+        .json()
+}
+
+#[test]
+fn records_everything_first_then_runs_only_what_a_change_affects() {
+    let repo = TestRepo::with_fixture("sample");
+    let first = impact_run(&repo, &[], &[]);
+    assert_eq!(first.code, 0, "{first:#?}");
+    assert!(
+        first.stderr.contains("running all tests: no data yet"),
+        "{first:#?}"
+    );
+    assert!(first.stdout.contains("45 passed"), "{first:#?}");
+    let s = status(&repo);
+    assert_eq!(
+        s["tests"], 45,
+        "tests without measured lines are known too: {s:#}"
+    );
+    assert_eq!(s["last_run"]["kind"], "full");
+    assert!(
+        repo.git(&["status", "--porcelain", "--ignored"])
+            .lines()
+            .all(|l| l.contains(".impact.db")),
+        "nothing but the data file appears in the work tree"
+    );
+
+    // Nothing changed: no test runs.
+    let idle = impact_run(&repo, &[], &[]);
+    assert_eq!(idle.code, 0, "{idle:#?}");
+    assert!(idle.stderr.contains("nothing affected"), "{idle:#?}");
+    assert_eq!(idle.stdout, "");
+
+    // A bug in a function body: the affected tests run (and fail), the rest
+    // are deselected by pytest itself; the exit status is pytest's.
+    repo.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    let run = impact_run(&repo, &[], &[]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("deselected"), "{run:#?}");
+    assert!(run.stdout.contains("1 failed"), "{run:#?}");
+    assert!(
+        run.stderr.contains("tests affected by 1 changed file"),
+        "{run:#?}"
+    );
+
+    // The failing test runs again until it passes.
+    let again = impact_run(&repo, &[], &["-rf"]);
+    assert!(again.stdout.contains("1 failed"), "{again:#?}");
+    repo.git(&["checkout", "--", "shop/inventory.py"]);
+    let fixed = impact_run(&repo, &[], &[]);
+    assert_eq!(fixed.code, 0, "{fixed:#?}");
+    let after = impact_run(&repo, &[], &[]);
+    assert!(after.stderr.contains("nothing affected"), "{after:#?}");
+}
+
+#[test]
+fn a_new_test_runs_and_a_session_fixture_change_selects_its_users() {
+    let repo = TestRepo::with_fixture("sample");
+    assert_eq!(impact_run(&repo, &[], &[]).code, 0);
+    repo.write(
+        "tests/test_new.py",
+        "def test_brand_new():\n    assert True\n",
+    );
+    let run = impact_run(&repo, &[], &[]);
+    assert!(run.stdout.contains("1 passed"), "{run:#?}");
+    assert!(run.stderr.contains("1 of 45 tests affected"), "{run:#?}");
+
+    // The session-scoped `inventory` fixture: every test using it, not only
+    // the first one that ran its body.
+    let conftest = repo.read("tests/conftest.py");
+    let users: Vec<&str> = [
+        "test_cart_can_be_reserved",
+        "test_opening_stock",
+        "test_every_product_is_in_stock",
+    ]
+    .into_iter()
+    .collect();
+    assert!(conftest.contains("scope=\"session\""));
+    repo.replace(
+        "tests/conftest.py",
+        "def inventory():",
+        "def inventory():  # noqa\n    _unused = 1",
+    );
+    let json = repo
+        .impact()
+        .args(["select", "--format", "json"])
+        .ok()
+        .json();
+    let selected = json["tests"].to_string();
+    for u in users {
+        assert!(
+            selected.contains(u),
+            "{u} uses the session fixture: {json:#}"
+        );
+    }
+}
+
+#[test]
+fn xdist_workers_record_without_locking() {
+    let repo = TestRepo::with_fixture("sample");
+    let run = impact_run(&repo, &[], &["-n", "2"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(!run.stderr.contains("locked"), "{run:#?}");
+    let s = status(&repo);
+    assert_eq!(s["tests"], 45, "{s:#}");
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 10");
+    let run = impact_run(&repo, &[], &["-n", "2"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("1 failed"), "{run:#?}");
+    // Both workers' data was merged: who-queries still answer per test.
+    let who = repo
+        .impact()
+        .args(["who", "shop/cart.py", "--format", "json"])
+        .ok()
+        .json();
+    assert!(who["tests"].as_array().unwrap().len() > 5, "{who:#}");
+}
+
+#[test]
+fn a_killed_run_loses_nothing_and_its_tests_run_next_time() {
+    let repo = TestRepo::with_fixture("sample");
+    assert_eq!(impact_run(&repo, &[], &[]).code, 0);
+    let before = status(&repo);
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 40");
+    repo.write(
+        "tests/test_slow.py",
+        "import time\n\ndef test_slow():\n    time.sleep(60)\n",
+    );
+    let python = venv_python().display().to_string();
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_impact"))
+        .process_group(0)
+        .current_dir(repo.path())
+        .env("NO_COLOR", "1")
+        .args([
+            "run",
+            "--",
+            &python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // kill -9 of impact and pytest alike (its own process group only).
+    let _ = std::process::Command::new("kill")
+        .args(["-9", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+    let after = status(&repo);
+    assert_eq!(
+        after["runs"], before["runs"],
+        "the killed run left no partial data"
+    );
+    assert_eq!(after["tests"], before["tests"]);
+    std::fs::remove_file(repo.path().join("tests/test_slow.py")).unwrap();
+    let json = repo
+        .impact()
+        .args(["select", "--format", "json"])
+        .ok()
+        .json();
+    assert!(
+        json["tests"].to_string().contains("test_cart_limit"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn the_nightly_full_run_reports_a_planted_miss() {
+    let mut repo = TestRepo::with_fixture("sample");
+    // A test reading a file under a computed name: invisible to selection.
+    repo.write("tests/data/limit.txt", "3\n");
+    repo.write(
+        "tests/test_planted.py",
+        "from pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    assert (Path(__file__).parent / 'data' / name).read_text().strip() == '3'\n",
+    );
+    repo.commit_all("planted");
+    assert_eq!(impact_run(&repo, &[], &[]).code, 0);
+    repo.write("tests/data/limit.txt", "4\n");
+    let run = impact_run(&repo, &[], &[]);
+    assert_eq!(run.code, 0, "selection skips the test: {run:#?}");
+    let nightly = impact_run(&repo, &["--full"], &[]);
+    assert_eq!(nightly.code, 1, "{nightly:#?}");
+    assert!(
+        nightly
+            .stderr
+            .contains("possible miss: tests/test_planted.py::test_limit")
+            && nightly.stderr.contains("tests/data/limit.txt"),
+        "{nightly:#?}"
+    );
+    // The full run resets the marks.
+    let again = impact_run(&repo, &["--full"], &[]);
+    assert!(!again.stderr.contains("possible miss"), "{again:#?}");
+}
+
+#[test]
+fn missing_pytest_or_coverage_names_the_interpreter() {
+    let repo = TestRepo::with_fixture("sample");
+    let bare = tempfile::tempdir().unwrap();
+    crate::support::run_ok(
+        std::process::Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(bare.path()),
+    );
+    let python = bare.path().join("bin/python").display().to_string();
+    let run = repo
+        .impact()
+        .args(["run", "--", &python, "-m", "pytest"])
+        .run();
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("pytest and coverage not installed for the interpreter"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("pip install pytest coverage"),
+        "{run:#?}"
+    );
+    assert!(!repo.path().join(".impact.db").exists() || status(&repo)["runs"] == 0);
+}
