@@ -9,6 +9,7 @@
 //! always_run = ["tests/test_smoke.py"]
 //! max_changed_files = 200
 //! max_age_days = 14
+//! env_ignore = ["pip", "setuptools"]                     # not part of the environment fingerprint
 //!
 //! [tool.impact.map]
 //! "tests/data/*.json" = ["tests/test_customers.py"]
@@ -56,6 +57,8 @@ pub struct Config {
     pub always_run: Vec<String>,
     pub max_changed_files: usize,
     pub max_age_days: Option<f64>,
+    /// Distributions left out of the environment fingerprint (names, lowercase).
+    pub env_ignore: Vec<String>,
     /// Warnings to show (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -131,6 +134,8 @@ struct Raw {
     map: toml::Table,
     max_changed_files: Option<usize>,
     max_age_days: Option<f64>,
+    #[serde(default)]
+    env_ignore: Vec<String>,
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -141,6 +146,7 @@ const KNOWN_KEYS: &[&str] = &[
     "map",
     "max_changed_files",
     "max_age_days",
+    "env_ignore",
 ];
 
 impl Config {
@@ -261,6 +267,11 @@ impl Config {
             always_run: raw.always_run,
             max_changed_files: raw.max_changed_files.unwrap_or(DEFAULT_MAX_CHANGED_FILES),
             max_age_days: raw.max_age_days,
+            env_ignore: raw
+                .env_ignore
+                .iter()
+                .map(|n| n.to_lowercase().replace('_', "-"))
+                .collect(),
             warnings,
         })
     }

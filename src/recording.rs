@@ -48,6 +48,8 @@ pub struct TestRecord {
     pub lines: BTreeMap<String, Vec<u8>>,
     pub outcome: Option<String>,
     pub duration: Option<f64>,
+    /// The fixtures it used, when known (`impact run` records them).
+    pub fixtures: Option<Vec<String>>,
 }
 
 /// What a merge did.
@@ -126,6 +128,9 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                 },
                 run_id,
             )?;
+            if let Some(fixtures) = &test.fixtures {
+                w.replace_fixtures(nodeid, fixtures)?;
+            }
         }
         for (path, bits) in &rec.import_time {
             if let Some(&id) = file_ids.get(path.as_str()) {

@@ -98,7 +98,11 @@ class ImpactPlugin:
         if self.cov is not None:
             self.cov.switch_context(item.nodeid)
         self.current = item.nodeid
-        self.results[item.nodeid] = {"outcome": "passed", "duration": 0.0}
+        # The fixture closure: what this test uses, directly, through other
+        # fixtures, or autouse. A session fixture's code runs in one test's
+        # context, but serves every test listed here.
+        fixtures = sorted(set(getattr(item, "fixturenames", ()) or ()))
+        self.results[item.nodeid] = {"outcome": "passed", "duration": 0.0, "fixtures": fixtures}
 
     def pytest_runtest_logreport(self, report):
         entry = self.results.setdefault(report.nodeid, {"outcome": "passed", "duration": 0.0})

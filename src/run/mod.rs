@@ -51,7 +51,7 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     } else {
         opts.command.clone()
     };
-    let interpreter = probe::probe(&command, repo.root())?;
+    let interpreter = probe::probe(&command, repo.root(), &config.env_ignore)?;
 
     let mut store = Store::open_or_create(db)?;
     let recorded_env = store.meta(ENV_KEY)?;
@@ -133,6 +133,7 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         let entry = rec.tests.entry(id.clone()).or_default();
         entry.outcome = Some(r.outcome.clone());
         entry.duration = Some(r.duration);
+        entry.fixtures = Some(r.fixtures.clone());
     }
     // Coverage contexts of tests that have no result (should not happen) are
     // kept; results without coverage are tests that ran no measured line.
@@ -299,6 +300,8 @@ struct Results {
 struct TestResult {
     outcome: String,
     duration: f64,
+    #[serde(default)]
+    fixtures: Vec<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -102,8 +102,9 @@ fn interpreter_of(command: &[String]) -> String {
     default_python()
 }
 
-/// Probes the command's interpreter.
-pub fn probe(command: &[String], root: &Path) -> Result<Interpreter> {
+/// Probes the command's interpreter; distributions named in `ignore` are
+/// left out of the fingerprint.
+pub fn probe(command: &[String], root: &Path, ignore: &[String]) -> Result<Interpreter> {
     let python = interpreter_of(command);
     let output = Command::new(&python)
         .args(["-c", PROBE])
@@ -133,6 +134,10 @@ pub fn probe(command: &[String], root: &Path) -> Result<Interpreter> {
     }
     let mut fingerprint = format!("python={}", parsed.python);
     for d in &parsed.dists {
+        let name = d.split("==").next().unwrap_or(d);
+        if ignore.iter().any(|i| i == name) {
+            continue;
+        }
         fingerprint.push(';');
         fingerprint.push_str(d);
     }

@@ -273,6 +273,10 @@ impl<'a> Resolver<'a> {
                 path: origin.to_string(),
                 name: name.clone(),
             };
+            // Tests that used a fixture of this name (recorded by `impact run`).
+            for test in self.store.fixture_users(&name)? {
+                add(out, test, reason.clone());
+            }
             for (fid, path, bits) in self.store.references(&name)? {
                 for (test, _) in self.store.tests_intersecting(fid, &bits)? {
                     add(out, test, reason.clone());

@@ -326,6 +326,15 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// Tests that used a fixture of this name.
+    pub fn fixture_users(&self, fixture: &str) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT t.nodeid FROM impact_test_fixture f JOIN impact_test t ON t.id = f.test_id
+             WHERE f.fixture = ?1 ORDER BY t.nodeid",
+            [fixture],
+        )
+    }
+
     /// A key of impact's metadata.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()

@@ -111,4 +111,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE impact_test ADD COLUMN skipped_since_full integer not null default 0;
     ALTER TABLE impact_test ADD COLUMN skipped_note text;
     "#,
+    // 4: the fixtures each test used (pytest's fixture closure), recorded by
+    // `impact run`: a changed fixture selects exactly its users.
+    r#"
+    CREATE TABLE impact_test_fixture (
+        test_id integer not null references impact_test (id),
+        fixture text not null,
+        unique (test_id, fixture)
+    );
+    CREATE INDEX impact_test_fixture_name ON impact_test_fixture (fixture);
+    "#,
 ];

@@ -243,6 +243,39 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
+    /// Replaces the fixtures a test used.
+    pub fn replace_fixtures(
+        &mut self,
+        nodeid: &str,
+        fixtures: &[String],
+    ) -> Result<(), StoreError> {
+        let err = self.err("write");
+        let test_id: i64 = self
+            .tx
+            .query_row(
+                "SELECT id FROM impact_test WHERE nodeid = ?1",
+                [nodeid],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        self.tx
+            .execute(
+                "DELETE FROM impact_test_fixture WHERE test_id = ?1",
+                [test_id],
+            )
+            .map_err(&err)?;
+        let mut ins = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO impact_test_fixture (test_id, fixture) VALUES (?1, ?2)",
+            )
+            .map_err(&err)?;
+        for f in fixtures {
+            ins.execute(params![test_id, f]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
     /// Forgets tests and their lines.
     pub fn remove_tests(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
         let err = self.err("write");
@@ -255,6 +288,12 @@ impl<'conn> Writer<'conn> {
                 .map_err(&err)?;
             self.tx
                 .execute("DELETE FROM context WHERE context = ?1", [id])
+                .map_err(&err)?;
+            self.tx
+                .execute(
+                    "DELETE FROM impact_test_fixture WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
+                    [id],
+                )
                 .map_err(&err)?;
             self.tx
                 .execute("DELETE FROM impact_test WHERE nodeid = ?1", [id])

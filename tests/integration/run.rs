@@ -125,6 +125,34 @@ fn a_new_test_runs_and_a_session_fixture_change_selects_its_users() {
             "{u} uses the session fixture: {json:#}"
         );
     }
+
+    // The fixture closure each test used is recorded: users of `inventory`
+    // through `fresh_inventory` are known as its users too.
+    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    let users_of = |fixture: &str| -> Vec<String> {
+        conn.prepare(
+            "SELECT t.nodeid FROM impact_test_fixture f JOIN impact_test t ON t.id = f.test_id
+             WHERE f.fixture = ?1 ORDER BY 1",
+        )
+        .unwrap()
+        .query_map([fixture], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let users = users_of("inventory");
+    let via_fresh = users_of("fresh_inventory");
+    assert!(!via_fresh.is_empty());
+    for t in &via_fresh {
+        assert!(
+            users.contains(t),
+            "{t} uses inventory through fresh_inventory"
+        );
+        assert!(
+            selected.contains(t.as_str()),
+            "{t} must be selected: {json:#}"
+        );
+    }
 }
 
 #[test]
@@ -256,4 +284,50 @@ fn missing_pytest_or_coverage_names_the_interpreter() {
         "{run:#?}"
     );
     assert!(!repo.path().join(".impact.db").exists() || status(&repo)["runs"] == 0);
+}
+
+#[test]
+fn a_changed_python_environment_means_a_full_run() {
+    let repo = TestRepo::with_fixture("sample");
+    assert_eq!(impact_run(&repo, &[], &[]).code, 0);
+    // What a different interpreter or set of distributions leaves behind.
+    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    let old: String = conn
+        .query_row(
+            "SELECT value FROM impact_meta WHERE key = 'env_fingerprint'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        old.contains("pytest==9.2.0") && old.contains("coverage==7.17.3"),
+        "{old}"
+    );
+    conn.execute(
+        "UPDATE impact_meta SET value = replace(value, 'pytest==9.2.0', 'pytest==8.0.0') WHERE key = 'env_fingerprint'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let run = impact_run(&repo, &[], &[]);
+    assert!(
+        run.stderr.contains("the Python environment changed")
+            && run.stderr.contains("pytest==9.2.0"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("45 passed"), "{run:#?}");
+    // Ignored distributions do not count.
+    let mut repo = repo;
+    repo.write("impact.toml", "env_ignore = [\"pytest\"]\n");
+    repo.commit_all("ignore pytest");
+    assert_eq!(impact_run(&repo, &[], &[]).code, 0);
+    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    let now: String = conn
+        .query_row(
+            "SELECT value FROM impact_meta WHERE key = 'env_fingerprint'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!now.contains("pytest=="), "{now}");
 }
