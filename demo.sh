@@ -28,20 +28,25 @@ git init --quiet --initial-branch=main
 git add -A
 git -c user.name=demo -c user.email=demo@example.invalid commit --quiet -m "sample project"
 
-echo "== recording: pytest with per-test coverage contexts"
-PYTHONDONTWRITEBYTECODE=1 "$py" -m pytest -q -p no:cacheprovider --cov=shop --cov-context=test --cov-report= | tail -1
-"$impact" import .coverage
+export PATH="$venv/bin:$PATH" PYTHONDONTWRITEBYTECODE=1
+run() { "$impact" run "$@" -- python -m pytest -q -p no:cacheprovider --tb=line; }
+
+echo "== first run: no data yet, so everything runs and is recorded"
+run
 "$impact" status
+
+echo
+echo "== nothing changed: nothing runs"
+run
 
 echo
 echo "== change 1: a bug in a function body (shop/pricing.py, apply_tax)"
 sed -i.bak 's/net \* (1 + config.TAX_RATE)/net * (1 + 2 * config.TAX_RATE)/' shop/pricing.py && rm shop/pricing.py.bak
 git --no-pager diff -U0 shop/pricing.py | tail -n +5
-"$impact" select --explain
-echo "== running only the selection with plain pytest"
-# shellcheck disable=SC2046
-PYTHONDONTWRITEBYTECODE=1 "$py" -m pytest -q -p no:cacheprovider --tb=no $("$impact" select --format pytest 2>/dev/null) | tail -1 || true
+run --explain || true
 git checkout -q shop/pricing.py
+echo "== fixed: the tests that failed run again, and pass"
+run
 
 echo
 echo "== change 2: a constant bound at import time and used as a default argument"
@@ -53,4 +58,8 @@ git checkout -q shop/config.py
 echo
 echo "== change 3: a comment only"
 sed -i.bak 's/^DISCOUNT = 0.1$/DISCOUNT = 0.1  # ten percent/' shop/config.py && rm shop/config.py.bak
-"$impact" select
+run
+
+echo
+echo "== who executed shop/pricing.py line 28?"
+"$impact" who shop/pricing.py:28
