@@ -159,18 +159,9 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
     };
     if !py {
         // Not Python: changed lines, and the lines around insertions.
-        let mut lines = BTreeSet::new();
-        for h in hunks {
-            if h.old_lines == 0 {
-                lines.insert(h.old_start.max(1));
-                lines.insert(h.old_start + 1);
-            } else {
-                lines.extend(h.old_start..h.old_start + h.old_lines);
-            }
-        }
         out.push(Effect::Lines {
             path: known.to_string(),
-            lines: lines.into_iter().collect(),
+            lines: hunk_lines(hunks),
         });
         return;
     }
@@ -287,16 +278,7 @@ fn unmeasured_test_side(path: &str, previous: &[u8], current: &[u8], out: &mut V
     let hunks = match crate::git::diff_lines(&strip_comments(previous), &strip_comments(current)) {
         LineDiff::Text(h) => h,
         LineDiff::Binary => {
-            out.push(if is_conftest(path) {
-                Effect::Scope {
-                    path: path.to_string(),
-                    dir: dir_of(path),
-                }
-            } else {
-                Effect::TestFile {
-                    path: path.to_string(),
-                }
-            });
+            out.push(whole_test_side_file(path));
             return;
         }
     };
@@ -338,18 +320,7 @@ fn test_side_statement(
         (_, Scope::Function(d) | Scope::Class(d)) => Some(d),
         (_, Scope::Module) => None,
     };
-    let whole = || {
-        if is_conftest(path) {
-            Effect::Scope {
-                path: path.to_string(),
-                dir: dir_of(path),
-            }
-        } else {
-            Effect::TestFile {
-                path: path.to_string(),
-            }
-        }
-    };
+    let whole = || whole_test_side_file(path);
     let mut cur = start;
     while let Some(d) = cur {
         if let Some(id) = tests.get(&d) {
@@ -408,6 +379,67 @@ fn test_side_statement(
         path: path.to_string(),
         names,
     });
+}
+
+/// Every test a test-side file affects: a conftest's directory, or a test
+/// file's tests.
+fn whole_test_side_file(path: &str) -> Effect {
+    if is_conftest(path) {
+        Effect::Scope {
+            path: path.to_string(),
+            dir: dir_of(path),
+        }
+    } else {
+        Effect::TestFile {
+            path: path.to_string(),
+        }
+    }
+}
+
+/// Names that carry a function's result to tests that never run its lines:
+/// the cached functions and fixtures among `d` and the definitions around it.
+pub fn carrier_names(m: &Module, d: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cur = Some(d);
+    while let Some(id) = cur {
+        let def = &m.defs()[id];
+        if def.cached || def.fixture.is_some() {
+            names.push(def.name.clone());
+            if let Some(f) = &def.fixture {
+                names.push(f.name.clone());
+            }
+        }
+        cur = def.parent;
+    }
+    names
+}
+
+/// Whether module-level code (outside definitions and imports) names `name`,
+/// so that a function of that name runs at import (a one-time initialiser).
+pub fn called_at_import(m: &Module, name: &str) -> bool {
+    m.statements().iter().any(|s| {
+        matches!(s.scope, Scope::Module)
+            && !matches!(
+                s.kind,
+                StmtKind::DefHeader(_) | StmtKind::ClassHeader(_) | StmtKind::Import
+            )
+            && s.refs.iter().any(|r| r == name)
+    })
+}
+
+/// The changed lines of a diff in the old numbering; a pure insertion counts
+/// as the lines around it.
+pub fn hunk_lines(hunks: &[crate::git::Hunk]) -> Vec<u32> {
+    let mut lines = BTreeSet::new();
+    for h in hunks {
+        if h.old_lines == 0 {
+            lines.insert(h.old_start.max(1));
+            lines.insert(h.old_start + 1);
+        } else {
+            lines.extend(h.old_start..h.old_start + h.old_lines);
+        }
+    }
+    lines.into_iter().collect()
 }
 
 /// A changed, known Python file: its old and new parse.
@@ -492,18 +524,7 @@ impl PyChange<'_> {
                     if !old_side {
                         self.body_of(m, d, false, out);
                     }
-                    let mut names = Vec::new();
-                    let mut cur = Some(d);
-                    while let Some(id) = cur {
-                        let def = &m.defs()[id];
-                        if def.cached || def.fixture.is_some() {
-                            names.push(def.name.clone());
-                            if let Some(f) = &def.fixture {
-                                names.push(f.name.clone());
-                            }
-                        }
-                        cur = def.parent;
-                    }
+                    let names = carrier_names(m, d);
                     if !names.is_empty() {
                         out.push(Effect::Names {
                             path: path.clone(),
@@ -511,16 +532,7 @@ impl PyChange<'_> {
                         });
                     }
                     let top = outermost(m, d);
-                    let called = m.statements().iter().any(|s| {
-                        matches!(s.scope, Scope::Module)
-                            && !matches!(
-                                s.kind,
-                                StmtKind::DefHeader(_)
-                                    | StmtKind::ClassHeader(_)
-                                    | StmtKind::Import
-                            )
-                            && s.refs.contains(&top)
-                    });
+                    let called = called_at_import(m, &top);
                     if called {
                         // A one-time initialiser: its result is bound at import.
                         out.push(Effect::Names {

@@ -316,18 +316,7 @@ pub fn select(
 /// is reported as the lines around it.
 fn baseline_lines(change: &changes::Change) -> Vec<u32> {
     match &change.diff {
-        Some(LineDiff::Text(hunks)) => {
-            let mut lines = BTreeSet::new();
-            for h in hunks {
-                if h.old_lines == 0 {
-                    lines.insert(h.old_start.max(1));
-                    lines.insert(h.old_start + 1);
-                } else {
-                    lines.extend(h.old_start..h.old_start + h.old_lines);
-                }
-            }
-            lines.into_iter().collect()
-        }
+        Some(LineDiff::Text(hunks)) => analyze::hunk_lines(hunks),
         _ => Vec::new(),
     }
 }

@@ -14,7 +14,7 @@ use crate::python::{self, Scope, StmtKind};
 use crate::store::{Store, TestRow};
 
 use super::Reason;
-use super::analyze::Effect;
+use super::analyze::{Effect, called_at_import, carrier_names};
 use super::testside::{Hit, TestSide};
 
 /// Numbits covering every line of any realistic file.
@@ -352,19 +352,14 @@ impl<'a> Resolver<'a> {
                     // Inside a cached function or a fixture, the result reaches
                     // tests that never run this line; so it does from a function
                     // that module-level code calls (a one-time initialiser).
-                    let mut cur = Some(d);
-                    while let Some(id) = cur {
-                        let def = &m.defs()[id];
-                        if def.cached || def.fixture.is_some() {
-                            out.push(def.name.clone());
-                            if let Some(f) = &def.fixture {
-                                out.push(f.name.clone());
-                            }
-                        }
-                        if def.parent.is_none() && called_at_import(&m, &def.name) {
-                            out.push(def.name.clone());
-                        }
-                        cur = def.parent;
+                    out.extend(carrier_names(&m, d));
+                    let mut top = d;
+                    while let Some(p) = m.defs()[top].parent {
+                        top = p;
+                    }
+                    let name = &m.defs()[top].name;
+                    if called_at_import(&m, name) {
+                        out.push(name.clone());
                     }
                 }
             }
@@ -435,16 +430,7 @@ impl<'a> Resolver<'a> {
                 Scope::Module | Scope::Class(_) => {
                     out.extend(st.binds.iter().filter(|b| *b != "*").cloned())
                 }
-                Scope::Function(d) => {
-                    let mut cur = Some(d);
-                    while let Some(id) = cur {
-                        let def = &m.defs()[id];
-                        if def.cached || def.fixture.is_some() {
-                            out.insert(def.name.clone());
-                        }
-                        cur = def.parent;
-                    }
-                }
+                Scope::Function(d) => out.extend(carrier_names(&m, d)),
             }
         }
         Ok(out.into_iter().collect())
@@ -511,19 +497,6 @@ impl<'a> Resolver<'a> {
         }
         Ok(())
     }
-}
-
-/// Whether module-level code (outside definitions) names `name`, so that a
-/// function of that name runs at import.
-fn called_at_import(m: &python::Module, name: &str) -> bool {
-    m.statements().iter().any(|s| {
-        matches!(s.scope, Scope::Module)
-            && !matches!(
-                s.kind,
-                StmtKind::DefHeader(_) | StmtKind::ClassHeader(_) | StmtKind::Import
-            )
-            && s.refs.iter().any(|r| r == name)
-    })
 }
 
 fn add(out: &mut Selected, test: String, reason: Reason) {

@@ -86,35 +86,23 @@ impl TestSide {
 
     /// Where test-side files mention `needle` (as a whole word or dotted name).
     pub fn find(&mut self, needle: &str) -> Vec<Hit> {
-        let mut hits = BTreeSet::new();
-        for file in self.files.clone() {
-            let Some(Some(text)) = self.contents.get(&file) else {
-                continue;
-            };
-            let lines = word_lines(text, needle);
-            if lines.is_empty() {
-                continue;
-            }
-            let parsed = self
-                .parsed
-                .entry(file.clone())
-                .or_insert_with(|| parse(text));
-            for line in lines {
-                classify(&file, parsed, line, &mut hits);
-            }
-        }
-        hits.into_iter().collect()
+        self.search(|text| word_lines(text, needle))
     }
 
     /// Where test-side files mention `needle` inside a string literal on a line
     /// (a module run in a subprocess, a data file opened by name).
     pub fn find_quoted(&mut self, needle: &str) -> Vec<Hit> {
+        self.search(|text| quoted_lines(text, needle))
+    }
+
+    /// Classifies the lines `lines_of` finds in each test-side file.
+    fn search(&mut self, lines_of: impl Fn(&str) -> Vec<u32>) -> Vec<Hit> {
         let mut hits = BTreeSet::new();
         for file in self.files.clone() {
             let Some(Some(text)) = self.contents.get(&file) else {
                 continue;
             };
-            let lines = quoted_lines(text, needle);
+            let lines = lines_of(text);
             if lines.is_empty() {
                 continue;
             }

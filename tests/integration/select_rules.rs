@@ -341,21 +341,7 @@ fn failed_stale_and_always_run_tests_are_selected_beside_the_diff() {
         "receipt_id = gateway.charge(card, round_money(amount))",
         "receipt_id = gateway.charge(card, round_money(amount + 0))",
     );
-    let mut cmd = std::process::Command::new(crate::support::venv_python());
-    crate::support::run_ok(
-        cmd.current_dir(repo.path())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .args([
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--cov=shop",
-                "--cov-context=test",
-            ])
-            .arg("tests/test_payments.py::test_declined_card"),
-    );
+    repo.pytest_cov(&["tests/test_payments.py::test_declined_card"]);
     repo.impact().args(["import", ".coverage"]).ok();
     let status = repo
         .impact()
