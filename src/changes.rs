@@ -232,6 +232,8 @@ pub fn compute(
             special,
         ));
     }
+    // Byte-code caches are never source changes (when not git-ignored).
+    added.retain(|p, _| !is_cache(p));
     for (path, kind) in &added {
         let (current, special) = read_target(repo, &git_target, path)?;
         let previous = match (&listing_base, kind) {
@@ -296,6 +298,10 @@ fn read_target(
         Some(Entry::Submodule { .. }) => (None, Some("a submodule")),
         None => (None, None),
     })
+}
+
+fn is_cache(path: &str) -> bool {
+    path.ends_with(".pyc") || path.ends_with(".pyo") || path.split('/').any(|c| c == "__pycache__")
 }
 
 fn entry_id(entry: Option<Entry>) -> Option<String> {

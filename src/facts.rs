@@ -7,7 +7,9 @@
 //! reach the modules that import it.
 
 use crate::numbits;
-use crate::python;
+use std::collections::BTreeMap;
+
+use crate::python::{self, Scope, StmtKind};
 
 /// Facts of one file.
 #[derive(Debug, Default, Clone)]
@@ -16,6 +18,8 @@ pub struct Facts {
     pub refs: Vec<(String, Vec<u8>)>,
     /// Absolute dotted module names it may import (all candidates).
     pub imports: Vec<String>,
+    /// (name, carried): code naming `name` binds or carries `carried`.
+    pub carries: Vec<(String, String)>,
 }
 
 /// Whether a path is Python source we parse.
@@ -54,8 +58,65 @@ pub fn compute(path: &str, content: &[u8]) -> Facts {
             imports.insert(format!("{base}.{name}"));
         }
     }
+    let carries = binding_index(&module)
+        .into_iter()
+        .flat_map(|(name, carried)| carried.into_iter().map(move |c| (name.clone(), c)))
+        .collect();
     Facts {
         refs,
         imports: imports.into_iter().collect(),
+        carries,
     }
+}
+
+/// For one parsed file: referenced name -> the names that code naming it
+/// binds or carries (see selection). Built once per file, so
+/// following many names does not parse a file many times.
+pub fn binding_index(m: &python::Module) -> BTreeMap<String, Vec<String>> {
+    let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for st in m.statements() {
+        let mut carried = Vec::new();
+        match (st.kind, st.scope) {
+            (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => {
+                let def = &m.defs()[d];
+                if def.cached || def.fixture.is_some() || st.kind != StmtKind::DefHeader(d) {
+                    carried.push(def.name.clone());
+                }
+                if let Some(f) = &def.fixture {
+                    carried.push(f.name.clone());
+                }
+            }
+            (_, Scope::Module) => carried.extend(st.binds.iter().filter(|b| *b != "*").cloned()),
+            (_, Scope::Class(c)) => {
+                carried.extend(st.binds.iter().filter(|b| *b != "*").cloned());
+                carried.push(m.defs()[c].name.clone());
+            }
+            (_, Scope::Function(d)) => {
+                // Inside a cached function or a fixture, the result reaches
+                // tests that never run this line; so it does from a function
+                // that module-level code calls (a one-time initialiser).
+                carried.extend(crate::select::carrier_names(m, d));
+                let mut top = d;
+                while let Some(p) = m.defs()[top].parent {
+                    top = p;
+                }
+                let name = &m.defs()[top].name;
+                if crate::select::called_at_import(m, name) {
+                    carried.push(name.clone());
+                }
+            }
+        }
+        if carried.is_empty() {
+            continue;
+        }
+        for r in &st.refs {
+            let entry = index.entry(r.clone()).or_default();
+            for c in &carried {
+                if !entry.contains(c) {
+                    entry.push(c.clone());
+                }
+            }
+        }
+    }
+    index
 }

@@ -99,7 +99,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             let id = w.set_baseline(path, &blob_id, content)?;
             if facts::is_python(path) && !w.facts_current(id, &blob_id)? {
                 let f = facts::compute(path, content);
-                w.replace_facts(id, &blob_id, &f.refs, &f.imports)?;
+                w.replace_facts(id, &blob_id, &f.refs, &f.imports, &f.carries)?;
             }
             file_ids.insert(path.as_str(), id);
         }

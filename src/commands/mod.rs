@@ -45,7 +45,7 @@ fn open_existing(settings: &Settings) -> Result<Store> {
     let store = Store::open(&settings.db)?.ok_or_else(|| Error::NoData {
         path: settings.db.clone(),
     })?;
-    if store.summary()?.runs == 0 {
+    if !store.has_runs()? {
         return Err(Error::NoData {
             path: settings.db.clone(),
         });

@@ -11,11 +11,9 @@ use std::collections::BTreeSet;
 
 use crate::changes::{Change, Status};
 use crate::config::Config;
-use crate::error::Result;
 use crate::facts::is_python;
 use crate::git::LineDiff;
 use crate::python::{self, DefKind, Module, Scope, Statement, StmtKind};
-use crate::store::Store;
 
 /// One consequence of a change, resolved into tests by [`super::resolve`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,7 +77,7 @@ pub fn dir_of(path: &str) -> String {
 }
 
 /// The effects of one change.
-pub fn effects(change: &Change, _store: &Store, config: &Config) -> Result<Vec<Effect>> {
+pub fn effects(change: &Change, config: &Config) -> Vec<Effect> {
     let mut out = Vec::new();
     let path = change.path.as_str();
     for (rules, selectors) in &config.map {
@@ -115,7 +113,7 @@ pub fn effects(change: &Change, _store: &Store, config: &Config) -> Result<Vec<E
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    out
 }
 
 fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
@@ -202,7 +200,7 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
             }
         }
         for line in h.new_start..h.new_start + h.new_lines {
-            ctx.new_line(line, out);
+            ctx.new_line(line, h.old_lines == 0, out);
         }
     }
     if is_test_file(&change.path) {
@@ -468,11 +466,19 @@ impl PyChange<'_> {
         self.classify(self.old, self.old_src, st, line, true, out);
     }
 
-    /// A changed or inserted line of the new version.
-    fn new_line(&self, line: u32, out: &mut Vec<Effect>) {
+    /// A changed or inserted line of the new version. Inserted code inside a
+    /// function counts for the whole function body (there is no recorded line
+    /// to match); a replaced line is covered by its old statement.
+    fn new_line(&self, line: u32, inserted: bool, out: &mut Vec<Effect>) {
         let Some(st) = self.new.statement_at(line) else {
             return;
         };
+        if let Scope::Function(d) = st.scope
+            && inserted
+            && !matches!(st.kind, StmtKind::DefHeader(_) | StmtKind::ClassHeader(_))
+        {
+            self.body_of(self.new, d, false, out);
+        }
         self.classify(self.new, self.new_src, st, line, false, out);
     }
 
@@ -521,9 +527,6 @@ impl PyChange<'_> {
             }
             _ => match st.scope {
                 Scope::Function(d) => {
-                    if !old_side {
-                        self.body_of(m, d, false, out);
-                    }
                     let names = carrier_names(m, d);
                     if !names.is_empty() {
                         out.push(Effect::Names {

@@ -26,7 +26,7 @@ use crate::git::{LineDiff, Repo};
 use crate::recording::parse_rfc3339;
 use crate::store::Store;
 
-pub use analyze::Effect;
+pub use analyze::{Effect, called_at_import, carrier_names};
 
 /// What to compare and how.
 #[derive(Debug, Clone)]
@@ -166,8 +166,7 @@ pub fn select(
             start,
         ));
     };
-    let summary = store.summary()?;
-    let Some(last_run) = summary.last_run else {
+    let Some(last_run) = store.last_run()? else {
         return Ok(Selection::full(
             vec!["no data yet: record with `impact run`".into()],
             0,
@@ -197,6 +196,13 @@ pub fn select(
         }
     }
 
+    let trace = std::env::var_os("IMPACT_TRACE").is_some();
+    if trace {
+        eprintln!(
+            "trace: {:>8.1} ms  data opened",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let set: ChangeSet = changes::compute(
         repo,
         store,
@@ -217,6 +223,21 @@ pub fn select(
         ));
     }
 
+    if trace {
+        eprintln!(
+            "trace: {:>8.1} ms  changes computed",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    // Parsing dominates analysis: spread the changed files over the cores.
+    let analysed = analyse_all(&set.changes, config);
+    let position: std::collections::HashMap<*const changes::Change, usize> = set
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c as *const _, i))
+        .collect();
+    let index_of = |c: &changes::Change| position[&(c as *const _)];
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
     let mut effects: Vec<(usize, Effect)> = Vec::new();
@@ -253,7 +274,7 @@ pub fn select(
             continue;
         }
         let index = changed.len();
-        let found = analyze::effects(change, store, config)?;
+        let found = analysed[index_of(change)].clone();
         let description = analyze::describe(&found, change);
         changed.push(report(&description));
         effects.extend(found.into_iter().map(|e| (index, e)));
@@ -273,10 +294,30 @@ pub fn select(
 
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
     let mut resolver = resolve::Resolver::new(repo, store, &opts.target, &tests)?;
+    // IMPACT_TRACE=1 prints how long each step and effect takes (stderr).
+    if trace {
+        eprintln!(
+            "trace: {:>8.1} ms  changes analysed",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
     for (_, effect) in &effects {
+        let t = Instant::now();
+        if trace {
+            eprintln!("trace: resolving {effect:?}");
+        }
         resolver.resolve(effect, &mut selected)?;
+        if trace {
+            eprintln!(
+                "trace: {:>8.1} ms  {effect:?}",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
     }
     notes.extend(resolver.notes());
+    if let Some(reason) = resolver.overflow.take() {
+        return Ok(Selection::full(vec![reason], total, changed, start));
+    }
 
     for t in &tests {
         if matches!(t.outcome.as_deref(), Some("failed" | "error")) {
@@ -319,4 +360,34 @@ fn baseline_lines(change: &changes::Change) -> Vec<u32> {
         Some(LineDiff::Text(hunks)) => analyze::hunk_lines(hunks),
         _ => Vec::new(),
     }
+}
+
+/// The effects of every change, computed on all cores.
+fn analyse_all(changes: &[changes::Change], config: &Config) -> Vec<Vec<Effect>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || changes.len() < 8 {
+        return changes
+            .iter()
+            .map(|c| analyze::effects(c, config))
+            .collect();
+    }
+    let chunk = changes.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = changes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|c| analyze::effects(c, config))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }

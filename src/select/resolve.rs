@@ -10,11 +10,11 @@ use crate::error::Result;
 use crate::facts::is_python;
 use crate::git::{Repo, Target};
 use crate::numbits;
-use crate::python::{self, Scope, StmtKind};
+use crate::python::{self, Scope};
 use crate::store::{Store, TestRow};
 
 use super::Reason;
-use super::analyze::{Effect, called_at_import, carrier_names};
+use super::analyze::{Effect, carrier_names};
 use super::testside::{Hit, TestSide};
 
 /// Numbits covering every line of any realistic file.
@@ -32,8 +32,18 @@ pub struct Resolver<'a> {
     /// Names already followed, with where they came from.
     names_done: BTreeSet<String>,
     imports: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// Per measured file: name -> names carried from it (see `binding_index`).
+    bindings: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Known test ids by test file, for prefix lookups.
+    by_file: BTreeMap<String, Vec<String>>,
+    /// Set when a change reaches more names than is worth following.
+    pub overflow: Option<String>,
     notes: Vec<String>,
 }
+
+/// Following more names than this means the change reaches nearly everything:
+/// a full run is cheaper and safer.
+const MAX_NAMES: usize = 2_000;
 
 type Selected = BTreeMap<String, BTreeSet<Reason>>;
 
@@ -61,6 +71,16 @@ impl<'a> Resolver<'a> {
             testside: None,
             names_done: BTreeSet::new(),
             imports: None,
+            bindings: BTreeMap::new(),
+            by_file: {
+                let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for t in tests {
+                    let file = t.nodeid.split("::").next().unwrap_or(&t.nodeid).to_string();
+                    m.entry(file).or_default().push(t.nodeid.clone());
+                }
+                m
+            },
+            overflow: None,
             notes: Vec::new(),
         })
     }
@@ -246,11 +266,17 @@ impl<'a> Resolver<'a> {
     }
 
     fn whole_test_file(&self, path: &str, reason: Reason, out: &mut Selected) {
-        let known: Vec<&String> = self
-            .test_ids
-            .iter()
-            .filter(|t| selector_matches(path, t))
-            .collect();
+        // A prefix names tests of one file (`file`, `file::Class::test`) or a
+        // directory; look in the file's tests first.
+        let file = path.split("::").next().unwrap_or(path);
+        let known: Vec<&String> = match self.by_file.get(file) {
+            Some(ids) => ids.iter().filter(|t| selector_matches(path, t)).collect(),
+            None => self
+                .test_ids
+                .iter()
+                .filter(|t| selector_matches(path, t))
+                .collect(),
+        };
         if known.is_empty() {
             add(out, path.to_string(), reason);
         } else {
@@ -268,6 +294,20 @@ impl<'a> Resolver<'a> {
         while let Some(name) = queue.pop_front() {
             if !self.names_done.insert(name.clone()) {
                 continue;
+            }
+            if out.len() * 10 >= self.test_ids.len() * 9 && self.test_ids.len() >= 100 {
+                self.overflow = Some(format!(
+                    "the changes reach {} of {} tests (through `{name}`, from {origin}): running everything",
+                    out.len(),
+                    self.test_ids.len()
+                ));
+                return Ok(());
+            }
+            if self.names_done.len() > MAX_NAMES {
+                self.overflow = Some(format!(
+                    "the changes reach more than {MAX_NAMES} definitions by name (through `{name}`, from {origin})"
+                ));
+                return Ok(());
             }
             let reason = Reason::Name {
                 path: origin.to_string(),
@@ -325,46 +365,19 @@ impl<'a> Resolver<'a> {
         if !is_python(path) {
             return Ok(Vec::new());
         }
-        let Some((_, m)) = self.baseline_module(path)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for st in m.statements() {
-            if !st.refs.iter().any(|r| r == name) {
-                continue;
-            }
-            match (st.kind, st.scope) {
-                (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => {
-                    let def = &m.defs()[d];
-                    if def.cached || def.fixture.is_some() || st.kind != StmtKind::DefHeader(d) {
-                        out.push(def.name.clone());
-                    }
-                    if let Some(f) = &def.fixture {
-                        out.push(f.name.clone());
-                    }
-                }
-                (_, Scope::Module) => out.extend(st.binds.iter().filter(|b| *b != "*").cloned()),
-                (_, Scope::Class(c)) => {
-                    out.extend(st.binds.iter().filter(|b| *b != "*").cloned());
-                    out.push(m.defs()[c].name.clone());
-                }
-                (_, Scope::Function(d)) => {
-                    // Inside a cached function or a fixture, the result reaches
-                    // tests that never run this line; so it does from a function
-                    // that module-level code calls (a one-time initialiser).
-                    out.extend(carrier_names(&m, d));
-                    let mut top = d;
-                    while let Some(p) = m.defs()[top].parent {
-                        top = p;
-                    }
-                    let name = &m.defs()[top].name;
-                    if called_at_import(&m, name) {
-                        out.push(name.clone());
-                    }
-                }
-            }
+        // Computed at record time; parsed here only for data recorded before
+        // these facts existed.
+        if let Some(carried) = self.store.carried(path, name)? {
+            return Ok(carried);
         }
-        Ok(out)
+        if !self.bindings.contains_key(path) {
+            let index = match self.baseline_module(path)? {
+                Some((_, m)) => crate::facts::binding_index(&m),
+                None => BTreeMap::new(),
+            };
+            self.bindings.insert(path.to_string(), index);
+        }
+        Ok(self.bindings[path].get(name).cloned().unwrap_or_default())
     }
 
     /// The parsed baseline of a measured file.
@@ -499,6 +512,13 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// Reasons kept per test: enough to explain it; more would only cost time
+/// when a change reaches most of the suite.
+const MAX_REASONS: usize = 4;
+
 fn add(out: &mut Selected, test: String, reason: Reason) {
-    out.entry(test).or_default().insert(reason);
+    let reasons = out.entry(test).or_default();
+    if reasons.len() < MAX_REASONS {
+        reasons.insert(reason);
+    }
 }

@@ -41,6 +41,111 @@ pub struct TestSide {
     files: Vec<String>,
     contents: BTreeMap<String, Option<String>>,
     parsed: BTreeMap<String, Parsed>,
+    /// Built on first use: where each word, and each token inside a string
+    /// literal, occurs (file index, line). One pass over the test side
+    /// instead of one per searched name.
+    index: Option<Index>,
+    quoted_index: Option<Index>,
+}
+
+#[derive(Default)]
+struct Index {
+    words: std::collections::HashMap<String, Vec<(u32, u32)>>,
+    quoted: std::collections::HashMap<String, Vec<(u32, u32)>>,
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_token_byte(b: u8) -> bool {
+    is_ident_byte(b) || matches!(b, b'.' | b'/' | b'-')
+}
+
+impl Index {
+    /// Indexes words (`quoted == false`) or tokens inside string literals.
+    fn build(files: &[String], contents: &BTreeMap<String, Option<String>>, quoted: bool) -> Index {
+        let mut index = Index::default();
+        for (fi, file) in files.iter().enumerate() {
+            let Some(Some(text)) = contents.get(file) else {
+                continue;
+            };
+            for (li, line) in text.lines().enumerate() {
+                let at = (fi as u32, li as u32 + 1);
+                let bytes = line.as_bytes();
+                let mut i = 0;
+                let mut in_quote: Option<u8> = None;
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    if b == b'#' && in_quote.is_none() {
+                        break;
+                    }
+                    if (b == b'"' || b == b'\'')
+                        && in_quote.is_none()
+                        && bytes[i..].starts_with(&[b, b, b])
+                    {
+                        // A triple-quoted string (a docstring): prose, not a
+                        // module run or a file opened; skip it on this line.
+                        let rest = &bytes[i + 3..];
+                        match rest.windows(3).position(|w| w == [b, b, b]) {
+                            Some(p) => i += 3 + p + 3,
+                            None => break,
+                        }
+                        continue;
+                    }
+                    if b == b'"' || b == b'\'' {
+                        in_quote = match in_quote {
+                            Some(q) if q == b => None,
+                            None => Some(b),
+                            other => other,
+                        };
+                        i += 1;
+                        continue;
+                    }
+                    let token_end = |pred: fn(u8) -> bool| {
+                        let mut j = i;
+                        while j < bytes.len() && pred(bytes[j]) {
+                            j += 1;
+                        }
+                        j
+                    };
+                    if quoted && in_quote.is_none() && !line[i..].contains(['"', '\'']) {
+                        break; // no string literal left on this line
+                    }
+                    if in_quote.is_some() && is_token_byte(b) {
+                        let j = token_end(is_token_byte);
+                        let token = line[i..j].trim_end_matches(['.', '-', '/']);
+                        if quoted {
+                            push(&mut index.quoted, token, at);
+                            if let Some((_, last)) = token.rsplit_once('/') {
+                                push(&mut index.quoted, last, at);
+                            }
+                        }
+                        i = j;
+                    } else if in_quote.is_none()
+                        && is_ident_byte(b)
+                        && (i == 0 || !is_ident_byte(bytes[i - 1]))
+                    {
+                        let j = token_end(is_ident_byte);
+                        if !quoted {
+                            push(&mut index.words, &line[i..j], at);
+                        }
+                        i = j;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        index
+    }
+}
+
+fn push(map: &mut std::collections::HashMap<String, Vec<(u32, u32)>>, key: &str, at: (u32, u32)) {
+    let v = map.entry(key.to_string()).or_default();
+    if v.last() != Some(&at) {
+        v.push(at);
+    }
 }
 
 impl TestSide {
@@ -69,6 +174,15 @@ impl TestSide {
         }
         let mut contents = BTreeMap::new();
         for f in &files {
+            // The work tree is read directly: thousands of test files, and
+            // a missing one (conftest candidates) is common.
+            if matches!(target, Target::WorkTree) {
+                let text = std::fs::read(repo.root().join(f))
+                    .ok()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                contents.insert(f.clone(), text);
+                continue;
+            }
             let text = match repo.read(target, f)? {
                 Some(Entry::File { content, .. }) => {
                     Some(String::from_utf8_lossy(&content).into_owned())
@@ -81,18 +195,55 @@ impl TestSide {
             files: files.into_iter().collect(),
             contents,
             parsed: BTreeMap::new(),
+            index: None,
+            quoted_index: None,
         })
     }
 
     /// Where test-side files mention `needle` (as a whole word or dotted name).
     pub fn find(&mut self, needle: &str) -> Vec<Hit> {
+        if needle.bytes().all(is_ident_byte) {
+            let places = self.index().words.get(needle).cloned().unwrap_or_default();
+            return self.classify_places(&places);
+        }
         self.search(|text| word_lines(text, needle))
     }
 
     /// Where test-side files mention `needle` inside a string literal on a line
     /// (a module run in a subprocess, a data file opened by name).
     pub fn find_quoted(&mut self, needle: &str) -> Vec<Hit> {
-        self.search(|text| quoted_lines(text, needle))
+        if self.quoted_index.is_none() {
+            self.quoted_index = Some(Index::build(&self.files, &self.contents, true));
+        }
+        let places = self
+            .quoted_index
+            .as_ref()
+            .and_then(|i| i.quoted.get(needle).cloned())
+            .unwrap_or_default();
+        self.classify_places(&places)
+    }
+
+    fn index(&mut self) -> &Index {
+        if self.index.is_none() {
+            self.index = Some(Index::build(&self.files, &self.contents, false));
+        }
+        self.index.as_ref().expect("just built")
+    }
+
+    fn classify_places(&mut self, places: &[(u32, u32)]) -> Vec<Hit> {
+        let mut hits = BTreeSet::new();
+        for &(fi, line) in places {
+            let file = self.files[fi as usize].clone();
+            let Some(Some(text)) = self.contents.get(&file) else {
+                continue;
+            };
+            let parsed = self
+                .parsed
+                .entry(file.clone())
+                .or_insert_with(|| parse(text));
+            classify(&file, parsed, line, &mut hits);
+        }
+        hits.into_iter().collect()
     }
 
     /// Classifies the lines `lines_of` finds in each test-side file.
@@ -287,6 +438,7 @@ pub fn word_lines(text: &str, needle: &str) -> Vec<u32> {
     lines
 }
 
+#[cfg(test)]
 /// Lines where `needle` occurs inside a string literal (an odd number of
 /// quotes before it on the line).
 pub fn quoted_lines(text: &str, needle: &str) -> Vec<u32> {

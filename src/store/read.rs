@@ -335,6 +335,48 @@ impl Store {
         )
     }
 
+    /// What code in `path` naming `name` carries; `None` when the file's facts
+    /// were not computed (data recorded by an older impact).
+    pub fn carried(&self, path: &str, name: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let has_facts: i64 = self
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM impact_facts x JOIN file f ON f.id = x.file_id WHERE f.path = ?1",
+                [path],
+                |r| r.get(0),
+            )
+            .map_err(read_err(&self.path))?;
+        if has_facts == 0 {
+            return Ok(None);
+        }
+        self.strings(
+            "SELECT c.carried FROM impact_carry c JOIN file f ON f.id = c.file_id
+             WHERE f.path = ?1 AND c.name = ?2",
+            params![path, name],
+        )
+        .map(Some)
+    }
+
+    /// The most recent run.
+    pub fn last_run(&self) -> Result<Option<RunInfo>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT id, kind, started_at, commit_id, command, tests, files
+                 FROM impact_run ORDER BY id DESC LIMIT 1",
+                [],
+                run_info,
+            )
+            .optional()
+            .map_err(read_err(&self.path))
+    }
+
+    /// Whether anything was ever recorded.
+    pub fn has_runs(&self) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row("SELECT EXISTS (SELECT 1 FROM impact_run)", [], |r| r.get(0))
+            .map_err(read_err(&self.path))
+    }
+
     /// A key of impact's metadata.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()

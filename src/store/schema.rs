@@ -121,4 +121,18 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX impact_test_fixture_name ON impact_test_fixture (fixture);
     "#,
+    // 5: per file, what code naming an identifier binds or carries (`B = A`,
+    // a cached function or fixture naming it), so that selection follows
+    // changed names without parsing unchanged files. Facts are recomputed
+    // for files as they are recorded again.
+    r#"
+    CREATE TABLE impact_carry (
+        file_id integer not null references file (id),
+        name text not null,
+        carried text not null,
+        unique (file_id, name, carried)
+    );
+    CREATE INDEX impact_carry_name ON impact_carry (name);
+    DELETE FROM impact_facts;
+    "#,
 ];

@@ -388,6 +388,7 @@ impl Writer<'_> {
         blob_id: &str,
         refs: &[(String, Vec<u8>)],
         imports: &[String],
+        carries: &[(String, String)],
     ) -> Result<(), StoreError> {
         let err = self.err("write");
         self.tx
@@ -395,6 +396,9 @@ impl Writer<'_> {
             .map_err(&err)?;
         self.tx
             .execute("DELETE FROM impact_import WHERE file_id = ?1", [file_id])
+            .map_err(&err)?;
+        self.tx
+            .execute("DELETE FROM impact_carry WHERE file_id = ?1", [file_id])
             .map_err(&err)?;
         {
             let mut ins = self
@@ -414,6 +418,15 @@ impl Writer<'_> {
                 .map_err(&err)?;
             for m in imports {
                 ins.execute(params![file_id, m]).map_err(&err)?;
+            }
+            let mut ins = self
+                .tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO impact_carry (file_id, name, carried) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(&err)?;
+            for (name, carried) in carries {
+                ins.execute(params![file_id, name, carried]).map_err(&err)?;
             }
         }
         self.tx
