@@ -83,7 +83,7 @@ measure() {
     rss=$(tail -1 /tmp/impact-rss.txt)
     local stats
     if command -v hyperfine >/dev/null; then
-        hyperfine --shell=none --warmup 2 --runs "$RUNS" --style none --export-json /tmp/impact-hf.json "$I select" > /dev/null 2>&1 || true
+        hyperfine --shell=none --ignore-failure --warmup 2 --runs "$RUNS" --style none --export-json /tmp/impact-hf.json "$I select" > /dev/null 2>&1 || true
         stats=$(python3 -c "import json; r=json.load(open('/tmp/impact-hf.json'))['results'][0]; print('%.1f ms ± %.1f (min %.1f)' % (r['mean']*1e3, r['stddev']*1e3, r['min']*1e3))")
     else
         stats="(hyperfine missing)"
@@ -95,6 +95,7 @@ echo "| scenario | selection | wall | peak RSS |"
 echo "|---|---|---|---|"
 git checkout -q -- .
 measure "nothing changed"
+git checkout -q -- .
 edit_bodies 50 plain
 measure "plain bodies (50 files)"
 git checkout -q -- .
