@@ -62,7 +62,7 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
         None => Vec::new(),
     };
     let query = match range {
-        None => numbits::encode(0..=count_lines(&baseline) + 1),
+        None => None,
         Some((first, last)) => {
             // Line numbers on the command line refer to the file as it is now;
             // the data refers to its baseline.
@@ -107,10 +107,13 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
                     "{target} also runs at import time: tests that import it depend on it"
                 ));
             }
-            bits
+            Some(bits)
         }
     };
-    let tests = store.tests_touching(file_id, &query)?;
+    let tests = match &query {
+        None => store.tests_in_file(file_id)?,
+        Some(bits) => store.tests_touching(file_id, bits)?,
+    };
     match format {
         Format::Json => out.json(&WhoJson { tests: &tests })?,
         Format::Text => {
@@ -126,10 +129,6 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
         }
     }
     Ok(0)
-}
-
-fn count_lines(content: &[u8]) -> u32 {
-    content.iter().filter(|&&b| b == b'\n').count() as u32 + 1
 }
 
 #[derive(serde::Serialize)]

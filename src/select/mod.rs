@@ -231,18 +231,11 @@ pub fn select(
     }
     // Parsing dominates analysis: spread the changed files over the cores.
     let analysed = analyse_all(&set.changes, config);
-    let position: std::collections::HashMap<*const changes::Change, usize> = set
-        .changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c as *const _, i))
-        .collect();
-    let index_of = |c: &changes::Change| position[&(c as *const _)];
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
-    let mut effects: Vec<(usize, Effect)> = Vec::new();
+    let mut effects: Vec<Effect> = Vec::new();
     let mut considered = 0;
-    for change in &set.changes {
+    for (change, found) in set.changes.iter().zip(analysed) {
         let lines = baseline_lines(change);
         let report = |effect: &str| ChangedFile {
             path: change.path.clone(),
@@ -273,11 +266,8 @@ pub fn select(
             changed.push(report("full run"));
             continue;
         }
-        let index = changed.len();
-        let found = analysed[index_of(change)].clone();
-        let description = analyze::describe(&found, change);
-        changed.push(report(&description));
-        effects.extend(found.into_iter().map(|e| (index, e)));
+        changed.push(report(&analyze::describe(&found, change)));
+        effects.extend(found);
     }
     if considered > config.max_changed_files {
         full_reasons.insert(
@@ -301,7 +291,7 @@ pub fn select(
             start.elapsed().as_secs_f64() * 1e3
         );
     }
-    for (_, effect) in &effects {
+    for effect in &effects {
         let t = Instant::now();
         if trace {
             eprintln!("trace: resolving {effect:?}");

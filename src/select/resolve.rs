@@ -17,9 +17,6 @@ use super::Reason;
 use super::analyze::{Effect, carrier_names};
 use super::testside::{Hit, TestSide};
 
-/// Numbits covering every line of any realistic file.
-const ALL_LINES: usize = 1 << 17;
-
 /// Resolves effects into selected tests, with caches shared across effects.
 pub struct Resolver<'a> {
     repo: &'a Repo,
@@ -127,7 +124,7 @@ impl<'a> Resolver<'a> {
                 if let Some(fid) = self.file_id(path)?
                     && self
                         .store
-                        .ran_at_import(fid, &numbits::encode(lines.iter().copied()))?
+                        .import_time_touches(fid, &numbits::encode(lines.iter().copied()))?
                 {
                     self.module(path, out)?;
                     self.names(path, std::slice::from_ref(name), out)?;
@@ -135,8 +132,7 @@ impl<'a> Resolver<'a> {
             }
             Effect::WholeFile { path } => {
                 if let Some(fid) = self.file_id(path)? {
-                    let all = vec![0xffu8; ALL_LINES / 8];
-                    for (test, _) in self.store.tests_intersecting(fid, &all)? {
+                    for test in self.store.tests_in_file(fid)? {
                         add(out, test, Reason::File { path: path.clone() });
                     }
                 }
@@ -144,38 +140,24 @@ impl<'a> Resolver<'a> {
             Effect::Names { path, names } => self.names(path, names, out)?,
             Effect::Module { path } => self.module(path, out)?,
             Effect::Scope { path, dir } => {
-                for id in self.test_ids.clone() {
-                    if dir.is_empty() || id.starts_with(&format!("{dir}/")) {
-                        add(out, id, Reason::Scope { path: path.clone() });
-                    }
-                }
+                self.select_dir(dir, &Reason::Scope { path: path.clone() }, out)
             }
             Effect::TestFunctions { path, ids } => {
                 for id in ids {
-                    let prefix = format!("{path}::{id}");
-                    let known: Vec<String> = self
-                        .test_ids
-                        .iter()
-                        .filter(|t| selector_matches(&prefix, t))
-                        .cloned()
-                        .collect();
-                    if known.is_empty() {
-                        add(out, prefix, Reason::New { path: path.clone() });
-                    } else {
-                        for t in known {
-                            add(out, t, Reason::TestFile { path: path.clone() });
-                        }
-                    }
+                    self.select_prefix(
+                        &format!("{path}::{id}"),
+                        Reason::TestFile { path: path.clone() },
+                        Reason::New { path: path.clone() },
+                        out,
+                    );
                 }
             }
             Effect::TestFile { path } => {
                 self.whole_test_file(path, Reason::TestFile { path: path.clone() }, out)
             }
             Effect::Doctests { path } => {
-                for id in self.test_ids.clone() {
-                    if id.starts_with(&format!("{path}::")) {
-                        add(out, id, Reason::Scope { path: path.clone() });
-                    }
+                for id in self.by_file.get(path).cloned().unwrap_or_default() {
+                    add(out, id, Reason::Scope { path: path.clone() });
                 }
             }
             Effect::ModuleNamed { path } => {
@@ -219,17 +201,15 @@ impl<'a> Resolver<'a> {
                     // Measured code that names the file: the statements naming it
                     // changed in effect.
                     let sources = self.sources_naming(name)?;
-                    for (file, lines) in sources {
+                    for (file, lines, bound) in sources {
                         self.resolve(
                             &Effect::Lines {
                                 path: file.clone(),
-                                lines: lines.clone(),
+                                lines,
                             },
                             out,
                         )?;
-                        for n in self.bound_at(&file, &lines)? {
-                            self.names(&file, std::slice::from_ref(&n), out)?;
-                        }
+                        self.names(&file, &bound, out)?;
                     }
                     let hits = self.testside()?.find_quoted(name);
                     self.apply_hits(hits, &reason, path, out)?;
@@ -266,22 +246,40 @@ impl<'a> Resolver<'a> {
     }
 
     fn whole_test_file(&self, path: &str, reason: Reason, out: &mut Selected) {
-        // A prefix names tests of one file (`file`, `file::Class::test`) or a
-        // directory; look in the file's tests first.
-        let file = path.split("::").next().unwrap_or(path);
-        let known: Vec<&String> = match self.by_file.get(file) {
-            Some(ids) => ids.iter().filter(|t| selector_matches(path, t)).collect(),
+        self.select_prefix(path, reason.clone(), reason, out);
+    }
+
+    /// The known tests a node-id prefix names (`file`, `file::Class::test`, a
+    /// directory), each with `known`; when it names none, the prefix itself
+    /// (pytest accepts it) with `unknown`.
+    fn select_prefix(&self, prefix: &str, known: Reason, unknown: Reason, out: &mut Selected) {
+        // Look in the file's own tests first.
+        let file = prefix.split("::").next().unwrap_or(prefix);
+        let matching: Vec<&String> = match self.by_file.get(file) {
+            Some(ids) => ids.iter().filter(|t| selector_matches(prefix, t)).collect(),
             None => self
                 .test_ids
                 .iter()
-                .filter(|t| selector_matches(path, t))
+                .filter(|t| selector_matches(prefix, t))
                 .collect(),
         };
-        if known.is_empty() {
-            add(out, path.to_string(), reason);
+        if matching.is_empty() {
+            add(out, prefix.to_string(), unknown);
         } else {
-            for t in known {
-                add(out, t.clone(), reason.clone());
+            for t in matching {
+                add(out, t.clone(), known.clone());
+            }
+        }
+    }
+
+    /// Every known test under a directory ("" = all).
+    fn select_dir(&self, dir: &str, reason: &Reason, out: &mut Selected) {
+        let prefix = format!("{dir}/");
+        for (file, ids) in &self.by_file {
+            if dir.is_empty() || file.starts_with(&prefix) {
+                for id in ids {
+                    add(out, id.clone(), reason.clone());
+                }
             }
         }
     }
@@ -343,13 +341,7 @@ impl<'a> Resolver<'a> {
             match hit {
                 Hit::Tests(prefix) => self.whole_test_file(&prefix, reason.clone(), out),
                 Hit::File(file) => self.whole_test_file(&file, reason.clone(), out),
-                Hit::Dir(dir) => {
-                    for id in self.test_ids.clone() {
-                        if dir.is_empty() || id.starts_with(&format!("{dir}/")) {
-                            add(out, id, reason.clone());
-                        }
-                    }
-                }
+                Hit::Dir(dir) => self.select_dir(&dir, reason, out),
                 // A fixture or helper names it: follow its name (already
                 // followed names are skipped).
                 Hit::Name(n) => self.names(origin, std::slice::from_ref(&n), out)?,
@@ -395,9 +387,10 @@ impl<'a> Resolver<'a> {
         Ok(Some((content, m)))
     }
 
-    /// Measured files whose baseline names `needle`, with the lines of the
-    /// statements that name it.
-    fn sources_naming(&mut self, needle: &str) -> Result<Vec<(String, Vec<u32>)>> {
+    /// Measured files whose baseline names `needle`: the lines of the
+    /// statements naming it, and the names those statements bind or carry
+    /// (module-level bindings; cached functions and fixtures around them).
+    fn sources_naming(&mut self, needle: &str) -> Result<Vec<Naming>> {
         if self.baselines.is_none() {
             self.baselines = Some(self.store.baselines()?);
         }
@@ -416,37 +409,28 @@ impl<'a> Resolver<'a> {
             };
             let text = String::from_utf8_lossy(&content);
             let mut lines = BTreeSet::new();
+            let mut bound = BTreeSet::new();
             for l in super::testside::word_lines(&text, needle) {
-                if let Some(st) = m.statement_at(l) {
-                    lines.extend(st.start..=st.end);
+                let Some(st) = m.statement_at(l) else {
+                    continue;
+                };
+                lines.extend(st.start..=st.end);
+                match st.scope {
+                    Scope::Module | Scope::Class(_) => {
+                        bound.extend(st.binds.iter().filter(|b| *b != "*").cloned())
+                    }
+                    Scope::Function(d) => bound.extend(carrier_names(&m, d)),
                 }
             }
             if !lines.is_empty() {
-                out.push((path, lines.into_iter().collect()));
+                out.push((
+                    path,
+                    lines.into_iter().collect(),
+                    bound.into_iter().collect(),
+                ));
             }
         }
         Ok(out)
-    }
-
-    /// Names bound by the statements on `lines` of a measured file, and the
-    /// cached functions or fixtures those statements sit in.
-    fn bound_at(&mut self, path: &str, lines: &[u32]) -> Result<Vec<String>> {
-        let Some((_, m)) = self.baseline_module(path)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = BTreeSet::new();
-        for &l in lines {
-            let Some(st) = m.statement_at(l) else {
-                continue;
-            };
-            match st.scope {
-                Scope::Module | Scope::Class(_) => {
-                    out.extend(st.binds.iter().filter(|b| *b != "*").cloned())
-                }
-                Scope::Function(d) => out.extend(carrier_names(&m, d)),
-            }
-        }
-        Ok(out.into_iter().collect())
     }
 
     /// `path` and every measured file that imports it, transitively.
@@ -485,17 +469,14 @@ impl<'a> Resolver<'a> {
         let reason = Reason::Module {
             path: path.to_string(),
         };
-        let all = vec![0xffu8; ALL_LINES / 8];
         for file in &seen {
             if let Some(fid) = self.file_id(file)? {
-                for (test, _) in self.store.tests_intersecting(fid, &all)? {
+                for test in self.store.tests_in_file(fid)? {
                     add(out, test, reason.clone());
                 }
             }
-            for id in self.test_ids.clone() {
-                if id.split("::").next() == Some(file.as_str()) {
-                    add(out, id, reason.clone());
-                }
+            for id in self.by_file.get(file).into_iter().flatten() {
+                add(out, id.clone(), reason.clone());
             }
         }
         let files = self.testside()?.importers_of(&modules);
@@ -515,6 +496,10 @@ impl<'a> Resolver<'a> {
 /// Reasons kept per test: enough to explain it; more would only cost time
 /// when a change reaches most of the suite.
 const MAX_REASONS: usize = 4;
+
+/// A measured file naming something: (path, lines of the naming statements,
+/// names they bind or carry).
+type Naming = (String, Vec<u32>, Vec<String>);
 
 fn add(out: &mut Selected, test: String, reason: Reason) {
     let reasons = out.entry(test).or_default();

@@ -387,8 +387,13 @@ impl Store {
             .map_err(read_err(&self.path))
     }
 
-    /// Whether any line of `file_id` ran at import time and intersects `numbits`.
-    pub fn ran_at_import(&self, file_id: i64, numbits: &[u8]) -> Result<bool, StoreError> {
-        self.import_time_touches(file_id, numbits)
+    /// The tests that ran any line of `file_id` (import time left out).
+    pub fn tests_in_file(&self, file_id: i64) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT c.context FROM line_bits lb JOIN context c ON c.id = lb.context_id
+             WHERE lb.file_id = ?1 AND c.context != '' AND length(lb.numbits) > 0
+             ORDER BY c.context",
+            [file_id],
+        )
     }
 }

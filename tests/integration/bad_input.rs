@@ -23,8 +23,6 @@ fn recorded() -> (TestRepo, Vec<u8>) {
 #[test]
 fn outside_a_git_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let run = crate::support::TestRepo::empty();
-    drop(run);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_impact"))
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
