@@ -331,3 +331,81 @@ fn a_changed_python_environment_means_a_full_run() {
         .unwrap();
     assert!(!now.contains("pytest=="), "{now}");
 }
+
+#[test]
+fn doctests_main_blocks_and_conftest_hooks_select_the_tests_they_break() {
+    let mut repo = TestRepo::with_fixture("sample");
+    repo.write(
+        "shop/report.py",
+        "\"\"\"Reports.\"\"\"\n\n\ndef half(x):\n    \"\"\"Half of x.\n\n    >>> half(4)\n    2.0\n    \"\"\"\n    return x / 2\n\n\nif __name__ == \"__main__\":\n    print(sum([1, 2, 3]))\n",
+    );
+    repo.write(
+        "tests/test_report.py",
+        "import subprocess\nimport sys\nfrom pathlib import Path\n\n\ndef test_report_main():\n    out = subprocess.run([sys.executable, \"-m\", \"shop.report\"], capture_output=True, text=True,\n                         cwd=Path(__file__).parent.parent, check=True)\n    assert out.stdout.strip() == \"6\"\n\n\ndef test_flag(request):\n    assert request.config.shop_flag == \"on\"\n",
+    );
+    let conftest = repo.read("tests/conftest.py");
+    repo.write(
+        "tests/conftest.py",
+        &format!("{conftest}\n\ndef pytest_configure(config):\n    config.shop_flag = \"on\"\n"),
+    );
+    repo.commit_all("report, hooks");
+    let all = ["--doctest-modules", "shop", "tests"];
+    assert_eq!(impact_run(&repo, &[], &all).code, 0);
+
+    let cases = [
+        (
+            "shop/report.py",
+            "    2.0\n",
+            "    2.5\n",
+            "shop/report.py::shop.report.half",
+        ),
+        (
+            "shop/report.py",
+            "sum([1, 2, 3])",
+            "sum([1, 2])",
+            "tests/test_report.py::test_report_main",
+        ),
+        (
+            "tests/conftest.py",
+            "config.shop_flag = \"on\"",
+            "config.shop_flag = \"off\"",
+            "tests/test_report.py::test_flag",
+        ),
+    ];
+    for (file, find, replace, breaks) in cases {
+        repo.replace(file, find, replace);
+        // Plain pytest says the test breaks ...
+        let python = venv_python().display().to_string();
+        let plain = std::process::Command::new(&python)
+            .current_dir(repo.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--doctest-modules",
+                breaks,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            plain.status.code(),
+            Some(1),
+            "{breaks} must fail after editing {file}"
+        );
+        // ... and impact selects it.
+        let json = repo
+            .impact()
+            .args(["select", "--format", "json"])
+            .ok()
+            .json();
+        let selected: Vec<String> = serde_json::from_value(json["tests"].clone()).unwrap();
+        assert!(
+            selected.contains(&breaks.to_string()),
+            "{breaks} not selected after editing {file}: {json:#}"
+        );
+        repo.git(&["checkout", "--", file]);
+    }
+}
