@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::git::Repo;
+use crate::shard::Shard;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -14,6 +15,7 @@ Examples:
   impact show 'tests/test_cart.py::test_add'
   impact status --format json
   impact export --coverage coverage.db    a clean coverage.py data file
+  impact combine shard-*.db               merge CI shards' data into .impact.db
 
 Exit codes: 0 success, 2 bad input (the message names it and the fix), 3 unexpected failure.";
 
@@ -110,7 +112,31 @@ Example:
         #[arg(long, value_name = "FILE", required = true)]
         coverage: PathBuf,
     },
+    /// Merge data files recorded by CI shards into one
+    #[command(after_help = COMBINE_HELP)]
+    Combine {
+        /// impact data files (e.g. each shard's copy of the data after `impact run --shard K/N`)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write the result here instead of merging into the data file (--db)
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
 }
+
+const COMBINE_HELP: &str = "\
+Examples:
+  impact combine shard-1.db shard-2.db shard-3.db     into .impact.db (or --db)
+  impact combine a.db b.db -o combined.db             only a.db and b.db
+
+For each test the newest recording wins (by the time of the run that recorded
+it); runs both files know are not repeated, so combining a file with itself, or
+a shard with the main file it was copied from, changes nothing. A file recorded
+at different contents is taken from the newer data and the older lines are
+carried over, except when two inputs both recorded new data for it at
+different contents (shards run on different commits): that is refused (exit 2)
+naming the file and both commits. The result is written beside OUT and moved
+into place: OUT is never half-written.";
 
 const SELECT_HELP: &str = "\
 Examples:
@@ -118,6 +144,12 @@ Examples:
   impact select --staged --explain        what the staged changes select, and why
   impact select --since origin/main --format json
   pytest $(impact select --format pytest)
+  pytest $(impact select --since origin/main --shard 2/4 --format pytest)
+
+With --shard K/N the selection is split into N parts balanced by recorded
+durations (the same split on every machine); on a full-run verdict the whole
+known suite is split (exit status still 10). Tests the data does not know are
+placed by a hash of their file; `impact run --shard` places them too.
 
 Exit status: 0 = a selection (possibly empty: nothing needs to run); 10 = run
 everything (no data, data too old, a full-run file changed, ...: the reasons are
@@ -130,6 +162,8 @@ Examples:
   impact run --staged                     in a pre-commit hook
   impact run --since origin/main -- python -m pytest -n 2
   impact run --full                       the nightly run: everything, data refreshed
+  impact run --shard 2/4 --since origin/main    the 2nd of 4 CI machines
+  impact run --observe                    run everything; report what selection would have missed
 
 The command after `--` defaults to `python -m pytest`; impact adds `-p impact_pytest`
 (its plugin, shipped inside the binary). The exit status is pytest's; when nothing is
@@ -150,6 +184,12 @@ pub struct RunArgs {
     /// Show, per selected test, what selected it
     #[arg(long)]
     pub explain: bool,
+    /// Run only shard K of N (1 <= K <= N): the selection split by recorded durations
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Run everything, and report what the selection would have skipped and missed
+    #[arg(long, conflicts_with = "full")]
+    pub observe: bool,
     /// The test command [default: python -m pytest]
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -173,6 +213,9 @@ pub struct SelectArgs {
     /// Run everything when more files than this changed [config: max_changed_files]
     #[arg(long, value_name = "N")]
     pub max_changed_files: Option<usize>,
+    /// Print only shard K of N (1 <= K <= N): the selection split by recorded durations
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     #[arg(long, value_enum, default_value_t = SelectFormat::Text)]
     pub format: SelectFormat,
 }

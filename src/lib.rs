@@ -7,6 +7,7 @@
 
 pub mod changes;
 pub mod cli;
+pub mod combine;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -20,4 +21,5 @@ pub mod python;
 pub mod recording;
 pub mod run;
 pub mod select;
+pub mod shard;
 pub mod store;

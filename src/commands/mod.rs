@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns settings and arguments into output
 //! and an exit code.
 
+mod combine;
 mod export;
 mod import;
 mod query;
@@ -21,6 +22,9 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
         Command::Status { format } => status::run(settings, *format, out),
         Command::Export { coverage } => export::run(settings, coverage, out),
         Command::Select(args) => select::run(settings, args, out),
+        Command::Combine { files, output } => {
+            combine::run(settings, files, output.as_deref(), out)
+        }
         Command::Run(args) => crate::run::run(
             &settings.repo,
             &settings.db,
@@ -33,6 +37,8 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
                 },
                 since: args.since.clone(),
                 explain: args.explain,
+                shard: args.shard,
+                observe: args.observe,
                 command: args.command.clone(),
             },
             out,

@@ -17,11 +17,52 @@ struct SelectJson<'a> {
     total: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<std::collections::BTreeMap<&'a str, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<ShardJson>,
+}
+
+/// `"shard"` in JSON: which part this is, and the size of the whole.
+#[derive(serde::Serialize)]
+struct ShardJson {
+    index: usize,
+    count: usize,
+    /// Entries across all shards: the selection, or on a full-run verdict
+    /// the known suite.
+    of: usize,
 }
 
 pub fn run(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<i32> {
-    let selection = compute(settings, args, out)?;
-    print(&selection, args.format, args.explain, out)?;
+    let mut selection = compute(settings, args, out)?;
+    let mut shard_json = None;
+    if let Some(shard) = args.shard {
+        let tests = match Store::open(&settings.db)? {
+            Some(store) => store.tests()?,
+            None => Vec::new(),
+        };
+        let part = crate::shard::part(&selection, &tests, shard);
+        restrict(&mut selection, &part.tests);
+        shard_json = Some(ShardJson {
+            index: shard.index,
+            count: shard.count,
+            of: part.of,
+        });
+        out.note(&format!(
+            "shard {shard}: {} of {} {}",
+            thousands(part.tests.len()),
+            thousands(part.of),
+            match selection.mode {
+                Mode::Selected => "selected tests",
+                Mode::Full => "known tests (full run)",
+            }
+        ));
+        if selection.mode == Mode::Full && tests.is_empty() {
+            out.note(
+                "no recorded tests to split: every shard runs everything; \
+                 `impact run --shard` splits by test file instead",
+            );
+        }
+    }
+    print(&selection, args.format, args.explain, shard_json, out)?;
     Ok(match selection.mode {
         Mode::Selected => exit_codes::OK,
         Mode::Full => exit_codes::FULL_RUN,
@@ -56,7 +97,24 @@ pub fn compute(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<S
     select::select(&settings.repo, store.as_ref(), &config, &opts)
 }
 
-fn print(s: &Selection, format: SelectFormat, explain: bool, out: &Output) -> Result<()> {
+/// Keeps only `part` of the selection; on a full-run verdict the part (of the
+/// known suite) becomes the list, so that a shard's output names its tests.
+fn restrict(s: &mut Selection, part: &[String]) {
+    let mut reasons = std::mem::take(&mut s.tests);
+    s.tests = part
+        .iter()
+        .map(|id| (id.clone(), reasons.remove(id).unwrap_or_default()))
+        .collect();
+}
+
+fn print(
+    s: &Selection,
+    format: SelectFormat,
+    explain: bool,
+    shard: Option<ShardJson>,
+    out: &Output,
+) -> Result<()> {
+    let sharded = shard.is_some();
     let ids: Vec<&str> = s.tests.keys().map(String::as_str).collect();
     match format {
         SelectFormat::Json => out.json(&SelectJson {
@@ -71,11 +129,14 @@ fn print(s: &Selection, format: SelectFormat, explain: bool, out: &Output) -> Re
                     .map(|(t, r)| (t.as_str(), r.iter().map(ToString::to_string).collect()))
                     .collect()
             }),
+            shard,
         })?,
         SelectFormat::Text | SelectFormat::Pytest => {
             // On a full-run verdict nothing is printed: no arguments make
-            // pytest run everything, and the exit status says "full".
-            if s.mode == Mode::Selected {
+            // pytest run everything, and the exit status says "full". A
+            // shard prints its part of the known suite instead (empty only
+            // when there is no data, when every shard runs everything).
+            if s.mode == Mode::Selected || sharded {
                 let mut text = String::new();
                 for (t, reasons) in &s.tests {
                     text.push_str(t);

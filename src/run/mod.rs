@@ -19,6 +19,7 @@ use crate::git::Target;
 use crate::output::{Output, thousands};
 use crate::recording::{self, Recording, now_rfc3339};
 use crate::select::{self, Mode, Options, Selection};
+use crate::shard::Shard;
 use crate::store::Store;
 
 pub use probe::Interpreter;
@@ -36,8 +37,20 @@ pub struct RunOptions {
     pub target: TargetSpec,
     pub since: Option<String>,
     pub explain: bool,
+    /// Run only this shard of the selection.
+    pub shard: Option<Shard>,
+    /// Run everything, but report what the selection would have done.
+    pub observe: bool,
     /// The test command; empty = `python -m pytest`.
     pub command: Vec<String>,
+}
+
+/// What the selection would have run, kept by `--observe` before it runs
+/// everything.
+struct WouldBe {
+    mode: Mode,
+    tests: BTreeSet<String>,
+    reasons: Vec<String>,
 }
 
 /// Runs the command; returns pytest's exit code.
@@ -64,10 +77,20 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
             since: opts.since.clone(),
         },
     )?;
+    let would_be = opts.observe.then(|| WouldBe {
+        mode: selection.mode,
+        tests: selection.tests.keys().cloned().collect(),
+        reasons: selection.reasons.clone(),
+    });
     if opts.full {
         force_full(
             &mut selection,
             "--full: running everything and refreshing the data",
+        );
+    } else if opts.observe {
+        force_full(
+            &mut selection,
+            "--observe: running everything to compare with what the selection would run",
         );
     } else if let Some(old) = &recorded_env
         && old != &interpreter.fingerprint
@@ -82,6 +105,22 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         );
     }
     announce(&selection, opts.explain, out);
+    let tests = store.tests()?;
+    let part = opts
+        .shard
+        .map(|shard| (shard, crate::shard::part(&selection, &tests, shard)));
+    if let Some((shard, part)) = &part {
+        out.note(&format!(
+            "shard {shard}: {} of {} {}",
+            thousands(part.tests.len()),
+            thousands(part.of),
+            if selection.mode == Mode::Full {
+                "known tests, and the unknown tests whose file hashes here"
+            } else {
+                "selected tests"
+            }
+        ));
+    }
     if selection.mode == Mode::Selected && selection.tests.is_empty() {
         if !selection.changed.is_empty() {
             // Every test was skipped under these changes: remember it, so a
@@ -92,18 +131,34 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         }
         return Ok(0);
     }
+    if let Some((shard, part)) = &part
+        && selection.mode == Mode::Selected
+        && part.tests.is_empty()
+    {
+        // The other shards run the selection; this one records nothing, so
+        // its data file stays as it was restored.
+        out.note(&format!("shard {shard}: nothing to run"));
+        return Ok(0);
+    }
 
     let work = TempDir::new()?;
     std::fs::write(work.path.join("impact_pytest.py"), PLUGIN).map_err(|source| Error::Write {
         path: work.path.join("impact_pytest.py"),
         source,
     })?;
-    let known = store.test_ids()?;
-    let selection_json = serde_json::json!({
+    let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
+    let mut selection_json = serde_json::json!({
         "mode": match selection.mode { Mode::Full => "full", Mode::Selected => "selected" },
         "tests": selection.tests.keys().collect::<Vec<_>>(),
         "known": known,
     });
+    if let Some((shard, part)) = &part {
+        // The plugin keeps a known test when it is in `tests` (this shard's
+        // part, exact ids), and a test the data does not know when its file
+        // hashes to this shard (`unknown_shard`).
+        selection_json["tests"] = serde_json::json!(part.tests);
+        selection_json["shard"] = serde_json::json!({"index": shard.index, "count": shard.count});
+    }
     let selection_path = work.path.join("selection.json");
     std::fs::write(&selection_path, selection_json.to_string()).map_err(|source| Error::Write {
         path: selection_path.clone(),
@@ -129,6 +184,11 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     };
     rec.started_at = started_at;
     rec.command = command.join(" ");
+    if let Some(shard) = opts.shard {
+        // Shards started in the same second are still different runs to
+        // `impact combine`.
+        rec.command.push_str(&format!(" [shard {shard}]"));
+    }
     for (id, r) in &results.tests {
         let entry = rec.tests.entry(id.clone()).or_default();
         entry.outcome = Some(r.outcome.clone());
@@ -157,17 +217,33 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
             .filter_map(|(id, _)| skipped.get(id).map(|note| (id.clone(), note.clone())))
             .collect()
     } else {
-        rec.skipped = known
-            .iter()
-            .filter(|t| !results.tests.contains_key(*t))
-            .cloned()
-            .collect();
+        rec.skipped = match opts.shard {
+            // Tests other shards run were not skipped by the selection.
+            Some(_) => crate::shard::unselected(&selection, &known)
+                .into_iter()
+                .filter(|t| !results.tests.contains_key(*t))
+                .cloned()
+                .collect(),
+            None => known
+                .iter()
+                .filter(|t| !results.tests.contains_key(*t))
+                .cloned()
+                .collect(),
+        };
         rec.skip_note = skip_note(&selection, &rec.started_at, rec.commit.as_deref());
         Vec::new()
     };
     let report = merge_run(&mut store, &mut rec, &removed, &interpreter.fingerprint)?;
     for (id, note) in &misses {
         out.warn(&format!("possible miss: {id} fails now, but a selection skipped it since the last full run ({note})"));
+    }
+    if let Some(would_be) = &would_be {
+        let observation = observe(would_be, &known, &results);
+        report_observation(&observation, out);
+        if let Some(run) = store.last_run()? {
+            let json = serde_json::to_string(&observation).unwrap_or_default();
+            store.write(|w| w.set_run_observation(run.id, &json))?;
+        }
     }
     let failed = rec
         .tests
@@ -186,6 +262,98 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         }
     ));
     Ok(code)
+}
+
+/// What `--observe` found: the selection compared with the full run.
+#[derive(Debug, serde::Serialize)]
+struct Observation {
+    /// `selected` or `full`: the verdict the selection would have given.
+    mode: Mode,
+    /// Tests that ran.
+    ran: usize,
+    /// Of those, tests the selection would have run.
+    would_run: usize,
+    /// Tests that failed or errored although the selection would have skipped them.
+    would_be_misses: Vec<String>,
+    /// Seconds this run spent in tests the selection would have skipped.
+    saved_seconds: f64,
+    /// Seconds this run spent in tests.
+    total_seconds: f64,
+    /// Why the selection would have run everything, when it would.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<String>,
+}
+
+/// Compares what ran with what the selection would have run. Tests the data
+/// did not know count as selected: the plugin always runs them.
+fn observe(would_be: &WouldBe, known: &[String], results: &Results) -> Observation {
+    let known: BTreeSet<&str> = known.iter().map(String::as_str).collect();
+    let prefixes: Vec<String> = would_be
+        .tests
+        .iter()
+        .flat_map(|t| ["::", "[", "/"].map(|s| format!("{t}{s}")))
+        .collect();
+    let selected = |id: &str| {
+        would_be.mode == Mode::Full
+            || !known.contains(id)
+            || would_be.tests.contains(id)
+            || prefixes.iter().any(|p| id.starts_with(p.as_str()))
+    };
+    let mut obs = Observation {
+        mode: would_be.mode,
+        ran: results.tests.len(),
+        would_run: 0,
+        would_be_misses: Vec::new(),
+        saved_seconds: 0.0,
+        total_seconds: 0.0,
+        reasons: if would_be.mode == Mode::Full {
+            would_be.reasons.clone()
+        } else {
+            Vec::new()
+        },
+    };
+    for (id, r) in &results.tests {
+        let duration = if r.duration.is_finite() { r.duration.max(0.0) } else { 0.0 };
+        obs.total_seconds += duration;
+        if selected(id) {
+            obs.would_run += 1;
+        } else {
+            obs.saved_seconds += duration;
+            if matches!(r.outcome.as_str(), "failed" | "error") {
+                obs.would_be_misses.push(id.clone());
+            }
+        }
+    }
+    obs
+}
+
+fn report_observation(obs: &Observation, out: &Output) {
+    for id in &obs.would_be_misses {
+        out.warn(&format!(
+            "would-be miss: {id} failed, but the selection would have skipped it"
+        ));
+    }
+    if obs.mode == Mode::Full {
+        out.note(&format!(
+            "observed: the selection would have run everything ({}); nothing to save",
+            obs.reasons.join("; ")
+        ));
+        return;
+    }
+    let fraction = if obs.total_seconds > 0.0 {
+        obs.saved_seconds / obs.total_seconds * 100.0
+    } else {
+        0.0
+    };
+    out.note(&format!(
+        "observed: the selection would have run {} of {} tests, saving {:.2} s of {:.2} s in tests ({fraction:.0}%); {} would-be {}",
+        thousands(obs.would_run),
+        thousands(obs.ran),
+        obs.saved_seconds,
+        obs.total_seconds,
+        obs.would_be_misses.len(),
+        if obs.would_be_misses.len() == 1 { "miss" } else { "misses" },
+    ));
 }
 
 /// The change in effect when a selection skipped tests.

@@ -6,6 +6,7 @@
 //! goes through [`Store::write`], one transaction: an interrupted command
 //! leaves the file as it was.
 
+mod combine;
 mod coverage_file;
 mod read;
 mod schema;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use combine::{ListName, RunKey, RunRow, Side, TestVersion};
 pub use coverage_file::{CoverageFile, write_coverage_file};
 pub use read::{FileLines, RunInfo, Summary, TestInfo, TestRow};
 pub use write::{RunWrite, TestWrite, Writer};

@@ -29,6 +29,9 @@ pub struct RunInfo {
     pub command: String,
     pub tests: i64,
     pub files: i64,
+    /// What `impact run --observe` found in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observation: Option<serde_json::Value>,
 }
 
 /// What the data knows about one test.
@@ -57,7 +60,7 @@ impl Store {
         let last_run = self
             .conn()
             .query_row(
-                "SELECT id, kind, started_at, commit_id, command, tests, files
+                "SELECT id, kind, started_at, commit_id, command, tests, files, observation
                  FROM impact_run ORDER BY id DESC LIMIT 1",
                 [],
                 run_info,
@@ -223,6 +226,9 @@ fn run_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
         command: r.get(4)?,
         tests: r.get(5)?,
         files: r.get(6)?,
+        observation: r
+            .get::<_, Option<String>>(7)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 
@@ -361,7 +367,7 @@ impl Store {
     pub fn last_run(&self) -> Result<Option<RunInfo>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT id, kind, started_at, commit_id, command, tests, files
+                "SELECT id, kind, started_at, commit_id, command, tests, files, observation
                  FROM impact_run ORDER BY id DESC LIMIT 1",
                 [],
                 run_info,

@@ -135,4 +135,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX impact_carry_name ON impact_carry (name);
     DELETE FROM impact_facts;
     "#,
+    // 6 in this list; numbered 7 once issue 7's migration lands before it:
+    // what `impact run --observe` found (JSON: the selection it would have
+    // made, would-be misses, time it would have saved), on the run's row.
+    r#"
+    ALTER TABLE impact_run ADD COLUMN observation text;
+    "#,
 ];

@@ -9,8 +9,8 @@ use crate::numbits;
 
 /// A write transaction on the data file. Dropped without commit, it rolls back.
 pub struct Writer<'conn> {
-    tx: Transaction<'conn>,
-    path: PathBuf,
+    pub(super) tx: Transaction<'conn>,
+    pub(super) path: PathBuf,
 }
 
 /// A file's current baseline as the data holds it.
@@ -319,6 +319,17 @@ impl<'conn> Writer<'conn> {
             )
             .map_err(self.err("write"))?;
         Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Attaches what `impact run --observe` found to a run of the history.
+    pub fn set_run_observation(&mut self, run_id: i64, json: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE impact_run SET observation = ?2 WHERE id = ?1",
+                params![run_id, json],
+            )
+            .map_err(self.err("write"))?;
+        Ok(())
     }
 
     /// Sets a key of impact's metadata.

@@ -1,0 +1,302 @@
+//! `impact combine`: data files recorded by CI shards (each a copy of the main
+//! data plus the runs of its shard) merged into data equivalent to one run.
+//!
+//! The inputs are taken oldest first (by their latest run). The oldest is
+//! copied; each other input is absorbed into the copy in one transaction:
+//! - runs both files know are the same run and are not repeated; the input's
+//!   other runs are appended to the history;
+//! - a test's recording is taken from the input when it comes from a newer run
+//!   than the one this data holds (a test the input dropped after a run this
+//!   data also merged is dropped here too);
+//! - a file keeps its baseline unless the input recorded new lines for it at
+//!   other content: then this data's other tests are carried over to the
+//!   input's content through a diff (those that ran changed lines are marked
+//!   as needing a run, as after any incremental run) - unless this data also
+//!   holds lines for that file from runs the input does not know, i.e. two
+//!   shards recorded it on different commits. That is refused, naming the
+//!   file and both commits: their lines cannot both be right.
+//!
+//! The result is written beside the destination and renamed into place.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::git::{self, LineDiff};
+use crate::linemap::LineMap;
+use crate::store::{ListName, RunKey, Side, Store, Writer};
+
+/// What a combine did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub inputs: usize,
+    pub runs_added: usize,
+    pub tests_taken: usize,
+    pub tests_removed: usize,
+    /// Files whose baseline moved to an input's content.
+    pub rebased_files: Vec<String>,
+    /// Tests whose lines in a rebased file were lost: they need a run.
+    pub stale_tests: Vec<String>,
+    /// Tests in the result.
+    pub tests: usize,
+}
+
+/// Combines `sources` (impact data files) into `dest`.
+pub fn combine(sources: &[PathBuf], dest: &Path) -> Result<Report> {
+    let mut ordered = Vec::new();
+    for (index, path) in sources.iter().enumerate() {
+        let store = Store::open(path)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "failed to combine {}: no such file; pass impact data files, e.g. the \
+                 .impact.db each shard wrote",
+                path.display()
+            ))
+        })?;
+        let latest = store.last_run()?.map(|r| r.started_at).unwrap_or_default();
+        ordered.push((latest, index, path.clone()));
+    }
+    // Oldest first (the main file before the shards copied from it); equal
+    // times keep the command-line order.
+    ordered.sort();
+    let Some((_, _, first)) = ordered.first() else {
+        return Err(Error::Usage(
+            "failed to combine: no data files given; pass two or more".into(),
+        ));
+    };
+
+    let tmp = temp_beside(dest);
+    let _ = std::fs::remove_file(&tmp);
+    let result = (|| -> Result<Report> {
+        std::fs::copy(first, &tmp).map_err(|source| Error::Write {
+            path: tmp.clone(),
+            source,
+        })?;
+        let mut out = Store::open(&tmp)?.ok_or_else(|| Error::Write {
+            path: tmp.clone(),
+            source: std::io::Error::other("the copy disappeared"),
+        })?;
+        let mut report = Report {
+            inputs: sources.len(),
+            ..Default::default()
+        };
+        // Which input each run came from, for conflict messages.
+        let mut origin: HashMap<RunKey, PathBuf> = HashMap::new();
+        for run in out.write(|w| w.runs_of(Side::Out))? {
+            origin.insert(run.key, first.clone());
+        }
+        for (_, _, src) in &ordered[1..] {
+            out.with_attached(src, |store| {
+                store.write(|w| absorb(w, src, &mut origin, &mut report))
+            })?;
+        }
+        report.tests = out.test_ids()?.len();
+        Ok(report)
+    })();
+    match result {
+        Ok(report) => {
+            std::fs::rename(&tmp, dest).map_err(|source| Error::Write {
+                path: dest.to_owned(),
+                source,
+            })?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// `.NAME.impact-combine-PID` beside `dest`: same file system, so the final
+/// rename is atomic.
+fn temp_beside(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "impact.db".into());
+    dest.with_file_name(format!(".{name}.impact-combine-{}", std::process::id()))
+}
+
+/// Absorbs the attached input `src` into the data being written.
+fn absorb(
+    w: &mut Writer<'_>,
+    src: &Path,
+    origin: &mut HashMap<RunKey, PathBuf>,
+    report: &mut Report,
+) -> Result<()> {
+    let out_runs = w.runs_of(Side::Out)?;
+    let src_runs = w.runs_of(Side::Src)?;
+    let out_ids: HashMap<&RunKey, i64> = out_runs.iter().map(|r| (&r.key, r.id)).collect();
+    let out_by_id: HashMap<i64, RunKey> = out_runs.iter().map(|r| (r.id, r.key.clone())).collect();
+    let src_by_id: HashMap<i64, RunKey> = src_runs.iter().map(|r| (r.id, r.key.clone())).collect();
+    let src_keys: HashSet<&RunKey> = src_runs.iter().map(|r| &r.key).collect();
+    let out_latest = out_runs.iter().map(|r| r.key.started_at.as_str()).max();
+    let src_latest = src_runs.iter().map(|r| r.key.started_at.as_str()).max();
+
+    let mut run_map = HashMap::new();
+    for run in &src_runs {
+        let id = match out_ids.get(&run.key) {
+            Some(&id) => id,
+            None => {
+                report.runs_added += 1;
+                origin
+                    .entry(run.key.clone())
+                    .or_insert_with(|| src.to_owned());
+                w.copy_run(run)?
+            }
+        };
+        run_map.insert(run.id, id);
+    }
+
+    let out_tests: HashMap<String, Option<RunKey>> = w
+        .tests_of(Side::Out)?
+        .into_iter()
+        .map(|t| (t.nodeid, t.last_run.and_then(|id| out_by_id.get(&id).cloned())))
+        .collect();
+    let src_tests = w.tests_of(Side::Src)?;
+    let src_names: HashSet<&str> = src_tests.iter().map(|t| t.nodeid.as_str()).collect();
+    let mut taken: HashSet<&str> = HashSet::new();
+    for t in &src_tests {
+        let theirs = t.last_run.and_then(|id| src_by_id.get(&id));
+        let take = match out_tests.get(&t.nodeid) {
+            Some(ours) => newer(theirs, ours.as_ref()),
+            // New here, unless this data merged the run that recorded it and
+            // dropped the test since (a full run no longer collected it).
+            None => theirs.is_none_or(|k| !out_ids.contains_key(k)),
+        };
+        if take {
+            taken.insert(t.nodeid.as_str());
+        }
+    }
+    // Tests the input dropped after a run this data also merged.
+    let removed: Vec<String> = out_tests
+        .iter()
+        .filter(|(id, run)| {
+            !src_names.contains(id.as_str()) && run.as_ref().is_some_and(|k| src_keys.contains(k))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    // This data's own recordings the input knows nothing of.
+    let fresh: Vec<&str> = out_tests
+        .iter()
+        .filter(|(id, run)| {
+            !taken.contains(id.as_str()) && run.as_ref().is_none_or(|k| !src_keys.contains(k))
+        })
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let take_list: Vec<&str> = taken.iter().copied().collect();
+    w.set_list(ListName::Take, &take_list)?;
+    w.set_list(ListName::Fresh, &fresh)?;
+
+    let out_baselines = w.baselines_of(Side::Out)?;
+    let mut stale: HashSet<String> = HashSet::new();
+    for (path, theirs) in w.baselines_of(Side::Src)? {
+        match out_baselines.get(&path) {
+            Some(ours) if *ours == theirs => w.copy_import_time(&path, true)?,
+            None => {
+                let content = source(w, Side::Src, &theirs, &path, src)?;
+                w.set_baseline(&path, &theirs, &content)?;
+                w.copy_import_time(&path, false)?;
+                w.copy_facts(&path, &theirs)?;
+            }
+            Some(ours) => {
+                // The input's lines for this file are used only when it
+                // recorded some of the tests taken from it.
+                let Some((_, their_run)) = w.listed_test_in_file(Side::Src, ListName::Take, &path)?
+                else {
+                    continue;
+                };
+                if let Some((_, our_run)) =
+                    w.listed_test_in_file(Side::Out, ListName::Fresh, &path)?
+                {
+                    let ours_key = our_run.and_then(|id| out_by_id.get(&id));
+                    let theirs_key = their_run.and_then(|id| src_by_id.get(&id));
+                    return Err(conflict(&path, ours_key, theirs_key, origin, src));
+                }
+                let old = source(w, Side::Out, ours, &path, src)?;
+                let new = source(w, Side::Src, &theirs, &path, src)?;
+                let map = match git::diff_lines(&old, &new) {
+                    LineDiff::Text(hunks) => Some(LineMap::new(hunks)),
+                    LineDiff::Binary => None,
+                };
+                if let Some(file_id) = w.out_file_id(&path)? {
+                    let lost = w.remap_file(
+                        file_id,
+                        &|n| map.as_ref().and_then(|m| m.old_to_new(n)),
+                        // Taken tests are replaced below; import time too.
+                        &|ctx| ctx.is_empty() || taken.contains(ctx),
+                    )?;
+                    stale.extend(lost);
+                }
+                w.set_baseline(&path, &theirs, &new)?;
+                w.copy_import_time(&path, false)?;
+                w.copy_facts(&path, &theirs)?;
+                report.rebased_files.push(path.clone());
+            }
+        }
+    }
+
+    w.copy_taken_tests(&run_map)?;
+    let mut stale: Vec<String> = stale
+        .into_iter()
+        .filter(|t| !taken.contains(t.as_str()))
+        .collect();
+    stale.sort();
+    w.mark_needs_run(&stale)?;
+    w.remove_tests(&removed)?;
+    if src_latest > out_latest {
+        w.copy_meta()?;
+    }
+    w.drop_unused_sources()?;
+    report.tests_taken += taken.len();
+    report.tests_removed += removed.len();
+    report.stale_tests.extend(stale);
+    Ok(())
+}
+
+/// Whether the input's recording of a test (from run `theirs`) replaces this
+/// data's (from run `ours`): it is a different run, and not older. Equal
+/// times go to the input, the later file on the command line.
+fn newer(theirs: Option<&RunKey>, ours: Option<&RunKey>) -> bool {
+    match (theirs, ours) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(t), Some(o)) => t != o && t.started_at >= o.started_at,
+    }
+}
+
+fn source(w: &Writer<'_>, side: Side, blob: &str, path: &str, src: &Path) -> Result<Vec<u8>> {
+    w.source_of(side, blob)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "failed to combine {}: the recorded content of {path} (blob {blob}) is missing; \
+             record that file again with `impact run --full`",
+            src.display()
+        ))
+    })
+}
+
+fn conflict(
+    path: &str,
+    ours: Option<&RunKey>,
+    theirs: Option<&RunKey>,
+    origin: &HashMap<RunKey, PathBuf>,
+    src: &Path,
+) -> Error {
+    let commit = |k: Option<&RunKey>| {
+        k.and_then(|k| k.commit.as_deref())
+            .map(|c| c.get(..10).unwrap_or(c).to_string())
+            .unwrap_or_else(|| "(no commit)".into())
+    };
+    let ours_file = ours
+        .and_then(|k| origin.get(k))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "an earlier input".into());
+    Error::Usage(format!(
+        "failed to combine {src}: {path} was recorded at different contents, at commit {} in \
+         {ours_file} and at commit {} in {src}; shards must run on the same commit: run them \
+         again on one commit, or leave one of the files out",
+        commit(ours),
+        commit(theirs),
+        src = src.display(),
+    ))
+}

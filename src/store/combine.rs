@@ -1,0 +1,441 @@
+//! The SQL of `impact combine`: another data file attached as `src`, read and
+//! copied into this one inside one write transaction.
+//!
+//! The decisions (which test's recording is newer, which baseline a file
+//! keeps, whether two inputs conflict) are made by [`crate::combine`]; this
+//! module only answers its questions and copies rows, mapping file, context
+//! and run ids by path, label and run identity, since every file numbers them
+//! its own way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, Writer, sql_error};
+
+/// One row of a run history. Two files hold "the same run" when every field
+/// but the id is equal (a shard's copy of the main file repeats its runs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunKey {
+    pub started_at: String,
+    pub kind: String,
+    pub commit: Option<String>,
+    pub command: String,
+    pub tests: i64,
+    pub files: i64,
+}
+
+/// A run of either file, with its id there and what `--observe` found.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: i64,
+    pub key: RunKey,
+    pub observation: Option<String>,
+}
+
+/// A test of either file and the run its recording comes from.
+#[derive(Debug, Clone)]
+pub struct TestVersion {
+    pub nodeid: String,
+    pub last_run: Option<i64>,
+}
+
+/// Which database a question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The file being written.
+    Out,
+    /// The attached input.
+    Src,
+}
+
+impl Side {
+    fn schema(self) -> &'static str {
+        match self {
+            Side::Out => "main",
+            Side::Src => "src",
+        }
+    }
+}
+
+impl Store {
+    /// Runs `f` with the data file at `src` attached as `src` (only read).
+    /// The caller has validated `src` (opened it as a [`Store`]).
+    pub fn with_attached<T, E>(
+        &mut self,
+        src: &Path,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS src", [src.to_string_lossy()])
+            .map_err(|e| sql_error("attach", src, e))?;
+        let result = f(self);
+        let detached = self
+            .conn
+            .execute("DETACH DATABASE src", [])
+            .map_err(|e| sql_error("detach", src, e));
+        let value = result?;
+        detached?;
+        Ok(value)
+    }
+}
+
+impl Writer<'_> {
+    fn query_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| sql_error("combine into", &self.path, e)
+    }
+
+    /// The run history of one side.
+    pub fn runs_of(&self, side: Side) -> Result<Vec<RunRow>, StoreError> {
+        let err = self.query_err();
+        let mut stmt = self
+            .tx
+            .prepare(&format!(
+                "SELECT id, started_at, kind, commit_id, command, tests, files, observation
+                 FROM {}.impact_run ORDER BY id",
+                side.schema()
+            ))
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    key: RunKey {
+                        started_at: r.get(1)?,
+                        kind: r.get(2)?,
+                        commit: r.get(3)?,
+                        command: r.get(4)?,
+                        tests: r.get(5)?,
+                        files: r.get(6)?,
+                    },
+                    observation: r.get(7)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Appends a run of the input to this file's history; returns its id here.
+    pub fn copy_run(&mut self, run: &RunRow) -> Result<i64, StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO impact_run (kind, started_at, commit_id, command, tests, files, observation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run.key.kind,
+                    run.key.started_at,
+                    run.key.commit,
+                    run.key.command,
+                    run.key.tests,
+                    run.key.files,
+                    run.observation
+                ],
+            )
+            .map_err(self.query_err())?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Every test of one side and the run its recording comes from.
+    pub fn tests_of(&self, side: Side) -> Result<Vec<TestVersion>, StoreError> {
+        let err = self.query_err();
+        let mut stmt = self
+            .tx
+            .prepare(&format!(
+                "SELECT nodeid, last_run FROM {}.impact_test",
+                side.schema()
+            ))
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TestVersion {
+                    nodeid: r.get(0)?,
+                    last_run: r.get(1)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Baseline blob ids by path, of one side.
+    pub fn baselines_of(&self, side: Side) -> Result<BTreeMap<String, String>, StoreError> {
+        let err = self.query_err();
+        let s = side.schema();
+        let mut stmt = self
+            .tx
+            .prepare(&format!(
+                "SELECT f.path, b.blob_id FROM {s}.impact_baseline b JOIN {s}.file f ON f.id = b.file_id"
+            ))
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Stored content of a blob on one side.
+    pub fn source_of(&self, side: Side, blob_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.tx
+            .query_row(
+                &format!(
+                    "SELECT content FROM {}.impact_source WHERE blob_id = ?1",
+                    side.schema()
+                ),
+                [blob_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.query_err())
+    }
+
+    /// Replaces the contents of a temporary list of test ids (`take`: the
+    /// tests whose recording comes from the input; `keep_fresh`: tests of this
+    /// file recorded by runs the input does not know).
+    pub fn set_list(&mut self, name: ListName, ids: &[&str]) -> Result<(), StoreError> {
+        let err = self.query_err();
+        let table = name.table();
+        self.tx
+            .execute_batch(&format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {table} (nodeid text primary key);
+                 DELETE FROM {table};"
+            ))
+            .map_err(&err)?;
+        let mut ins = self
+            .tx
+            .prepare(&format!("INSERT OR IGNORE INTO {table} (nodeid) VALUES (?1)"))
+            .map_err(&err)?;
+        for id in ids {
+            ins.execute([id]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// One test (and the run of its recording) on `side` that executed lines
+    /// of `path` and is in the list, if any.
+    pub fn listed_test_in_file(
+        &self,
+        side: Side,
+        list: ListName,
+        path: &str,
+    ) -> Result<Option<(String, Option<i64>)>, StoreError> {
+        let s = side.schema();
+        let table = list.table();
+        self.tx
+            .query_row(
+                &format!(
+                    "SELECT c.context, t.last_run FROM {s}.line_bits lb
+                     JOIN {s}.file f ON f.id = lb.file_id
+                     JOIN {s}.context c ON c.id = lb.context_id
+                     JOIN {table} l ON l.nodeid = c.context
+                     JOIN {s}.impact_test t ON t.nodeid = c.context
+                     WHERE f.path = ?1 AND length(lb.numbits) > 0
+                     ORDER BY c.context LIMIT 1"
+                ),
+                [path],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.query_err())
+    }
+
+    /// The input's facts for a file (names index, imports, carries) replace
+    /// this file's, when they were computed from `blob_id`.
+    pub fn copy_facts(&mut self, path: &str, blob_id: &str) -> Result<(), StoreError> {
+        let err = self.query_err();
+        let current: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT x.blob_id FROM src.impact_facts x JOIN src.file f ON f.id = x.file_id
+                 WHERE f.path = ?1",
+                [path],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        if current.as_deref() != Some(blob_id) {
+            return Ok(());
+        }
+        let file_id: i64 = self
+            .tx
+            .query_row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
+                r.get(0)
+            })
+            .map_err(&err)?;
+        for sql in [
+            "DELETE FROM main.impact_ref WHERE file_id = ?1",
+            "DELETE FROM main.impact_import WHERE file_id = ?1",
+            "DELETE FROM main.impact_carry WHERE file_id = ?1",
+            "DELETE FROM main.impact_facts WHERE file_id = ?1",
+            "INSERT INTO main.impact_ref (file_id, name, numbits)
+             SELECT ?1, r.name, r.numbits FROM src.impact_ref r
+             JOIN src.file f ON f.id = r.file_id WHERE f.path = ?2",
+            "INSERT INTO main.impact_import (file_id, module)
+             SELECT ?1, i.module FROM src.impact_import i
+             JOIN src.file f ON f.id = i.file_id WHERE f.path = ?2",
+            "INSERT INTO main.impact_carry (file_id, name, carried)
+             SELECT ?1, c.name, c.carried FROM src.impact_carry c
+             JOIN src.file f ON f.id = c.file_id WHERE f.path = ?2",
+            "INSERT INTO main.impact_facts (file_id, blob_id) VALUES (?1, ?3)",
+        ] {
+            let mut stmt = self.tx.prepare_cached(sql).map_err(&err)?;
+            let count = stmt.parameter_count();
+            match count {
+                1 => stmt.execute(params![file_id]),
+                2 => stmt.execute(params![file_id, path]),
+                _ => stmt.execute(params![file_id, path, blob_id]),
+            }
+            .map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// The input's import-time lines (the empty context) of a file replace
+    /// this file's (`union` false), or are added to them (`union` true, for
+    /// the same baseline: each process records what it imported).
+    pub fn copy_import_time(&mut self, path: &str, union: bool) -> Result<(), StoreError> {
+        let err = self.query_err();
+        let theirs: Option<Vec<u8>> = self
+            .tx
+            .query_row(
+                "SELECT lb.numbits FROM src.line_bits lb JOIN src.file f ON f.id = lb.file_id
+                 JOIN src.context c ON c.id = lb.context_id WHERE f.path = ?1 AND c.context = ''",
+                [path],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        let Some(file_id) = self
+            .tx
+            .query_row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map_err(&err)?
+        else {
+            return Ok(());
+        };
+        let ours: Option<Vec<u8>> = self
+            .tx
+            .query_row(
+                "SELECT lb.numbits FROM main.line_bits lb JOIN main.context c ON c.id = lb.context_id
+                 WHERE lb.file_id = ?1 AND c.context = ''",
+                [file_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        let bits = match (union, ours, theirs) {
+            (true, Some(a), Some(b)) => crate::numbits::union(&a, &b),
+            (true, Some(a), None) => a,
+            (_, _, Some(b)) => b,
+            (false, _, None) => Vec::new(),
+            (true, None, None) => return Ok(()),
+        };
+        drop(err);
+        self.replace_import_time(file_id, &bits)
+    }
+
+    /// Copies the recordings of the tests in the `take` list from the input:
+    /// their lines (for every file, by path), outcome, duration, flags and
+    /// fixtures, replacing what this file held for them. `run_map` maps the
+    /// input's run ids to this file's.
+    pub fn copy_taken_tests(&mut self, run_map: &HashMap<i64, i64>) -> Result<(), StoreError> {
+        let err = self.query_err();
+        self.tx
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS impact_run_map (src_id integer primary key, out_id integer);
+                 DELETE FROM impact_run_map;",
+            )
+            .map_err(&err)?;
+        {
+            let mut ins = self
+                .tx
+                .prepare("INSERT INTO impact_run_map (src_id, out_id) VALUES (?1, ?2)")
+                .map_err(&err)?;
+            for (s, o) in run_map {
+                ins.execute(params![s, o]).map_err(&err)?;
+            }
+        }
+        let take = ListName::Take.table();
+        self.tx
+            .execute_batch(&format!(
+                "INSERT OR IGNORE INTO main.context (context) SELECT nodeid FROM {take};
+                 INSERT OR IGNORE INTO main.file (path)
+                     SELECT f.path FROM src.file f
+                     WHERE EXISTS (SELECT 1 FROM src.line_bits lb WHERE lb.file_id = f.id);
+                 DELETE FROM main.line_bits WHERE context_id IN
+                     (SELECT c.id FROM main.context c JOIN {take} t ON t.nodeid = c.context);
+                 INSERT INTO main.line_bits (file_id, context_id, numbits)
+                     SELECT mf.id, mc.id, lb.numbits FROM src.line_bits lb
+                     JOIN src.context sc ON sc.id = lb.context_id
+                     JOIN {take} t ON t.nodeid = sc.context
+                     JOIN src.file sf ON sf.id = lb.file_id
+                     JOIN main.file mf ON mf.path = sf.path
+                     JOIN main.context mc ON mc.context = sc.context;
+                 INSERT INTO main.impact_test
+                     (nodeid, outcome, duration, needs_run, last_run, skipped_since_full, skipped_note)
+                     SELECT st.nodeid, st.outcome, st.duration, st.needs_run, m.out_id,
+                            st.skipped_since_full, st.skipped_note
+                     FROM src.impact_test st JOIN {take} t ON t.nodeid = st.nodeid
+                     LEFT JOIN impact_run_map m ON m.src_id = st.last_run
+                     WHERE true
+                     ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome,
+                         duration = excluded.duration, needs_run = excluded.needs_run,
+                         last_run = excluded.last_run,
+                         skipped_since_full = excluded.skipped_since_full,
+                         skipped_note = excluded.skipped_note;
+                 DELETE FROM main.impact_test_fixture WHERE test_id IN
+                     (SELECT mt.id FROM main.impact_test mt JOIN {take} t ON t.nodeid = mt.nodeid);
+                 INSERT OR IGNORE INTO main.impact_test_fixture (test_id, fixture)
+                     SELECT mt.id, sf.fixture FROM src.impact_test_fixture sf
+                     JOIN src.impact_test st ON st.id = sf.test_id
+                     JOIN {take} t ON t.nodeid = st.nodeid
+                     JOIN main.impact_test mt ON mt.nodeid = st.nodeid;"
+            ))
+            .map_err(&err)
+    }
+
+    /// The input's impact metadata (e.g. the environment fingerprint) replaces
+    /// this file's.
+    pub fn copy_meta(&mut self) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO main.impact_meta (key, value) SELECT key, value FROM src.impact_meta
+                 WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [],
+            )
+            .map_err(self.query_err())?;
+        Ok(())
+    }
+
+    /// The file id of a path in this file.
+    pub fn out_file_id(&self, path: &str) -> Result<Option<i64>, StoreError> {
+        self.tx
+            .query_row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.query_err())
+    }
+}
+
+/// The temporary lists of test ids combine works with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListName {
+    /// Tests whose recording is taken from the input.
+    Take,
+    /// Tests of this file recorded by runs the input does not know, and kept.
+    Fresh,
+}
+
+impl ListName {
+    fn table(self) -> &'static str {
+        match self {
+            ListName::Take => "temp.impact_take",
+            ListName::Fresh => "temp.impact_fresh",
+        }
+    }
+}
