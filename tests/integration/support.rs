@@ -248,6 +248,11 @@ pub struct Run {
 }
 
 impl ImpactCommand {
+    /// `impact` started in `dir` (e.g. a clone outside any [`TestRepo`]).
+    pub fn in_dir(dir: &Path) -> Self {
+        Self::new(dir)
+    }
+
     fn new(dir: &Path) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_impact"));
         cmd.current_dir(dir).env("NO_COLOR", "1");

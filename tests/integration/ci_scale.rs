@@ -1,0 +1,504 @@
+//! CI at scale, end to end on the sample project: shards (`--shard K/N`) that
+//! are disjoint and together exactly the selection, shard data files combined
+//! into the data of one run, data that moves to a shallow clone at another
+//! path, and observation mode reporting a planted would-be miss.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::support::{Run, TestRepo, venv_python};
+
+/// `impact [--db DB] run FLAGS -- python -m pytest -q`.
+fn impact_run(repo: &TestRepo, db: Option<&Path>, flags: &[&str]) -> Run {
+    let python = venv_python().display().to_string();
+    let mut args: Vec<String> = Vec::new();
+    if let Some(db) = db {
+        args.extend(["--db".into(), db.display().to_string()]);
+    }
+    args.push("run".into());
+    args.extend(flags.iter().map(|s| s.to_string()));
+    args.extend(
+        ["--", &python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    repo.impact()
+        .args(&args)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .run()
+}
+
+fn ids(json: &serde_json::Value) -> Vec<String> {
+    serde_json::from_value(json["tests"].clone()).unwrap()
+}
+
+fn select_json(repo: &TestRepo, extra: &[&str]) -> (Run, serde_json::Value) {
+    let mut args = vec!["select", "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = repo.impact().args(&args).run();
+    let json = run.json();
+    (run, json)
+}
+
+/// A data file's contents as one run would define them, row by row: each
+/// test's outcome and needs-run flag, its lines per file, the import-time
+/// lines, and each file's baseline. Timestamps, durations and ids are left
+/// out: they differ between any two runs.
+#[derive(Debug, PartialEq, Eq)]
+struct Dump {
+    tests: BTreeMap<String, (Option<String>, bool)>,
+    lines: BTreeMap<(String, String), Vec<u32>>,
+    baselines: BTreeMap<String, String>,
+}
+
+fn dump(db: &Path) -> Dump {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tests = conn
+        .prepare("SELECT nodeid, outcome, needs_run FROM impact_test")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let rows: Vec<(String, String, Vec<u8>)> = conn
+        .prepare(
+            "SELECT c.context, f.path, lb.numbits FROM line_bits lb
+             JOIN context c ON c.id = lb.context_id JOIN file f ON f.id = lb.file_id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let lines = rows
+        .into_iter()
+        .map(|(c, p, b)| ((c, p), impact::numbits::decode(&b)))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let baselines = conn
+        .prepare("SELECT f.path, b.blob_id FROM impact_baseline b JOIN file f ON f.id = b.file_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    Dump {
+        tests,
+        lines,
+        baselines,
+    }
+}
+
+/// Lines of code that runs once per process, whichever test comes first:
+/// bodies of session- and module-scoped fixtures and of cached functions. In
+/// a sharded run each shard's first user records them; in one run only the
+/// first user overall does. Found with Python's own parser.
+fn once_per_process(repo: &TestRepo) -> BTreeSet<(String, u32)> {
+    let out = repo.python(
+        r#"
+import ast, pathlib
+for p in sorted(pathlib.Path('.').rglob('*.py')):
+    tree = ast.parse(p.read_text())
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        once = False
+        for d in node.decorator_list:
+            text = ast.unparse(d)
+            if 'cache' in text or ("fixture" in text and "scope" in text and "function" not in text):
+                once = True
+        if once:
+            for n in range(node.body[0].lineno, node.end_lineno + 1):
+                print(p.as_posix(), n)
+"#,
+    );
+    out.lines()
+        .filter_map(|l| {
+            let (p, n) = l.split_once(' ')?;
+            Some((p.to_string(), n.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Asserts that two data files hold the same data, row by row, except for
+/// which test first ran code that runs once per process: those lines must
+/// be recorded in both, by some test.
+fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
+    let a = dump(combined);
+    let b = dump(single);
+    assert_eq!(a.tests, b.tests, "tests and outcomes differ");
+    assert_eq!(a.baselines, b.baselines, "baselines differ");
+    let once = once_per_process(repo);
+    assert!(
+        once.iter().any(|(p, _)| p == "tests/conftest.py"),
+        "the session fixture is found: {once:?}"
+    );
+    let keys: BTreeSet<&(String, String)> = a.lines.keys().chain(b.lines.keys()).collect();
+    let mut once_lines: [BTreeSet<(String, u32)>; 2] = Default::default();
+    let mut exact_rows = 0;
+    for key in keys {
+        let (test, path) = key;
+        let la: BTreeSet<u32> = a.lines.get(key).into_iter().flatten().copied().collect();
+        let lb: BTreeSet<u32> = b.lines.get(key).into_iter().flatten().copied().collect();
+        let strip = |l: &BTreeSet<u32>, side: usize, acc: &mut [BTreeSet<(String, u32)>; 2]| {
+            l.iter()
+                .filter(|n| {
+                    let once_line = !test.is_empty() && once.contains(&(path.clone(), **n));
+                    if once_line {
+                        acc[side].insert((path.clone(), **n));
+                    }
+                    !once_line
+                })
+                .copied()
+                .collect::<BTreeSet<u32>>()
+        };
+        let ra = strip(&la, 0, &mut once_lines);
+        let rb = strip(&lb, 1, &mut once_lines);
+        assert_eq!(ra, rb, "{test} in {path}: combined {la:?}, one run {lb:?}");
+        if la == lb {
+            exact_rows += 1;
+        }
+    }
+    assert_eq!(
+        once_lines[0], once_lines[1],
+        "once-per-process lines are recorded by some test in both"
+    );
+    assert!(exact_rows > 100, "{exact_rows} rows compared exactly");
+}
+
+#[test]
+fn shards_are_disjoint_and_together_exactly_the_selection() {
+    let mut repo = TestRepo::with_fixture("sample");
+    assert_eq!(impact_run(&repo, None, &[]).code, 0);
+    // A body change selecting some tests, and a new test file (unknown to
+    // the data: node-id prefixes spread by file hash).
+    repo.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    repo.write(
+        "tests/test_new_a.py",
+        "def test_one():\n    assert True\n\n\ndef test_two():\n    assert True\n",
+    );
+    repo.write("tests/test_new_b.py", "def test_three():\n    assert True\n");
+    let (run, whole) = select_json(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let selection: BTreeSet<String> = ids(&whole).into_iter().collect();
+    assert!(selection.len() > 5, "{whole:#}");
+    assert!(selection.iter().any(|t| t.starts_with("tests/test_new_a.py")));
+
+    for n in [1, 2, 3, 5] {
+        let mut union = BTreeSet::new();
+        for k in 1..=n {
+            let (run, json) = select_json(&repo, &["--shard", &format!("{k}/{n}")]);
+            assert_eq!(run.code, 0, "{run:#?}");
+            assert_eq!(json["shard"]["index"], k);
+            assert_eq!(json["shard"]["of"], selection.len());
+            for t in ids(&json) {
+                assert!(union.insert(t.clone()), "{t} is in two of {n} shards");
+            }
+            // Every machine computes the same part.
+            let (_, again) = select_json(&repo, &["--shard", &format!("{k}/{n}")]);
+            assert_eq!(ids(&again), ids(&json));
+        }
+        assert_eq!(union, selection, "the union of {n} shards is the selection");
+    }
+    // The pytest format prints the part too.
+    let text = repo
+        .impact()
+        .args(["select", "--shard", "2/2", "--format", "pytest"])
+        .ok();
+    let (_, json) = select_json(&repo, &["--shard", "2/2"]);
+    assert_eq!(text.stdout.lines().collect::<Vec<_>>(), ids(&json));
+
+    // A full-run verdict splits the known suite; the exit status stays 10.
+    repo.commit_all("change");
+    repo.replace("pyproject.toml", "[project]", "[project]\n# touched");
+    let mut union = BTreeSet::new();
+    for k in 1..=3 {
+        let (run, json) = select_json(&repo, &["--shard", &format!("{k}/3")]);
+        assert_eq!(run.code, 10, "{run:#?}");
+        assert_eq!(json["mode"], "full");
+        for t in ids(&json) {
+            assert!(union.insert(t));
+        }
+    }
+    assert_eq!(union.len(), 45, "the known suite, split: {union:?}");
+
+    for bad in ["0/3", "4/3", "3", "x/y"] {
+        let run = repo.impact().args(["select", "--shard", bad]).run();
+        assert_eq!(run.code, 2, "{bad}: {run:#?}");
+        assert!(run.stderr.contains("failed to read shard"), "{run:#?}");
+    }
+}
+
+#[test]
+fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
+    let repo = TestRepo::with_fixture("sample");
+    let dir = tempfile::tempdir().unwrap();
+    let db = |name: &str| dir.path().join(name);
+
+    // First runs, no data anywhere: every test is unknown, so the plugin
+    // splits them by file hash.
+    for k in 1..=3 {
+        let run = impact_run(&repo, Some(&db(&format!("s{k}.db"))), &["--shard", &format!("{k}/3")]);
+        assert_eq!(run.code, 0, "{run:#?}");
+    }
+    let single = impact_run(&repo, Some(&db("single.db")), &[]);
+    assert_eq!(single.code, 0, "{single:#?}");
+    let mut seen = BTreeSet::new();
+    for k in 1..=3 {
+        for t in dump(&db(&format!("s{k}.db"))).tests.keys() {
+            assert!(seen.insert(t.clone()), "{t} ran in two shards");
+        }
+    }
+    assert_eq!(seen.len(), 45, "every test ran in one shard");
+    let combine = repo
+        .impact()
+        .args(["combine", "-o"])
+        .args(&[&db("combined.db"), &db("s1.db"), &db("s2.db"), &db("s3.db")])
+        .ok();
+    assert!(combine.stderr.contains("combined 3 files"), "{combine:#?}");
+    assert_same_data(&repo, &db("combined.db"), &db("single.db"));
+
+    // With data: a bug in a function body; every shard restores the main
+    // file, runs its part of a full run (balanced by recorded durations), and
+    // the shards are combined into the main file.
+    repo.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    std::fs::copy(db("combined.db"), db("main.db")).unwrap();
+    std::fs::copy(db("combined.db"), db("single2.db")).unwrap();
+    let mut codes = Vec::new();
+    for k in 1..=3 {
+        let shard = db(&format!("t{k}.db"));
+        std::fs::copy(db("main.db"), &shard).unwrap();
+        let run = impact_run(&repo, Some(&shard), &["--full", "--shard", &format!("{k}/3")]);
+        assert!(run.stderr.contains(&format!("shard {k}/3: ")), "{run:#?}");
+        codes.push(run.code);
+    }
+    assert_eq!(codes.iter().filter(|&&c| c == 1).count(), 1, "one shard has the failing test");
+    assert_eq!(impact_run(&repo, Some(&db("single2.db")), &["--full"]).code, 1);
+    repo.impact()
+        .args(["--db"])
+        .args(&[&db("main.db")])
+        .args(["combine"])
+        .args(&[&db("t1.db"), &db("t2.db"), &db("t3.db")])
+        .ok();
+    assert_same_data(&repo, &db("main.db"), &db("single2.db"));
+    let failed: Vec<String> = dump(&db("main.db"))
+        .tests
+        .into_iter()
+        .filter(|(_, (o, _))| o.as_deref() == Some("failed"))
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+
+    // A selected sharded run: each shard runs exactly its part of the
+    // selection, new tests included, and records only those.
+    repo.git(&["checkout", "--", "shop/inventory.py"]);
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 40");
+    repo.write("tests/test_new_c.py", "def test_c():\n    assert True\n");
+    let (_, whole) = select_json(&repo, &["--db", &db("main.db").display().to_string()]);
+    let selection: BTreeSet<String> = ids(&whole).into_iter().collect();
+    let mut ran = BTreeSet::new();
+    for k in 1..=2 {
+        let shard = db(&format!("u{k}.db"));
+        std::fs::copy(db("main.db"), &shard).unwrap();
+        let run = impact_run(&repo, Some(&shard), &["--shard", &format!("{k}/2")]);
+        assert!(run.code == 0 || run.code == 1, "{run:#?}");
+        let conn = rusqlite::Connection::open(&shard).unwrap();
+        let newest: Vec<String> = conn
+            .prepare(
+                "SELECT nodeid FROM impact_test WHERE last_run = (SELECT max(id) FROM impact_run)",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let command: String = conn
+            .query_row("SELECT command FROM impact_run ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .unwrap();
+        assert!(command.ends_with(&format!("[shard {k}/2]")), "{command}");
+        for t in newest {
+            assert!(ran.insert(t.clone()), "{t} ran in two shards");
+        }
+    }
+    let expected: BTreeSet<String> = selection
+        .iter()
+        .map(|t| {
+            if t == "tests/test_new_c.py" || t.starts_with("tests/test_new_c.py::") {
+                "tests/test_new_c.py::test_c".to_string()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    assert_eq!(ran, expected, "the shards ran exactly the selection");
+}
+
+#[test]
+fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
+    let mut repo = TestRepo::with_fixture("sample");
+    let dir = tempfile::tempdir().unwrap();
+    let db = |name: &str| dir.path().join(name);
+    assert_eq!(impact_run(&repo, Some(&db("main.db")), &[]).code, 0);
+
+    // X with X is X; X into X is X.
+    repo.impact()
+        .args(["combine", "-o"])
+        .args(&[&db("twice.db"), &db("main.db"), &db("main.db")])
+        .ok();
+    assert_eq!(dump(&db("twice.db")), dump(&db("main.db")));
+    let runs = |p: &Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .query_row("SELECT count(*) FROM impact_run", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(runs(&db("twice.db")), runs(&db("main.db")));
+    std::fs::copy(db("main.db"), db("self.db")).unwrap();
+    repo.impact()
+        .args(["--db"])
+        .args(&[&db("self.db")])
+        .args(["combine"])
+        .args(&[&db("main.db")])
+        .ok();
+    assert_eq!(dump(&db("self.db")), dump(&db("main.db")));
+    assert_eq!(runs(&db("self.db")), runs(&db("main.db")));
+
+    // Shard 1 runs on one commit, shard 2 on the next, where shop/cart.py
+    // (run by tests of both shards) has other contents.
+    std::fs::copy(db("main.db"), db("s1.db")).unwrap();
+    std::fs::copy(db("main.db"), db("s2.db")).unwrap();
+    assert_eq!(
+        impact_run(&repo, Some(&db("s1.db")), &["--full", "--shard", "1/2"]).code,
+        0
+    );
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 50  # the limit");
+    let second = repo.commit_all("comment");
+    assert_eq!(
+        impact_run(&repo, Some(&db("s2.db")), &["--full", "--shard", "2/2"]).code,
+        0
+    );
+    let refused = repo
+        .impact()
+        .args(["combine", "-o"])
+        .args(&[&db("mixed.db"), &db("s1.db"), &db("s2.db")])
+        .run();
+    assert_eq!(refused.code, 2, "{refused:#?}");
+    assert!(
+        refused.stderr.contains("shop/cart.py")
+            && refused.stderr.contains(&first[..10])
+            && refused.stderr.contains(&second[..10]),
+        "{refused:#?}"
+    );
+    assert!(!db("mixed.db").exists(), "nothing is written");
+
+    // Either shard alone combines with the main file it was copied from.
+    for s in ["s1.db", "s2.db"] {
+        let out = db(&format!("main+{s}"));
+        repo.impact()
+            .args(["combine", "-o"])
+            .args(&[&out, &db("main.db"), &db(s)])
+            .ok();
+        assert_eq!(dump(&out), dump(&db(s)), "main + {s} = {s}");
+    }
+}
+
+#[test]
+fn data_moved_to_a_shallow_clone_at_another_path_selects_the_same_tests() {
+    let mut origin = TestRepo::with_fixture("sample");
+    assert_eq!(impact_run(&origin, None, &[]).code, 0);
+    // main moves on after the recording; a branch changes a function body.
+    origin.replace("shop/pricing.py", "\"\"\"", "\"\"\"Prices. ");
+    origin.commit_all("main moves on");
+    origin.git(&["checkout", "--quiet", "-b", "feature"]);
+    origin.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    origin.commit_all("feature");
+    let (run, here) = select_json(&origin, &["--since", "main"]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(!ids(&here).is_empty(), "{here:#}");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let clone = elsewhere.path().join("ci/checkout");
+    crate::support::run_ok(
+        std::process::Command::new("git")
+            .args(["clone", "--quiet", "--depth", "1", "--branch", "feature"])
+            .arg(format!("file://{}", origin.path().display()))
+            .arg(&clone),
+    );
+    crate::support::run_ok(
+        std::process::Command::new("git")
+            .current_dir(&clone)
+            .args(["fetch", "--quiet", "--depth", "1", "origin", "main:refs/remotes/origin/main"]),
+    );
+    std::fs::rename(origin.path().join(".impact.db"), clone.join(".impact.db")).unwrap();
+    let run = crate::support::ImpactCommand::in_dir(&clone)
+        .args(["select", "--since", "origin/main", "--format", "json"])
+        .run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    let there = run.json();
+    assert_eq!(ids(&there), ids(&here), "{there:#}\n{here:#}");
+    assert_eq!(there["mode"], "selected");
+}
+
+#[test]
+fn observation_mode_reports_a_planted_would_be_miss() {
+    let mut repo = TestRepo::with_fixture("sample");
+    // A test reading a file under a computed name: invisible to selection.
+    repo.write("tests/data/limit.txt", "3\n");
+    repo.write(
+        "tests/test_planted.py",
+        "from pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    assert (Path(__file__).parent / 'data' / name).read_text().strip() == '3'\n",
+    );
+    repo.commit_all("planted");
+    assert_eq!(impact_run(&repo, None, &[]).code, 0);
+    repo.write("tests/data/limit.txt", "4\n");
+    repo.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    let run = impact_run(&repo, None, &["--observe"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("2 failed, 44 passed"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("would-be miss: tests/test_planted.py::test_limit failed"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("observed: the selection would have run ")
+            && run.stderr.contains("1 would-be miss"),
+        "{run:#?}"
+    );
+    let status = repo
+        .impact()
+        .args(["status", "--format", "json"])
+        .ok()
+        .json();
+    let obs = &status["last_run"]["observation"];
+    assert_eq!(status["last_run"]["kind"], "full", "{status:#}");
+    assert_eq!(
+        obs["would_be_misses"],
+        serde_json::json!(["tests/test_planted.py::test_limit"]),
+        "{status:#}"
+    );
+    // The inventory bug is selected: not a miss. Most tests would be skipped.
+    let would_run = obs["would_run"].as_u64().unwrap();
+    assert!(would_run >= 1 && would_run < 46, "{obs:#}");
+    assert_eq!(obs["ran"], 46);
+    let saved = obs["saved_seconds"].as_f64().unwrap();
+    let total = obs["total_seconds"].as_f64().unwrap();
+    assert!(saved > 0.0 && saved < total, "{obs:#}");
+}
