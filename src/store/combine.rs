@@ -393,7 +393,22 @@ impl Writer<'_> {
                      SELECT mt.id, sf.fixture FROM src.impact_test_fixture sf
                      JOIN src.impact_test st ON st.id = sf.test_id
                      JOIN {take} t ON t.nodeid = st.nodeid
-                     JOIN main.impact_test mt ON mt.nodeid = st.nodeid;"
+                     JOIN main.impact_test mt ON mt.nodeid = st.nodeid;
+                 -- Tests both files hold from the same run: flags either file
+                 -- set since (skipped by a shard's selection, needing a run)
+                 -- are kept, the first skip note winning.
+                 UPDATE main.impact_test AS mt SET
+                     needs_run = max(mt.needs_run, st.needs_run),
+                     skipped_note = CASE WHEN mt.skipped_since_full THEN mt.skipped_note
+                                         ELSE st.skipped_note END,
+                     skipped_since_full = 1
+                 FROM src.impact_test st JOIN impact_run_map m ON m.src_id = st.last_run
+                 WHERE st.nodeid = mt.nodeid AND m.out_id = mt.last_run AND st.skipped_since_full
+                   AND mt.nodeid NOT IN (SELECT nodeid FROM {take});
+                 UPDATE main.impact_test AS mt SET needs_run = 1
+                 FROM src.impact_test st JOIN impact_run_map m ON m.src_id = st.last_run
+                 WHERE st.nodeid = mt.nodeid AND m.out_id = mt.last_run AND st.needs_run
+                   AND mt.nodeid NOT IN (SELECT nodeid FROM {take});"
             ))
             .map_err(&err)
     }

@@ -356,6 +356,28 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
         })
         .collect();
     assert_eq!(ran, expected, "the shards ran exactly the selection");
+
+    // Combined into the main file: the tests the selection skipped carry the
+    // mark a nightly full run reports possible misses from; no test another
+    // shard ran does.
+    repo.impact()
+        .args(["--db"])
+        .args([&db("main.db")])
+        .args(["combine"])
+        .args([&db("u1.db"), &db("u2.db")])
+        .ok();
+    let conn = rusqlite::Connection::open(db("main.db")).unwrap();
+    let marks: Vec<(String, bool)> = conn
+        .prepare("SELECT nodeid, skipped_since_full FROM impact_test")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(marks.len(), 46);
+    for (id, skipped) in marks {
+        assert_eq!(skipped, !ran.contains(&id), "{id}");
+    }
 }
 
 #[test]
