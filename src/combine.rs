@@ -300,3 +300,33 @@ fn conflict(
         src = src.display(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(at: &str, command: &str) -> RunKey {
+        RunKey {
+            started_at: at.into(),
+            kind: "full".into(),
+            commit: Some("c".into()),
+            command: command.into(),
+            tests: 1,
+            files: 1,
+        }
+    }
+
+    #[test]
+    fn the_newest_recording_wins_and_the_same_run_is_not_newer() {
+        let main = key("2026-01-01T00:00:00Z", "pytest");
+        let shard = key("2026-01-01T00:05:00Z", "pytest [shard 1/2]");
+        let other = key("2026-01-01T00:05:00Z", "pytest [shard 2/2]");
+        assert!(newer(Some(&shard), Some(&main)));
+        assert!(!newer(Some(&main), Some(&shard)));
+        assert!(!newer(Some(&main), Some(&main)), "combine X with X is X");
+        // Different runs at the same second: the later input.
+        assert!(newer(Some(&other), Some(&shard)));
+        assert!(newer(Some(&main), None));
+        assert!(!newer(None, Some(&main)));
+    }
+}

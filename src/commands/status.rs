@@ -92,6 +92,17 @@ fn text(s: &StatusJson) -> String {
                 "recorded: {} by {} at commit {} ({} runs in history)\n",
                 r.started_at, r.kind, commit, s.runs
             );
+            if let Some(o) = &r.observation {
+                let misses = o["would_be_misses"].as_array().map_or(0, Vec::len);
+                t += &format!(
+                    "observed: the selection would have run {} of {} tests, saving {:.2} s of {:.2} s; {misses} would-be {}\n",
+                    o["would_run"],
+                    o["ran"],
+                    o["saved_seconds"].as_f64().unwrap_or(0.0),
+                    o["total_seconds"].as_f64().unwrap_or(0.0),
+                    if misses == 1 { "miss" } else { "misses" }
+                );
+            }
         }
         None => t += "recorded: never\n",
     }

@@ -550,4 +550,22 @@ fn observation_mode_reports_a_planted_would_be_miss() {
     let saved = obs["saved_seconds"].as_f64().unwrap();
     let total = obs["total_seconds"].as_f64().unwrap();
     assert!(saved > 0.0 && saved < total, "{obs:#}");
+    let text = repo.impact().args(["status"]).ok();
+    assert!(
+        text.stdout.contains(&format!(
+            "observed: the selection would have run {would_run} of 46 tests"
+        )) && text.stdout.contains("1 would-be miss"),
+        "{text:#?}"
+    );
+    // The history keeps it: a later run does not erase the observation.
+    assert_eq!(impact_run(&repo, None, &[]).code, 1);
+    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    let observed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM impact_run WHERE observation LIKE '%test_limit%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(observed, 1);
 }
