@@ -35,10 +35,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let last = store.last_run()?.ok_or("the data holds no run")?;
     let base = parse_rfc3339(&last.started_at).unwrap_or(0);
     let tests = store.tests()?;
-    let known: Vec<(String, Option<f64>)> =
-        tests.iter().map(|t| (t.nodeid.clone(), t.duration)).collect();
-    let durations: BTreeMap<&str, Option<f64>> =
-        tests.iter().map(|t| (t.nodeid.as_str(), t.duration)).collect();
+    let known: Vec<(String, Option<f64>)> = tests
+        .iter()
+        .map(|t| (t.nodeid.clone(), t.duration))
+        .collect();
+    let durations: BTreeMap<&str, Option<f64>> = tests
+        .iter()
+        .map(|t| (t.nodeid.as_str(), t.duration))
+        .collect();
     let groups = shard::split(&known, &[], n);
     let baselines = store.baselines()?;
     std::fs::create_dir_all(&out)?;

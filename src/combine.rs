@@ -151,7 +151,12 @@ fn absorb(
     let out_tests: HashMap<String, Option<RunKey>> = w
         .tests_of(Side::Out)?
         .into_iter()
-        .map(|t| (t.nodeid, t.last_run.and_then(|id| out_by_id.get(&id).cloned())))
+        .map(|t| {
+            (
+                t.nodeid,
+                t.last_run.and_then(|id| out_by_id.get(&id).cloned()),
+            )
+        })
         .collect();
     let src_tests = w.tests_of(Side::Src)?;
     let src_names: HashSet<&str> = src_tests.iter().map(|t| t.nodeid.as_str()).collect();
@@ -202,7 +207,8 @@ fn absorb(
             Some(ours) => {
                 // The input's lines for this file are used only when it
                 // recorded some of the tests taken from it.
-                let Some((_, their_run)) = w.listed_test_in_file(Side::Src, ListName::Take, &path)?
+                let Some((_, their_run)) =
+                    w.listed_test_in_file(Side::Src, ListName::Take, &path)?
                 else {
                     continue;
                 };

@@ -112,7 +112,10 @@ pub fn unselected<'a>(selection: &Selection, known: &'a [String]) -> Vec<&'a Str
         Mode::Full => Vec::new(),
         Mode::Selected => {
             let chosen: BTreeSet<&str> = selection.tests.keys().map(String::as_str).collect();
-            known.iter().filter(|t| !chosen.contains(t.as_str())).collect()
+            known
+                .iter()
+                .filter(|t| !chosen.contains(t.as_str()))
+                .collect()
         }
     }
 }
@@ -120,7 +123,11 @@ pub fn unselected<'a>(selection: &Selection, known: &'a [String]) -> Vec<&'a Str
 /// Splits tests into `count` groups. `known` are test ids the data holds, with
 /// their recorded durations (seconds); `unknown` are ids or node-id prefixes it
 /// does not know. Each group is sorted by id.
-pub fn split(known: &[(String, Option<f64>)], unknown: &[String], count: usize) -> Vec<Vec<String>> {
+pub fn split(
+    known: &[(String, Option<f64>)],
+    unknown: &[String],
+    count: usize,
+) -> Vec<Vec<String>> {
     let count = count.max(1);
     let mut groups: Vec<Vec<String>> = vec![Vec::new(); count];
     let estimate = median_duration(known);
@@ -177,10 +184,7 @@ mod tests {
 
     #[test]
     fn parses_k_of_n_and_rejects_the_rest() {
-        assert_eq!(
-            "2/4".parse::<Shard>(),
-            Ok(Shard { index: 2, count: 4 })
-        );
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
         assert_eq!("1/1".parse::<Shard>().unwrap().to_string(), "1/1");
         for bad in ["0/4", "5/4", "4", "a/b", "1/0", "", "-1/3", "2/4/6"] {
             let err = bad.parse::<Shard>().unwrap_err();
@@ -197,7 +201,10 @@ mod tests {
         let n = 7;
         let file = unknown_shard("tests/test_new.py", n);
         assert_eq!(unknown_shard("tests/test_new.py::test_a", n), file);
-        assert_eq!(unknown_shard("tests/test_new.py::TestX::test_b[1]", n), file);
+        assert_eq!(
+            unknown_shard("tests/test_new.py::TestX::test_b[1]", n),
+            file
+        );
     }
 
     /// A deterministic spread of durations: many short tests, a few long ones,
@@ -271,7 +278,11 @@ mod tests {
                     "{tests} tests / {count}: max {max} > mean {} + longest {longest}",
                     total / count as f64
                 );
-                assert!(max - min <= longest + eps, "spread {} > {longest}", max - min);
+                assert!(
+                    max - min <= longest + eps,
+                    "spread {} > {longest}",
+                    max - min
+                );
                 // Same input, same split: no machine-dependent state.
                 assert_eq!(split(&known, &unknown, count), groups);
             }
@@ -290,9 +301,12 @@ mod tests {
         assert_eq!(median_duration(&known), 2.0);
         // b (3) -> 1, c (2) -> 2, d (2) -> 2, e (2) -> 1, a (1) -> 2.
         let groups = split(&known, &[], 2);
-        assert_eq!(groups, vec![vec!["b", "e"], vec!["a", "c", "d"]]
-            .into_iter()
-            .map(|g| g.into_iter().map(String::from).collect::<Vec<_>>())
-            .collect::<Vec<_>>());
+        assert_eq!(
+            groups,
+            vec![vec!["b", "e"], vec!["a", "c", "d"]]
+                .into_iter()
+                .map(|g| g.into_iter().map(String::from).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
     }
 }

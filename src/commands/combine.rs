@@ -6,7 +6,12 @@ use crate::cli::Settings;
 use crate::error::{Error, Result, exit_codes};
 use crate::output::{Output, thousands};
 
-pub fn run(settings: &Settings, files: &[PathBuf], output: Option<&Path>, out: &Output) -> Result<i32> {
+pub fn run(
+    settings: &Settings,
+    files: &[PathBuf],
+    output: Option<&Path>,
+    out: &Output,
+) -> Result<i32> {
     let inputs: Vec<PathBuf> = files.iter().map(|f| settings.cwd.join(f)).collect();
     let (sources, dest) = match output {
         Some(o) => (inputs, settings.cwd.join(o)),

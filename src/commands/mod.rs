@@ -22,9 +22,7 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
         Command::Status { format } => status::run(settings, *format, out),
         Command::Export { coverage } => export::run(settings, coverage, out),
         Command::Select(args) => select::run(settings, args, out),
-        Command::Combine { files, output } => {
-            combine::run(settings, files, output.as_deref(), out)
-        }
+        Command::Combine { files, output } => combine::run(settings, files, output.as_deref(), out),
         Command::Run(args) => crate::run::run(
             &settings.repo,
             &settings.db,

@@ -313,7 +313,11 @@ fn observe(would_be: &WouldBe, known: &[String], results: &Results) -> Observati
         },
     };
     for (id, r) in &results.tests {
-        let duration = if r.duration.is_finite() { r.duration.max(0.0) } else { 0.0 };
+        let duration = if r.duration.is_finite() {
+            r.duration.max(0.0)
+        } else {
+            0.0
+        };
         obs.total_seconds += duration;
         if selected(id) {
             obs.would_run += 1;

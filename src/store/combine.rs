@@ -205,7 +205,9 @@ impl Writer<'_> {
             .map_err(&err)?;
         let mut ins = self
             .tx
-            .prepare(&format!("INSERT OR IGNORE INTO {table} (nodeid) VALUES (?1)"))
+            .prepare(&format!(
+                "INSERT OR IGNORE INTO {table} (nodeid) VALUES (?1)"
+            ))
             .map_err(&err)?;
         for id in ids {
             ins.execute([id]).map_err(&err)?;

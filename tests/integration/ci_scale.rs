@@ -18,9 +18,17 @@ fn impact_run(repo: &TestRepo, db: Option<&Path>, flags: &[&str]) -> Run {
     args.push("run".into());
     args.extend(flags.iter().map(|s| s.to_string()));
     args.extend(
-        ["--", &python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "--",
+            &python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     repo.impact()
         .args(&args)
@@ -198,12 +206,19 @@ fn shards_are_disjoint_and_together_exactly_the_selection() {
         "tests/test_new_a.py",
         "def test_one():\n    assert True\n\n\ndef test_two():\n    assert True\n",
     );
-    repo.write("tests/test_new_b.py", "def test_three():\n    assert True\n");
+    repo.write(
+        "tests/test_new_b.py",
+        "def test_three():\n    assert True\n",
+    );
     let (run, whole) = select_json(&repo, &[]);
     assert_eq!(run.code, 0, "{run:#?}");
     let selection: BTreeSet<String> = ids(&whole).into_iter().collect();
     assert!(selection.len() > 5, "{whole:#}");
-    assert!(selection.iter().any(|t| t.starts_with("tests/test_new_a.py")));
+    assert!(
+        selection
+            .iter()
+            .any(|t| t.starts_with("tests/test_new_a.py"))
+    );
 
     for n in [1, 2, 3, 5] {
         let mut union = BTreeSet::new();
@@ -259,7 +274,11 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
     // First runs, no data anywhere: every test is unknown, so the plugin
     // splits them by file hash.
     for k in 1..=3 {
-        let run = impact_run(&repo, Some(&db(&format!("s{k}.db"))), &["--shard", &format!("{k}/3")]);
+        let run = impact_run(
+            &repo,
+            Some(&db(&format!("s{k}.db"))),
+            &["--shard", &format!("{k}/3")],
+        );
         assert_eq!(run.code, 0, "{run:#?}");
     }
     let single = impact_run(&repo, Some(&db("single.db")), &[]);
@@ -274,7 +293,7 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
     let combine = repo
         .impact()
         .args(["combine", "-o"])
-        .args(&[&db("combined.db"), &db("s1.db"), &db("s2.db"), &db("s3.db")])
+        .args([&db("combined.db"), &db("s1.db"), &db("s2.db"), &db("s3.db")])
         .ok();
     assert!(combine.stderr.contains("combined 3 files"), "{combine:#?}");
     assert_same_data(&repo, &db("combined.db"), &db("single.db"));
@@ -293,17 +312,28 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
     for k in 1..=3 {
         let shard = db(&format!("t{k}.db"));
         std::fs::copy(db("main.db"), &shard).unwrap();
-        let run = impact_run(&repo, Some(&shard), &["--full", "--shard", &format!("{k}/3")]);
+        let run = impact_run(
+            &repo,
+            Some(&shard),
+            &["--full", "--shard", &format!("{k}/3")],
+        );
         assert!(run.stderr.contains(&format!("shard {k}/3: ")), "{run:#?}");
         codes.push(run.code);
     }
-    assert_eq!(codes.iter().filter(|&&c| c == 1).count(), 1, "one shard has the failing test");
-    assert_eq!(impact_run(&repo, Some(&db("single2.db")), &["--full"]).code, 1);
+    assert_eq!(
+        codes.iter().filter(|&&c| c == 1).count(),
+        1,
+        "one shard has the failing test"
+    );
+    assert_eq!(
+        impact_run(&repo, Some(&db("single2.db")), &["--full"]).code,
+        1
+    );
     repo.impact()
         .args(["--db"])
-        .args(&[&db("main.db")])
+        .args([&db("main.db")])
         .args(["combine"])
-        .args(&[&db("t1.db"), &db("t2.db"), &db("t3.db")])
+        .args([&db("t1.db"), &db("t2.db"), &db("t3.db")])
         .ok();
     assert_same_data(&repo, &db("main.db"), &db("single2.db"));
     let failed: Vec<String> = dump(&db("main.db"))
@@ -338,7 +368,11 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
             .collect::<Result<_, _>>()
             .unwrap();
         let command: String = conn
-            .query_row("SELECT command FROM impact_run ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+            .query_row(
+                "SELECT command FROM impact_run ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(command.ends_with(&format!("[shard {k}/2]")), "{command}");
         for t in newest {
@@ -390,7 +424,7 @@ fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
     // X with X is X; X into X is X.
     repo.impact()
         .args(["combine", "-o"])
-        .args(&[&db("twice.db"), &db("main.db"), &db("main.db")])
+        .args([&db("twice.db"), &db("main.db"), &db("main.db")])
         .ok();
     assert_eq!(dump(&db("twice.db")), dump(&db("main.db")));
     let runs = |p: &Path| -> i64 {
@@ -403,9 +437,9 @@ fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
     std::fs::copy(db("main.db"), db("self.db")).unwrap();
     repo.impact()
         .args(["--db"])
-        .args(&[&db("self.db")])
+        .args([&db("self.db")])
         .args(["combine"])
-        .args(&[&db("main.db")])
+        .args([&db("main.db")])
         .ok();
     assert_eq!(dump(&db("self.db")), dump(&db("main.db")));
     assert_eq!(runs(&db("self.db")), runs(&db("main.db")));
@@ -419,7 +453,11 @@ fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
         0
     );
     let first = repo.git(&["rev-parse", "HEAD"]);
-    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 50  # the limit");
+    repo.replace(
+        "shop/cart.py",
+        "MAX_ITEMS = 50",
+        "MAX_ITEMS = 50  # the limit",
+    );
     let second = repo.commit_all("comment");
     assert_eq!(
         impact_run(&repo, Some(&db("s2.db")), &["--full", "--shard", "2/2"]).code,
@@ -428,7 +466,7 @@ fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
     let refused = repo
         .impact()
         .args(["combine", "-o"])
-        .args(&[&db("mixed.db"), &db("s1.db"), &db("s2.db")])
+        .args([&db("mixed.db"), &db("s1.db"), &db("s2.db")])
         .run();
     assert_eq!(refused.code, 2, "{refused:#?}");
     assert!(
@@ -444,7 +482,7 @@ fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
         let out = db(&format!("main+{s}"));
         repo.impact()
             .args(["combine", "-o"])
-            .args(&[&out, &db("main.db"), &db(s)])
+            .args([&out, &db("main.db"), &db(s)])
             .ok();
         assert_eq!(dump(&out), dump(&db(s)), "main + {s} = {s}");
     }
@@ -456,7 +494,10 @@ fn data_moved_to_a_shallow_clone_at_another_path_selects_the_same_tests() {
     assert_eq!(impact_run(&origin, None, &[]).code, 0);
     let recorded_at = origin.git(&["rev-parse", "HEAD"]);
     // main moves on after the recording; a branch changes a function body.
-    origin.write("shop/pricing.py", &format!("{}\nEXTRA = 1\n", origin.read("shop/pricing.py")));
+    origin.write(
+        "shop/pricing.py",
+        &format!("{}\nEXTRA = 1\n", origin.read("shop/pricing.py")),
+    );
     origin.commit_all("main moves on");
     origin.git(&["checkout", "--quiet", "-b", "feature"]);
     origin.replace(
@@ -477,18 +518,24 @@ fn data_moved_to_a_shallow_clone_at_another_path_selects_the_same_tests() {
             .arg(format!("file://{}", origin.path().display()))
             .arg(&clone),
     );
-    crate::support::run_ok(
-        std::process::Command::new("git")
-            .current_dir(&clone)
-            .args(["fetch", "--quiet", "--depth", "1", "origin", "main:refs/remotes/origin/main"]),
-    );
+    crate::support::run_ok(std::process::Command::new("git").current_dir(&clone).args([
+        "fetch",
+        "--quiet",
+        "--depth",
+        "1",
+        "origin",
+        "main:refs/remotes/origin/main",
+    ]));
     // The clone lacks the commit the data was recorded at, and the merge base.
     let has_commit = std::process::Command::new("git")
         .current_dir(&clone)
         .args(["cat-file", "-e", &format!("{recorded_at}^{{commit}}")])
         .status()
         .unwrap();
-    assert!(!has_commit.success(), "a --depth 1 clone lacks {recorded_at}");
+    assert!(
+        !has_commit.success(),
+        "a --depth 1 clone lacks {recorded_at}"
+    );
     std::fs::rename(origin.path().join(".impact.db"), clone.join(".impact.db")).unwrap();
     let run = crate::support::ImpactCommand::in_dir(&clone)
         .args(["select", "--since", "origin/main", "--format", "json"])
@@ -527,7 +574,8 @@ fn observation_mode_reports_a_planted_would_be_miss() {
         "{run:#?}"
     );
     assert!(
-        run.stderr.contains("observed: the selection would have run ")
+        run.stderr
+            .contains("observed: the selection would have run ")
             && run.stderr.contains("1 would-be miss"),
         "{run:#?}"
     );
@@ -545,7 +593,7 @@ fn observation_mode_reports_a_planted_would_be_miss() {
     );
     // The inventory bug is selected: not a miss. Most tests would be skipped.
     let would_run = obs["would_run"].as_u64().unwrap();
-    assert!(would_run >= 1 && would_run < 46, "{obs:#}");
+    assert!((1..46).contains(&would_run), "{obs:#}");
     assert_eq!(obs["ran"], 46);
     let saved = obs["saved_seconds"].as_f64().unwrap();
     let total = obs["total_seconds"].as_f64().unwrap();
