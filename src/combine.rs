@@ -75,6 +75,7 @@ pub fn combine(sources: &[PathBuf], dest: &Path) -> Result<Report> {
             path: tmp.clone(),
             source: std::io::Error::other("the copy disappeared"),
         })?;
+        out.scratch_mode()?;
         let mut report = Report {
             inputs: sources.len(),
             ..Default::default()
@@ -94,6 +95,13 @@ pub fn combine(sources: &[PathBuf], dest: &Path) -> Result<Report> {
     })();
     match result {
         Ok(report) => {
+            // Written without a journal or syncing: on disk before it counts.
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| Error::Write {
+                    path: tmp.clone(),
+                    source,
+                })?;
             std::fs::rename(&tmp, dest).map_err(|source| Error::Write {
                 path: dest.to_owned(),
                 source,
@@ -124,6 +132,17 @@ fn absorb(
     origin: &mut HashMap<RunKey, PathBuf>,
     report: &mut Report,
 ) -> Result<()> {
+    // IMPACT_TRACE=1 prints how long each step takes (stderr).
+    let trace = std::env::var_os("IMPACT_TRACE").is_some();
+    let start = std::time::Instant::now();
+    let step = |what: &str| {
+        if trace {
+            eprintln!(
+                "trace: {:>8.1} ms  {what}",
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    };
     let out_runs = w.runs_of(Side::Out)?;
     let src_runs = w.runs_of(Side::Src)?;
     let out_ids: HashMap<&RunKey, i64> = out_runs.iter().map(|r| (&r.key, r.id)).collect();
@@ -193,6 +212,7 @@ fn absorb(
     w.set_list(ListName::Take, &take_list)?;
     w.set_list(ListName::Fresh, &fresh)?;
 
+    step("runs and tests compared");
     let out_baselines = w.baselines_of(Side::Out)?;
     let mut stale: HashSet<String> = HashSet::new();
     for (path, theirs) in w.baselines_of(Side::Src)? {
@@ -242,7 +262,9 @@ fn absorb(
         }
     }
 
+    step("baselines compared");
     w.copy_taken_tests(&run_map)?;
+    step("recordings copied");
     let mut stale: Vec<String> = stale
         .into_iter()
         .filter(|t| !taken.contains(t.as_str()))
@@ -254,6 +276,7 @@ fn absorb(
         w.copy_meta()?;
     }
     w.drop_unused_sources()?;
+    step("done");
     report.tests_taken += taken.len();
     report.tests_removed += removed.len();
     report.stale_tests.extend(stale);

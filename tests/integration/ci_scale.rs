@@ -486,6 +486,27 @@ fn combining_is_idempotent_and_refuses_shards_from_different_commits() {
             .ok();
         assert_eq!(dump(&out), dump(&db(s)), "main + {s} = {s}");
     }
+
+    // A test that stops running a file loses its lines there.
+    repo.git(&["reset", "--quiet", "--hard", &first]);
+    let key = (
+        "tests/test_cart.py::test_cart_limit".to_string(),
+        "shop/cart.py".to_string(),
+    );
+    assert!(dump(&db("main.db")).lines.contains_key(&key));
+    repo.replace(
+        "tests/test_cart.py",
+        "    cart = Cart()\n    cart.add(\"POSTER\", Cart.MAX_ITEMS)\n    with pytest.raises(CartFullError):\n        cart.add(\"MUG\")",
+        "    assert Cart and CartFullError",
+    );
+    std::fs::copy(db("main.db"), db("s3.db")).unwrap();
+    assert_eq!(impact_run(&repo, Some(&db("s3.db")), &["--full"]).code, 0);
+    assert!(!dump(&db("s3.db")).lines.contains_key(&key));
+    repo.impact()
+        .args(["combine", "-o"])
+        .args([&db("main+s3.db"), &db("main.db"), &db("s3.db")])
+        .ok();
+    assert_eq!(dump(&db("main+s3.db")), dump(&db("s3.db")));
 }
 
 #[test]
