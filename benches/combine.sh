@@ -12,8 +12,9 @@
 #   SHARDS=4 RUNS=5 benches/combine.sh
 #   BENCH_DATA=DIR benches/combine.sh
 #
-# Timings from hyperfine when installed (else one timed run each), peak RSS
-# from GNU time. Honors CARGO_TARGET_DIR.
+# Each combine is timed with GNU time (wall and peak RSS; mean, min and max
+# over RUNS runs, default 3). Honors CARGO_TARGET_DIR. IMPACT_TRACE=1 on the
+# command prints where one combine spends its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,7 +25,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 case $TARGET_DIR in /*) ;; *) TARGET_DIR=$ROOT/$TARGET_DIR ;; esac
 for arg in "$@"; do
     case $arg in
-        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
