@@ -127,7 +127,26 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     )?;
     let code = status.code().unwrap_or(1);
 
-    let results = read_results(&work.path)?;
+    let mut results = read_results(&work.path)?;
+    // A child that outlived pytest may still hold its file: keep what reads.
+    results.files.retain(|f| {
+        let child = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("child-"));
+        if !child {
+            return true;
+        }
+        match crate::store::CoverageFile::read(f) {
+            Err(reason) => {
+                results.notes.push(format!(
+                    "left out the data of a child process that could not be read ({reason}); \
+                     a child still running after pytest exits is not measured to its end"
+                ));
+                false
+            }
+            Ok(_) => true,
+        }
+    });
     for note in &results.notes {
         out.warn(note);
     }

@@ -24,7 +24,7 @@ fn recorded() -> TestRepo {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("53 passed"), "{run:#?}");
+    assert!(run.stdout.contains("54 passed"), "{run:#?}");
     assert!(!run.stderr.contains("warning"), "{run:#?}");
     repo
 }
@@ -91,6 +91,14 @@ fn lines_run_by_child_processes_select_the_test_that_started_them() {
             &format!("tests/test_children.py::{test}"),
         );
     }
+    // The process that ran the line replaced itself with os.execv.
+    breaks_only(
+        &repo,
+        "shop/relay.py",
+        "int(sys.argv[1]) * 2",
+        "int(sys.argv[1]) * 3",
+        "tests/test_children.py::test_exec",
+    );
     assert!(
         repo.git(&["status", "--porcelain", "--ignored"])
             .lines()
@@ -125,5 +133,36 @@ fn a_shared_server_counts_for_the_test_running_not_the_one_that_started_it() {
         "return \"shop-server 1\"",
         "return \"shop-server 2\"",
         "tests/test_server.py::test_server_killed",
+    );
+}
+
+#[test]
+fn a_child_that_cannot_be_measured_is_reported() {
+    let repo = TestRepo::with_fixture("sample");
+    // A child whose `coverage` import fails: it runs on, unmeasured, and the
+    // run says so instead of pretending its lines were seen.
+    repo.write(
+        "tests/test_blind_child.py",
+        "import os, subprocess, sys\n\n\
+         def test_blind_child(tmp_path):\n    \
+             (tmp_path / 'coverage.py').write_text(\"raise ImportError('no coverage here')\")\n    \
+             env = dict(os.environ)\n    \
+             env['PYTHONPATH'] = os.pathsep.join([env.get('PYTHONPATH', ''), str(tmp_path)])\n    \
+             done = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], env=env, capture_output=True, text=True)\n    \
+             assert done.stdout == '42\\n', done.stderr\n",
+    );
+    let run = repo
+        .impact()
+        .args(["run", "--", &venv_python().display().to_string()])
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(["tests/test_blind_child.py"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("a child process was not fully measured")
+            && run.stderr.contains("no coverage here"),
+        "{run:#?}"
     );
 }
