@@ -146,7 +146,9 @@ class ImpactPlugin:
 
         omit = [p for p in os.environ.get("IMPACT_OMIT", "").split(os.pathsep) if p]
         self.cov = coverage.Coverage(
-            data_file=os.path.join(_OUT, "coverage-%s.db" % self.worker),
+            # In memory while the tests run: each test's switch_context then
+            # writes to memory, not to disk; written out once at the end.
+            data_file=None,
             source=[self.root],
             omit=omit,
             config_file=False,
@@ -179,7 +181,11 @@ class ImpactPlugin:
         if self.cov is None:
             return
         self.cov.stop()
-        self.cov.save()
+        from coverage import CoverageData
+
+        out = CoverageData(basename=os.path.join(_OUT, "coverage-%s.db" % self.worker))
+        out.update(self.cov.get_data())
+        out.write()
         self.cov = None
 
     # -- collection ----------------------------------------------------------
