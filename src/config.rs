@@ -10,6 +10,7 @@
 //! max_changed_files = 200
 //! max_age_days = 14
 //! env_ignore = ["pip", "setuptools"]                     # not part of the environment fingerprint
+//! child_save_interval = 1.0                               # seconds between saves in child processes
 //!
 //! [tool.impact.map]
 //! "tests/data/*.json" = ["tests/test_customers.py"]
@@ -59,6 +60,8 @@ pub struct Config {
     pub max_age_days: Option<f64>,
     /// Distributions left out of the environment fingerprint (names, lowercase).
     pub env_ignore: Vec<String>,
+    /// Seconds between saves of a measured child process: what SIGKILL can lose.
+    pub child_save_interval: f64,
     /// Warnings to show (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -136,6 +139,7 @@ struct Raw {
     max_age_days: Option<f64>,
     #[serde(default)]
     env_ignore: Vec<String>,
+    child_save_interval: Option<f64>,
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -147,7 +151,11 @@ const KNOWN_KEYS: &[&str] = &[
     "max_changed_files",
     "max_age_days",
     "env_ignore",
+    "child_save_interval",
 ];
+
+/// The default of `child_save_interval`, in seconds.
+pub const DEFAULT_CHILD_SAVE_INTERVAL: f64 = 1.0;
 
 impl Config {
     /// Reads `impact.toml`, else `[tool.impact]` of `pyproject.toml`, at `root`.
@@ -259,6 +267,15 @@ impl Config {
                 reason: "must be a positive number of days".into(),
             });
         }
+        if let Some(secs) = raw.child_save_interval
+            && !(0.05..=3600.0).contains(&secs)
+        {
+            return Err(ConfigError::Invalid {
+                path: file.to_owned(),
+                key: format!("{prefix}child_save_interval"),
+                reason: "must be a number of seconds between 0.05 and 3600".into(),
+            });
+        }
         Ok(Config {
             source: Some(file.to_owned()),
             full_run: Rules::new(&full, file, &format!("{prefix}full_run_files"))?,
@@ -272,6 +289,9 @@ impl Config {
                 .iter()
                 .map(|n| n.to_lowercase().replace('_', "-"))
                 .collect(),
+            child_save_interval: raw
+                .child_save_interval
+                .unwrap_or(DEFAULT_CHILD_SAVE_INTERVAL),
             warnings,
         })
     }

@@ -4,7 +4,10 @@
 //! The plugin (`impact_pytest.py`, compiled into the binary) is written to a
 //! temporary directory outside the work tree and loaded with `-p`; it writes
 //! one coverage.py data file and one results file per process (xdist workers
-//! included) into that directory, which is removed afterwards.
+//! included) into that directory, which is removed afterwards. The same
+//! directory, first on PYTHONPATH, holds a `sitecustomize.py` and
+//! `impact_child.py` that measure the Python child processes the tests start
+//! (one more data file each), following the test that runs in the parent.
 
 mod probe;
 
@@ -24,8 +27,12 @@ use crate::store::Store;
 
 pub use probe::Interpreter;
 
-/// The plugin's source, shipped inside the binary.
-const PLUGIN: &str = include_str!("impact_pytest.py");
+/// The Python side, shipped inside the binary: file name and source.
+const PYTHON_FILES: &[(&str, &str)] = &[
+    ("impact_pytest.py", include_str!("impact_pytest.py")),
+    ("impact_child.py", include_str!("impact_child.py")),
+    ("sitecustomize.py", include_str!("sitecustomize.py")),
+];
 
 /// Key of the environment fingerprint in `impact_meta`.
 const ENV_KEY: &str = "env_fingerprint";
@@ -142,10 +149,10 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     }
 
     let work = TempDir::new()?;
-    std::fs::write(work.path.join("impact_pytest.py"), PLUGIN).map_err(|source| Error::Write {
-        path: work.path.join("impact_pytest.py"),
-        source,
-    })?;
+    for (name, source) in PYTHON_FILES {
+        let path = work.path.join(name);
+        std::fs::write(&path, source).map_err(|source| Error::Write { path, source })?;
+    }
     let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
     let mut selection_json = serde_json::json!({
         "mode": match selection.mode { Mode::Full => "full", Mode::Selected => "selected" },
@@ -166,10 +173,38 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     })?;
 
     let started_at = now_rfc3339();
-    let status = launch(&command, repo.root(), &work.path, &selection_path)?;
+    let status = launch(
+        &command,
+        repo.root(),
+        &work.path,
+        &selection_path,
+        config.child_save_interval,
+    )?;
     let code = status.code().unwrap_or(1);
 
-    let results = read_results(&work.path)?;
+    let mut results = read_results(&work.path)?;
+    // A child that outlived pytest may still hold its file: keep what reads.
+    results.files.retain(|f| {
+        let child = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("child-"));
+        if !child {
+            return true;
+        }
+        match crate::store::CoverageFile::read(f) {
+            Err(reason) => {
+                results.notes.push(format!(
+                    "left out the data of a child process that could not be read ({reason}); \
+                     a child still running after pytest exits is not measured to its end"
+                ));
+                false
+            }
+            Ok(_) => true,
+        }
+    });
+    for note in &results.notes {
+        out.warn(note);
+    }
     if results.tests.is_empty() && results.files.is_empty() {
         out.warn(
             "pytest wrote no results (it may have failed before collecting); the data is unchanged",
@@ -422,6 +457,7 @@ fn launch(
     root: &Path,
     work: &Path,
     selection: &Path,
+    child_save_interval: f64,
 ) -> Result<std::process::ExitStatus> {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).args(["-p", "impact_pytest"]);
@@ -438,6 +474,7 @@ fn launch(
         .env("IMPACT_OUT", work)
         .env("IMPACT_SELECTION", selection)
         .env("IMPACT_ROOT", root)
+        .env("IMPACT_SAVE_INTERVAL", child_save_interval.to_string())
         .env(
             "IMPACT_OMIT",
             [
@@ -466,6 +503,8 @@ struct Results {
     files: Vec<PathBuf>,
     args: Vec<String>,
     collect_errors: i64,
+    /// Warnings from the plugin and from child processes.
+    notes: Vec<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -486,6 +525,8 @@ struct ResultsFile {
     args: Vec<String>,
     #[serde(default)]
     tests: BTreeMap<String, TestResult>,
+    #[serde(default)]
+    notes: Vec<String>,
 }
 
 impl Results {
@@ -525,8 +566,16 @@ fn read_results(dir: &Path) -> Result<Results> {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        if name.starts_with("coverage-") && name.ends_with(".db") {
+        if (name.starts_with("coverage-") || name.starts_with("child-")) && name.ends_with(".db") {
             results.files.push(path);
+        } else if name.starts_with("child-error-") {
+            // A child process that could not be measured says why.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                results.notes.push(format!(
+                    "a child process was not fully measured, so changes to what it ran may not select its test: {line}"
+                ));
+            }
         } else if name.starts_with("results-") && name.ends_with(".json") {
             let text = std::fs::read_to_string(&path).map_err(|source| Error::Write {
                 path: path.clone(),
@@ -542,6 +591,7 @@ fn read_results(dir: &Path) -> Result<Results> {
                 results.args = file.args;
             }
             results.tests.extend(file.tests);
+            results.notes.extend(file.notes);
         }
     }
     results.collected = collected.into_iter().collect();
@@ -582,6 +632,11 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // For debugging the Python side: keep what the processes wrote.
+        if std::env::var_os("IMPACT_KEEP_TEMP").is_some() {
+            eprintln!("impact: kept {}", self.path.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }

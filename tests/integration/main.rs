@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod children;
 mod ci_scale;
 mod coverage_compat;
 mod import_who;

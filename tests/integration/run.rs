@@ -409,3 +409,70 @@ fn doctests_main_blocks_and_conftest_hooks_select_the_tests_they_break() {
         repo.git(&["checkout", "--", file]);
     }
 }
+
+#[test]
+fn test_files_with_nothing_selected_are_not_collected() {
+    let mut repo = TestRepo::with_fixture("sample");
+    // A test module that leaves a mark whenever pytest imports it.
+    let mark = repo.path().join("canary-imported");
+    repo.write(
+        "tests/test_canary.py",
+        "import os, pathlib\n\
+         pathlib.Path(os.environ['CANARY']).write_text('imported')\n\n\
+         def test_canary():\n    assert True\n",
+    );
+    repo.commit_all("canary");
+    let run_with_canary = |pytest_args: &[&str]| {
+        let python = venv_python().display().to_string();
+        let mut args = vec![
+            "run",
+            "--",
+            &python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ];
+        args.extend_from_slice(pytest_args);
+        repo.impact()
+            .args(&args)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("CANARY", &mark)
+            .run()
+    };
+    assert_eq!(run_with_canary(&[]).code, 0);
+    assert!(mark.exists(), "the first run collects everything");
+    std::fs::remove_file(&mark).unwrap();
+
+    // A change that selects tests elsewhere: the canary module is not even
+    // imported, and the selected tests still run.
+    repo.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    let run = run_with_canary(&[]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("1 failed"), "{run:#?}");
+    assert!(
+        !mark.exists(),
+        "an unselected test file was imported: {run:#?}"
+    );
+
+    // Named on the command line, it is collected (and deselected), and
+    // "nothing selected" is still success.
+    repo.git(&["checkout", "--", "shop/inventory.py"]);
+    let _ = run_with_canary(&[]);
+    repo.replace(
+        "shop/pricing.py",
+        "def format_price(",
+        "def format_price(  ",
+    );
+    let named = run_with_canary(&["tests/test_canary.py"]);
+    assert!(
+        mark.exists(),
+        "a file named on the command line is collected: {named:#?}"
+    );
+    assert_eq!(named.code, 0, "{named:#?}");
+}
