@@ -183,7 +183,12 @@ fn absorb(
     for t in &src_tests {
         let theirs = t.last_run.and_then(|id| src_by_id.get(&id));
         let take = match out_tests.get(&t.nodeid) {
-            Some(ours) => newer(theirs, ours.as_ref()),
+            Some(ours) => newer(
+                theirs,
+                ours.as_ref(),
+                theirs.is_some_and(|k| out_ids.contains_key(k)),
+                ours.as_ref().is_some_and(|k| src_keys.contains(k)),
+            ),
             // New here, unless this data merged the run that recorded it and
             // dropped the test since (a full run no longer collected it).
             None => theirs.is_none_or(|k| !out_ids.contains_key(k)),
@@ -284,13 +289,25 @@ fn absorb(
 }
 
 /// Whether the input's recording of a test (from run `theirs`) replaces this
-/// data's (from run `ours`): it is a different run, and not older. Equal
-/// times go to the input, the later file on the command line.
-fn newer(theirs: Option<&RunKey>, ours: Option<&RunKey>) -> bool {
+/// data's (from run `ours`). A file that holds the other's run in its history
+/// and still a different recording has the later one: it merged that run and
+/// something replaced it since (the main file's run, copied into every shard,
+/// is older than the shard's own, even when both started in the same second).
+/// Otherwise the later start time wins, and equal times go to the input, the
+/// later file on the command line.
+fn newer(
+    theirs: Option<&RunKey>,
+    ours: Option<&RunKey>,
+    we_know_theirs: bool,
+    they_know_ours: bool,
+) -> bool {
     match (theirs, ours) {
         (None, _) => false,
         (Some(_), None) => true,
-        (Some(t), Some(o)) => t != o && t.started_at >= o.started_at,
+        (Some(t), Some(o)) if t == o => false,
+        _ if we_know_theirs && !they_know_ours => false,
+        _ if they_know_ours && !we_know_theirs => true,
+        (Some(t), Some(o)) => t.started_at >= o.started_at,
     }
 }
 
@@ -350,12 +367,22 @@ mod tests {
         let main = key("2026-01-01T00:00:00Z", "pytest");
         let shard = key("2026-01-01T00:05:00Z", "pytest [shard 1/2]");
         let other = key("2026-01-01T00:05:00Z", "pytest [shard 2/2]");
-        assert!(newer(Some(&shard), Some(&main)));
-        assert!(!newer(Some(&main), Some(&shard)));
-        assert!(!newer(Some(&main), Some(&main)), "combine X with X is X");
+        assert!(newer(Some(&shard), Some(&main), false, false));
+        assert!(!newer(Some(&main), Some(&shard), false, false));
+        assert!(
+            !newer(Some(&main), Some(&main), true, true),
+            "combine X with X is X"
+        );
         // Different runs at the same second: the later input.
-        assert!(newer(Some(&other), Some(&shard)));
-        assert!(newer(Some(&main), None));
-        assert!(!newer(None, Some(&main)));
+        assert!(newer(Some(&other), Some(&shard), false, false));
+        assert!(newer(Some(&main), None, false, false));
+        assert!(!newer(None, Some(&main), false, false));
+        // The main run started in the same second as the shard's: the file
+        // holding both knows which replaced which.
+        let same_second = key("2026-01-01T00:05:00Z", "pytest");
+        assert!(!newer(Some(&same_second), Some(&shard), true, false));
+        assert!(newer(Some(&shard), Some(&same_second), false, true));
+        // History wins over clocks that disagree between machines.
+        assert!(newer(Some(&main), Some(&shard), false, true));
     }
 }
