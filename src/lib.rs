@@ -3,7 +3,9 @@
 //! The data flows: a git diff ([`git`]) gives changed lines, mapped onto the
 //! recorded baselines ([`linemap`]); numbits queries ([`numbits`], [`store`])
 //! find the tests that executed them. Recordings ([`import`], [`recording`])
-//! are merged into the data file in one transaction.
+//! are merged into the data file in one transaction. For CI at scale, [`shard`]
+//! splits a selection across machines and [`combine`] merges the data files
+//! the shards recorded.
 
 pub mod changes;
 pub mod cli;

@@ -10,6 +10,11 @@ use crate::support::{Run, TestRepo, venv_python};
 
 /// `impact [--db DB] run FLAGS -- python -m pytest -q`.
 fn impact_run(repo: &TestRepo, db: Option<&Path>, flags: &[&str]) -> Run {
+    impact_run_with(repo, db, flags, &[])
+}
+
+/// The same, with more pytest arguments.
+fn impact_run_with(repo: &TestRepo, db: Option<&Path>, flags: &[&str], pytest: &[&str]) -> Run {
     let python = venv_python().display().to_string();
     let mut args: Vec<String> = Vec::new();
     if let Some(db) = db {
@@ -355,7 +360,10 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
     for k in 1..=2 {
         let shard = db(&format!("u{k}.db"));
         std::fs::copy(db("main.db"), &shard).unwrap();
-        let run = impact_run(&repo, Some(&shard), &["--shard", &format!("{k}/2")]);
+        // The second shard runs under pytest-xdist: each worker keeps the
+        // same part.
+        let xdist: &[&str] = if k == 2 { &["-n", "2"] } else { &[] };
+        let run = impact_run_with(&repo, Some(&shard), &["--shard", &format!("{k}/2")], xdist);
         assert!(run.code == 0 || run.code == 1, "{run:#?}");
         let conn = rusqlite::Connection::open(&shard).unwrap();
         let newest: Vec<String> = conn
