@@ -129,14 +129,17 @@ Examples:
   impact combine shard-1.db shard-2.db shard-3.db     into .impact.db (or --db)
   impact combine a.db b.db -o combined.db             only a.db and b.db
 
-For each test the newest recording wins (by the time of the run that recorded
-it); runs both files know are not repeated, so combining a file with itself, or
+For each test the newest recording wins (the files' run histories say which
+replaced which; otherwise the run's start time); runs both files know are not repeated, so combining a file with itself, or
 a shard with the main file it was copied from, changes nothing. A file recorded
 at different contents is taken from the newer data and the older lines are
 carried over, except when two inputs both recorded new data for it at
 different contents (shards run on different commits): that is refused (exit 2)
 naming the file and both commits. The result is written beside OUT and moved
-into place: OUT is never half-written.";
+into place: OUT is never half-written.
+
+Exit status: 0 combined; 2 bad input (a missing or foreign file, shards from
+different commits); 3 an unexpected failure (I/O, SQLite).";
 
 const SELECT_HELP: &str = "\
 Examples:
