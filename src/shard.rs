@@ -69,13 +69,17 @@ pub fn unknown_shard(id: &str, count: usize) -> usize {
 }
 
 /// The part of a selection one shard runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Part {
     /// Test ids (and node-id prefixes of unknown tests) this shard runs, sorted.
     pub tests: Vec<String>,
     /// How many entries the whole selection (or, on a full run, the known
     /// suite) has across all shards.
     pub of: usize,
+    /// Recorded seconds of this part's known tests (the median standing in
+    /// for a missing duration), and of all shards' known tests.
+    pub seconds: f64,
+    pub total_seconds: f64,
 }
 
 /// This shard's part of a selection. On a full-run verdict the whole known
@@ -99,10 +103,28 @@ pub fn part(selection: &Selection, tests: &[TestRow], shard: Shard) -> Part {
         }
     }
     let of = known.len() + unknown.len();
-    let mut groups = split(&known, &unknown, shard.count);
+    // The median over every recorded test, not only the selected ones.
+    let all: Vec<(String, Option<f64>)> = tests
+        .iter()
+        .map(|t| (t.nodeid.clone(), t.duration))
+        .collect();
+    let estimate = median_duration(&all);
+    let seconds_of: std::collections::HashMap<&str, f64> = known
+        .iter()
+        .map(|(id, d)| (id.as_str(), usable(*d).unwrap_or(estimate)))
+        .collect();
+    let total_seconds = seconds_of.values().sum();
+    let mut groups = split_with(&known, &unknown, shard.count, estimate);
+    let tests = std::mem::take(&mut groups[shard.index - 1]);
+    let seconds = tests
+        .iter()
+        .filter_map(|id| seconds_of.get(id.as_str()))
+        .sum();
     Part {
-        tests: std::mem::take(&mut groups[shard.index - 1]),
+        tests,
         of,
+        seconds,
+        total_seconds,
     }
 }
 
@@ -128,9 +150,18 @@ pub fn split(
     unknown: &[String],
     count: usize,
 ) -> Vec<Vec<String>> {
+    split_with(known, unknown, count, median_duration(known))
+}
+
+/// [`split`], with `estimate` seconds for a test without a usable duration.
+fn split_with(
+    known: &[(String, Option<f64>)],
+    unknown: &[String],
+    count: usize,
+    estimate: f64,
+) -> Vec<Vec<String>> {
     let count = count.max(1);
     let mut groups: Vec<Vec<String>> = vec![Vec::new(); count];
-    let estimate = median_duration(known);
     let mut items: Vec<(f64, &str)> = known
         .iter()
         .map(|(id, d)| (usable(*d).unwrap_or(estimate), id.as_str()))
@@ -308,5 +339,61 @@ mod tests {
                 .map(|g| g.into_iter().map(String::from).collect::<Vec<_>>())
                 .collect::<Vec<_>>()
         );
+    }
+
+    fn row(id: &str, duration: Option<f64>) -> TestRow {
+        TestRow {
+            nodeid: id.into(),
+            outcome: Some("passed".into()),
+            duration,
+            needs_run: false,
+        }
+    }
+
+    #[test]
+    fn parts_of_a_selection_and_of_a_full_run() {
+        let tests = vec![
+            row("t.py::a", Some(4.0)),
+            row("t.py::b", Some(1.0)),
+            row("t.py::c", None),
+            row("u.py::d", Some(2.0)),
+        ];
+        let mut selection = Selection {
+            mode: Mode::Selected,
+            reasons: vec![],
+            tests: ["t.py::a", "t.py::c", "new.py::e"]
+                .into_iter()
+                .map(|t| (t.to_string(), BTreeSet::new()))
+                .collect(),
+            changed: vec![],
+            total: 4,
+            elapsed_ms: 0.0,
+        };
+        let parts: Vec<Part> = (1..=2)
+            .map(|index| part(&selection, &tests, Shard { index, count: 2 }))
+            .collect();
+        let mut all: Vec<&String> = parts.iter().flat_map(|p| &p.tests).collect();
+        all.sort();
+        assert_eq!(all, ["new.py::e", "t.py::a", "t.py::c"]);
+        assert!(parts.iter().all(|p| p.of == 3));
+        // c has no duration: the median of all recorded ones (4, 1, 2).
+        assert_eq!(parts[0].total_seconds, 6.0);
+        assert_eq!(parts[0].seconds + parts[1].seconds, 6.0);
+        assert_eq!(
+            unselected(
+                &selection,
+                &tests.iter().map(|t| t.nodeid.clone()).collect::<Vec<_>>()
+            ),
+            ["t.py::b", "u.py::d"]
+        );
+
+        selection.mode = Mode::Full;
+        selection.tests.clear();
+        let parts: Vec<Part> = (1..=3)
+            .map(|index| part(&selection, &tests, Shard { index, count: 3 }))
+            .collect();
+        let count: usize = parts.iter().map(|p| p.tests.len()).sum();
+        assert_eq!(count, 4, "the known suite, split");
+        assert_eq!(parts[0].tests, ["t.py::a"], "the longest test alone");
     }
 }

@@ -47,13 +47,15 @@ pub fn run(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<i32> 
             of: part.of,
         });
         out.note(&format!(
-            "shard {shard}: {} of {} {}",
+            "shard {shard}: {} of {} {} ({:.2} s of {:.2} s recorded)",
             thousands(part.tests.len()),
             thousands(part.of),
             match selection.mode {
                 Mode::Selected => "selected tests",
                 Mode::Full => "known tests (full run)",
-            }
+            },
+            part.seconds,
+            part.total_seconds,
         ));
         if selection.mode == Mode::Full && tests.is_empty() {
             out.note(

@@ -118,14 +118,16 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         .map(|shard| (shard, crate::shard::part(&selection, &tests, shard)));
     if let Some((shard, part)) = &part {
         out.note(&format!(
-            "shard {shard}: {} of {} {}",
+            "shard {shard}: {} of {} {} ({:.2} s of {:.2} s recorded)",
             thousands(part.tests.len()),
             thousands(part.of),
             if selection.mode == Mode::Full {
                 "known tests, and the unknown tests whose file hashes here"
             } else {
                 "selected tests"
-            }
+            },
+            part.seconds,
+            part.total_seconds,
         ));
     }
     if selection.mode == Mode::Selected && selection.tests.is_empty() {
