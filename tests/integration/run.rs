@@ -1,9 +1,10 @@
 //! `impact run` end to end: real pytest with the embedded plugin on copies of
 //! the sample project in temporary git repositories.
 
-use crate::support::{Run, TestRepo, venv_python};
+use crate::support::{ImpactCommand, Run, TestRepo, venv_python};
 
-fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+/// `impact run FLAGS -- <venv python> -m pytest -q PYTEST_ARGS`, ready to start.
+pub fn impact_run_command(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> ImpactCommand {
     let python = venv_python().display().to_string();
     let mut args = vec!["run"];
     args.extend_from_slice(flags);
@@ -20,7 +21,10 @@ fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
     repo.impact()
         .args(&args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run()
+}
+
+fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+    impact_run_command(repo, flags, pytest_args).run()
 }
 
 fn status(repo: &TestRepo) -> serde_json::Value {
@@ -423,21 +427,7 @@ fn test_files_with_nothing_selected_are_not_collected() {
     );
     repo.commit_all("canary");
     let run_with_canary = |pytest_args: &[&str]| {
-        let python = venv_python().display().to_string();
-        let mut args = vec![
-            "run",
-            "--",
-            &python,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ];
-        args.extend_from_slice(pytest_args);
-        repo.impact()
-            .args(&args)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
+        impact_run_command(&repo, &[], pytest_args)
             .env("CANARY", &mark)
             .run()
     };
