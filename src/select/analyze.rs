@@ -163,8 +163,7 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         });
         return;
     }
-    let old = python::parse(baseline);
-    let new = python::parse(current);
+    let (old, new) = python::parse_pair(baseline, current);
     // Compare code, not comments: a comment edit on a code line is no change.
     let hunks = match crate::git::diff_lines(&strip_comments(baseline), &strip_comments(current)) {
         LineDiff::Text(h) => h,
@@ -280,8 +279,7 @@ fn unmeasured_test_side(path: &str, previous: &[u8], current: &[u8], out: &mut V
             return;
         }
     };
-    let old = python::parse(previous);
-    let new = python::parse(current);
+    let (old, new) = python::parse_pair(previous, current);
     for h in &hunks {
         let sides = [
             (&old, previous, h.old_start..h.old_start + h.old_lines),
