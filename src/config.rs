@@ -10,6 +10,7 @@
 //! max_changed_files = 200
 //! max_age_days = 14
 //! env_ignore = ["pip", "setuptools"]                     # not part of the environment fingerprint
+//! track_reads = true                                      # note files tests read (IMPACT_TRACK_READS=0 overrides)
 //!
 //! [tool.impact.map]
 //! "tests/data/*.json" = ["tests/test_customers.py"]
@@ -59,6 +60,8 @@ pub struct Config {
     pub max_age_days: Option<f64>,
     /// Distributions left out of the environment fingerprint (names, lowercase).
     pub env_ignore: Vec<String>,
+    /// Whether `impact run` notes the files each test opens for reading.
+    pub track_reads: bool,
     /// Warnings to show (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -136,6 +139,7 @@ struct Raw {
     max_age_days: Option<f64>,
     #[serde(default)]
     env_ignore: Vec<String>,
+    track_reads: Option<bool>,
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -147,6 +151,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_changed_files",
     "max_age_days",
     "env_ignore",
+    "track_reads",
 ];
 
 impl Config {
@@ -272,6 +277,7 @@ impl Config {
                 .iter()
                 .map(|n| n.to_lowercase().replace('_', "-"))
                 .collect(),
+            track_reads: raw.track_reads.unwrap_or(true),
             warnings,
         })
     }

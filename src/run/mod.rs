@@ -111,7 +111,17 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     })?;
 
     let started_at = now_rfc3339();
-    let status = launch(&command, repo.root(), &work.path, &selection_path)?;
+    let track_reads = match std::env::var("IMPACT_TRACK_READS") {
+        Ok(v) => v != "0",
+        Err(_) => config.track_reads,
+    };
+    let status = launch(
+        &command,
+        repo.root(),
+        &work.path,
+        &selection_path,
+        track_reads,
+    )?;
     let code = status.code().unwrap_or(1);
 
     let results = read_results(&work.path)?;
@@ -134,7 +144,9 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         entry.outcome = Some(r.outcome.clone());
         entry.duration = Some(r.duration);
         entry.fixtures = Some(r.fixtures.clone());
+        entry.reads = r.reads.clone();
     }
+    rec.scope_reads = results.scope_reads.clone();
     // Coverage contexts of tests that have no result (should not happen) are
     // kept; results without coverage are tests that ran no measured line.
     let removed = if selection.mode == Mode::Full && results.complete(code) {
@@ -250,6 +262,7 @@ fn launch(
     root: &Path,
     work: &Path,
     selection: &Path,
+    track_reads: bool,
 ) -> Result<std::process::ExitStatus> {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).args(["-p", "impact_pytest"]);
@@ -266,6 +279,7 @@ fn launch(
         .env("IMPACT_OUT", work)
         .env("IMPACT_SELECTION", selection)
         .env("IMPACT_ROOT", root)
+        .env("IMPACT_TRACK_READS", if track_reads { "1" } else { "0" })
         .env(
             "IMPACT_OMIT",
             [
@@ -294,6 +308,8 @@ struct Results {
     files: Vec<PathBuf>,
     args: Vec<String>,
     collect_errors: i64,
+    /// Files read outside tests, by scope, over all processes (when tracked).
+    scope_reads: Option<BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -302,6 +318,10 @@ struct TestResult {
     duration: f64,
     #[serde(default)]
     fixtures: Vec<String>,
+    /// Absent when reads were not tracked (or from the xdist controller,
+    /// which reports outcomes of tests run elsewhere).
+    #[serde(default)]
+    reads: Option<Vec<String>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -314,6 +334,8 @@ struct ResultsFile {
     args: Vec<String>,
     #[serde(default)]
     tests: BTreeMap<String, TestResult>,
+    #[serde(default)]
+    scope_reads: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl Results {
@@ -369,11 +391,43 @@ fn read_results(dir: &Path) -> Result<Results> {
             if results.args.is_empty() {
                 results.args = file.args;
             }
-            results.tests.extend(file.tests);
+            for (id, mut test) in file.tests {
+                // The xdist controller reports tests its workers ran: keep
+                // what the worker saw.
+                if let Some(old) = results.tests.remove(&id) {
+                    if test.fixtures.is_empty() {
+                        test.fixtures = old.fixtures;
+                    }
+                    test.reads = union(old.reads, test.reads);
+                }
+                results.tests.insert(id, test);
+            }
+            if let Some(scopes) = file.scope_reads {
+                let all = results.scope_reads.get_or_insert_with(BTreeMap::new);
+                for (scope, paths) in scopes {
+                    let entry = all.entry(scope).or_default();
+                    entry.extend(paths);
+                    entry.sort();
+                    entry.dedup();
+                }
+            }
         }
     }
     results.collected = collected.into_iter().collect();
     Ok(results)
+}
+
+/// Both lists of paths, sorted, when either is known.
+fn union(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            a.sort();
+            a.dedup();
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 fn merge_run(
