@@ -228,16 +228,17 @@ fn announce(s: &Selection, explain: bool, out: &Output) {
     match s.mode {
         Mode::Full => out.note(&format!("running all tests: {}", s.reasons.join("; "))),
         Mode::Selected if s.tests.is_empty() => out.note(&format!(
-            "nothing affected by {} changed {}; no tests to run",
+            "nothing affected by {} changed {}{}; no tests to run",
             s.changed.len(),
             if s.changed.len() == 1 {
                 "file"
             } else {
                 "files"
-            }
+            },
+            s.ignored_note()
         )),
         Mode::Selected => out.note(&format!(
-            "{} of {} tests affected by {} changed {} (selected in {:.0} ms)",
+            "{} of {} tests affected by {} changed {}{} (selected in {:.0} ms)",
             thousands(s.tests.len()),
             thousands(s.total),
             s.changed.len(),
@@ -246,6 +247,7 @@ fn announce(s: &Selection, explain: bool, out: &Output) {
             } else {
                 "files"
             },
+            s.ignored_note(),
             s.elapsed_ms.max(1.0)
         )),
     }
