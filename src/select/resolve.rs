@@ -560,9 +560,8 @@ type Naming = (String, Vec<u32>, Vec<String>);
 /// Whether a test is under a collector's node id (`tests/sub`,
 /// `tests/test_x.py`, `tests/test_x.py::TestK`).
 pub fn scope_contains(scope: &str, test: &str) -> bool {
-    test.strip_prefix(scope).is_some_and(|rest| {
-        rest.is_empty() || rest.starts_with("::") || rest.starts_with('/')
-    })
+    test.strip_prefix(scope)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('/'))
 }
 
 pub(super) fn add(out: &mut Selected, test: String, reason: Reason) {

@@ -292,7 +292,9 @@ impl<'conn> Writer<'conn> {
             .map_err(&err)?;
         let mut ins = self
             .tx
-            .prepare_cached("INSERT OR IGNORE INTO impact_test_read (test_id, path) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT OR IGNORE INTO impact_test_read (test_id, path) VALUES (?1, ?2)",
+            )
             .map_err(&err)?;
         for p in paths {
             ins.execute(params![test_id, p]).map_err(&err)?;

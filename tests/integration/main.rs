@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod coverage_compat;
+mod file_deps;
 mod import_who;
 mod mutations;
 mod numbits_compat;
