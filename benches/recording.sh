@@ -2,7 +2,8 @@
 # Times recording with `impact run` against plain pytest and pytest-cov with
 # per-test contexts, on a generated suite and on the bundled sample, and prints
 # a markdown table: mean wall time, standard deviation, ratio to plain pytest,
-# CPU time (user + sys, children included), and peak RSS.
+# CPU time (user + sys, children included), and peak RSS. `impact run --full`
+# is timed with and without file-read tracking (IMPACT_TRACK_READS=0).
 #
 #   benches/recording.sh                  build, create the venv and the suite if missing, time
 #   RUNS=5 benches/recording.sh           runs per pytest command (default 3)
@@ -34,7 +35,7 @@ REGENERATE=0
 for arg in "$@"; do
     case $arg in
         --regenerate) REGENERATE=1 ;;
-        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -139,6 +140,9 @@ run_suite() {
     bench "$suite" "$dir" "pytest" "$RUNS" "" "$PYTEST"
     bench "$suite" "$dir" "pytest --cov=$pkg --cov-context=test" "$RUNS" "rm -f .coverage" \
         "$PYTEST --cov=$pkg --cov-context=test"
+    # The same without noting the files each test reads: the audit hook's cost.
+    bench "$suite" "$dir" "impact run --full, reads not tracked" "$RUNS" "rm -f .impact.db" \
+        "env IMPACT_TRACK_READS=0 $(q "$IMPACT") run --full -- $PYTEST" "impact: recorded"
     bench "$suite" "$dir" "impact run --full" "$RUNS" "rm -f .impact.db" \
         "$(q "$IMPACT") run --full -- $PYTEST" "impact: recorded"
     # The last timed run left the data in place: nothing changed since.
