@@ -97,11 +97,14 @@ def _audit(event, args):
 
 
 def _install_read_hook(root, omit):
+    # An audit hook cannot be removed: install it once per process.
     global _roots, _omit
+    installed = bool(_roots)
     real = os.path.realpath(root)
     _roots = tuple({os.path.join(r, "") for r in (os.path.abspath(root), real)})
     _omit = tuple(omit)
-    sys.addaudithook(_audit)
+    if not installed:
+        sys.addaudithook(_audit)
 
 
 def _load_selection():
