@@ -83,6 +83,11 @@ pub enum Reason {
         path: String,
         scope: Option<String>,
     },
+    /// Code or a test it runs names a changed file that is not Python.
+    Named {
+        path: String,
+        name: String,
+    },
     /// A configured rule maps a changed file to it.
     Mapped {
         path: String,
@@ -109,10 +114,10 @@ impl std::fmt::Display for Reason {
             Reason::File { path } => write!(f, "{path} was deleted or replaced"),
             Reason::New { path } => write!(f, "new test in {path}"),
             Reason::TestFile { path } => write!(f, "test file {path} changed"),
-            Reason::Mapped { path, pattern } if pattern.starts_with("named as") => {
-                write!(f, "{path} changed ({pattern} in code or tests)")
-            }
             Reason::Mapped { path, pattern } => write!(f, "{path} changed (rule `{pattern}`)"),
+            Reason::Named { path, name } => {
+                write!(f, "{path} changed (named as \"{name}\" in code or tests)")
+            }
             Reason::Read { path, scope: None } => write!(f, "read {path}"),
             Reason::Read {
                 path,
@@ -336,12 +341,13 @@ pub fn select(
         // Resolved first and each on its own, so that names followed for one
         // change are not skipped for the next.
         resolver.forget_followed_names();
+        let full_before = resolver.full_run.len();
         let mut own: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
         for effect in found {
             resolver.resolve(effect, &mut own)?;
         }
         let c = &mut changed[*index];
-        if own.is_empty() && !resolver.full_run_pending() {
+        if own.is_empty() && resolver.full_run.len() == full_before {
             c.effect = "ignored: no test read it and no rule or code names it".into();
             ignored.push(c.path.clone());
         } else {

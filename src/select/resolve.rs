@@ -95,11 +95,6 @@ impl<'a> Resolver<'a> {
         self.names_done.clear();
     }
 
-    /// Whether resolving found a reason to run everything.
-    pub fn full_run_pending(&self) -> bool {
-        !self.full_run.is_empty()
-    }
-
     fn file_id(&mut self, path: &str) -> Result<Option<i64>> {
         if let Some(id) = self.file_ids.get(path) {
             return Ok(*id);
@@ -210,9 +205,9 @@ impl<'a> Resolver<'a> {
                 // process (a cached loader, a module constant) is recorded
                 // for the first test only, so code naming it is followed too.
                 let name = path.rsplit('/').next().unwrap_or(path);
-                let reason = Reason::Mapped {
+                let reason = Reason::Named {
                     path: path.clone(),
-                    pattern: format!("named as \"{name}\""),
+                    name: name.to_string(),
                 };
                 if name.len() >= 5 {
                     // Measured code that names the file: the statements naming it
