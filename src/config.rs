@@ -11,6 +11,7 @@
 //! max_age_days = 14
 //! env_ignore = ["pip", "setuptools"]                     # not part of the environment fingerprint
 //! track_reads = true                                      # note files tests read (IMPACT_TRACK_READS=0 overrides)
+//! child_save_interval = 1.0                               # seconds between saves in child processes
 //!
 //! [tool.impact.map]
 //! "tests/data/*.json" = ["tests/test_customers.py"]
@@ -62,6 +63,8 @@ pub struct Config {
     pub env_ignore: Vec<String>,
     /// Whether `impact run` notes the files each test opens for reading.
     pub track_reads: bool,
+    /// Seconds between saves of a measured child process: what SIGKILL can lose.
+    pub child_save_interval: f64,
     /// Warnings to show (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -140,6 +143,7 @@ struct Raw {
     #[serde(default)]
     env_ignore: Vec<String>,
     track_reads: Option<bool>,
+    child_save_interval: Option<f64>,
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -152,7 +156,11 @@ const KNOWN_KEYS: &[&str] = &[
     "max_age_days",
     "env_ignore",
     "track_reads",
+    "child_save_interval",
 ];
+
+/// The default of `child_save_interval`, in seconds.
+pub const DEFAULT_CHILD_SAVE_INTERVAL: f64 = 1.0;
 
 impl Config {
     /// Reads `impact.toml`, else `[tool.impact]` of `pyproject.toml`, at `root`.
@@ -264,6 +272,15 @@ impl Config {
                 reason: "must be a positive number of days".into(),
             });
         }
+        if let Some(secs) = raw.child_save_interval
+            && !(0.05..=3600.0).contains(&secs)
+        {
+            return Err(ConfigError::Invalid {
+                path: file.to_owned(),
+                key: format!("{prefix}child_save_interval"),
+                reason: "must be a number of seconds between 0.05 and 3600".into(),
+            });
+        }
         Ok(Config {
             source: Some(file.to_owned()),
             full_run: Rules::new(&full, file, &format!("{prefix}full_run_files"))?,
@@ -278,6 +295,9 @@ impl Config {
                 .map(|n| n.to_lowercase().replace('_', "-"))
                 .collect(),
             track_reads: raw.track_reads.unwrap_or(true),
+            child_save_interval: raw
+                .child_save_interval
+                .unwrap_or(DEFAULT_CHILD_SAVE_INTERVAL),
             warnings,
         })
     }

@@ -279,6 +279,15 @@ impl Module {
             .any(|&(a, b)| a <= line && line <= b)
     }
 
+    /// The body lines of the `if __name__ == "__main__":` blocks (the test
+    /// itself runs at every import).
+    pub fn main_block_lines(&self) -> Vec<u32> {
+        self.main_blocks
+            .iter()
+            .flat_map(|&(a, b)| a + 1..=b)
+            .collect()
+    }
+
     /// All import statements at any depth, in source order.
     pub fn imports(&self) -> Vec<Import> {
         self.imports.clone()

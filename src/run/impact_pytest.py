@@ -12,6 +12,7 @@ results after pytest exits.
 
 import json
 import os
+import select
 import sys
 import time
 
@@ -107,6 +108,95 @@ def _install_read_hook(root, omit):
         sys.addaudithook(_audit)
 
 
+# How long a switch waits for a child process to follow before going on.
+_FOLLOW_TIMEOUT = 2.0
+
+
+class Leader:
+    """Tells this process's measured children which test runs now.
+
+    Children (see impact_child.py) register a FIFO in `dir`; at each test
+    switch the leader writes the node id to each and waits for their
+    acknowledgements on `dir/ack`, so a server started by a session fixture
+    records its lines under the test that is running. Until a child
+    registers, a switch costs one environment update and one stat.
+    """
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.seq = 0
+        self.lagging = []
+        os.makedirs(directory, exist_ok=True)
+        ack = os.path.join(directory, "ack")
+        if not os.path.exists(ack):
+            os.mkfifo(ack, 0o600)
+        self.ack_fd = os.open(ack, os.O_RDWR | os.O_NONBLOCK)
+        self.marker = os.path.join(directory, "active")
+        os.environ["IMPACT_FOLLOW"] = directory
+
+    def switch(self, name):
+        os.environ["IMPACT_CONTEXT"] = name
+        if not os.path.exists(self.marker):
+            return
+        self.seq += 1
+        message = ("%d\t%s\n" % (self.seq, name)).encode()
+        waiting = set()
+        for entry in os.listdir(self.dir):
+            if not entry.endswith(".fifo"):
+                continue
+            path = os.path.join(self.dir, entry)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                # No reader: the child is gone.
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+                continue
+            try:
+                os.write(fd, message)
+                waiting.add(int(entry[: -len(".fifo")]))
+            except (OSError, ValueError):
+                pass
+            finally:
+                os.close(fd)
+        self.wait(waiting, name)
+
+    def wait(self, waiting, name):
+        deadline = time.monotonic() + _FOLLOW_TIMEOUT
+        buf = b""
+        want = str(self.seq)
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.lagging.append(
+                    "child process(es) %s did not follow to %s within %.0f s; lines they ran "
+                    "then may be counted for the test before" % (sorted(waiting), name, _FOLLOW_TIMEOUT)
+                )
+                return
+            ready, _, _ = select.select([self.ack_fd], [], [], min(left, 0.05))
+            if ready:
+                try:
+                    buf += os.read(self.ack_fd, 65536)
+                except BlockingIOError:
+                    continue
+                lines = buf.split(b"\n")
+                buf = lines.pop()
+                for line in lines:
+                    pid, _, seq = line.decode().partition(" ")
+                    if seq == want and pid.isdigit():
+                        waiting.discard(int(pid))
+            else:
+                for pid in list(waiting):
+                    try:
+                        os.kill(pid, 0)
+                    except ProcessLookupError:
+                        waiting.discard(pid)
+                    except OSError:
+                        pass
+
+
 def _load_selection():
     path = os.environ.get("IMPACT_SELECTION")
     if not path:
@@ -131,12 +221,19 @@ class ImpactPlugin:
         # and per higher-scoped fixture (added to each of its users).
         self.scope_reads = {"": set()}
         self.fixture_reads = {}
+        self.leader = None
+        self.forked = False
 
     # -- coverage ------------------------------------------------------------
 
     def start(self):
         if self.cov is not None or not _OUT:
             return
+        # An xdist worker was started as a child of the run: it records by
+        # itself, so the child measurement impact's sitecustomize began goes.
+        child = sys.modules.get("impact_child")
+        if child is not None:
+            child.abandon()
         import coverage
 
         omit = [p for p in os.environ.get("IMPACT_OMIT", "").split(os.pathsep) if p]
@@ -152,6 +249,27 @@ class ImpactPlugin:
             auto_data=False,
         )
         self.cov.start()
+        # Python processes the tests start are measured too (sitecustomize),
+        # and follow this process from test to test.
+        os.environ["IMPACT_CHILD_OUT"] = _OUT
+        os.environ["IMPACT_CONTEXT"] = ""
+        try:
+            self.leader = Leader(os.path.join(_OUT, "follow-%s-%d" % (self.worker, os.getpid())))
+        except OSError as exc:
+            sys.stderr.write("impact: child processes will not follow tests: %s\n" % (exc,))
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.after_fork_in_child)
+
+    def after_fork_in_child(self):
+        # A test forked this process: the child records on its own file, and
+        # this copy of the plugin must not write results.
+        cov, self.cov = self.cov, None
+        self.leader = None
+        self.forked = True
+        if cov is not None:
+            import impact_child
+
+            impact_child.adopt(cov, self.current or "")
 
     def stop(self):
         if self.cov is None:
@@ -226,6 +344,8 @@ class ImpactPlugin:
         if self.cov is not None:
             self.cov.switch_context(item.nodeid)
         self.current = item.nodeid
+        if self.leader is not None:
+            self.leader.switch(item.nodeid)
         # The fixture closure: what this test uses, directly, through other
         # fixtures, or autouse. A session fixture's code runs in one test's
         # context, but serves every test listed here.
@@ -263,7 +383,7 @@ class ImpactPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
         self.stop()
-        if not _OUT:
+        if not _OUT or self.forked:
             return
         if _TRACK_READS:
             global _sink
@@ -284,6 +404,7 @@ class ImpactPlugin:
             "collect_errors": self.collect_errors,
             "args": list(self.config.invocation_params.args),
             "tests": self.results,
+            "notes": self.leader.lagging if self.leader is not None else [],
         }
         if _TRACK_READS:
             out["scope_reads"] = {k: sorted(v) for k, v in self.scope_reads.items()}

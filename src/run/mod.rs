@@ -4,7 +4,10 @@
 //! The plugin (`impact_pytest.py`, compiled into the binary) is written to a
 //! temporary directory outside the work tree and loaded with `-p`; it writes
 //! one coverage.py data file and one results file per process (xdist workers
-//! included) into that directory, which is removed afterwards.
+//! included) into that directory, which is removed afterwards. The same
+//! directory, first on PYTHONPATH, holds a `sitecustomize.py` and
+//! `impact_child.py` that measure the Python child processes the tests start
+//! (one more data file each), following the test that runs in the parent.
 
 mod probe;
 
@@ -23,8 +26,12 @@ use crate::store::Store;
 
 pub use probe::Interpreter;
 
-/// The plugin's source, shipped inside the binary.
-const PLUGIN: &str = include_str!("impact_pytest.py");
+/// The Python side, shipped inside the binary: file name and source.
+const PYTHON_FILES: &[(&str, &str)] = &[
+    ("impact_pytest.py", include_str!("impact_pytest.py")),
+    ("impact_child.py", include_str!("impact_child.py")),
+    ("sitecustomize.py", include_str!("sitecustomize.py")),
+];
 
 /// Key of the environment fingerprint in `impact_meta`.
 const ENV_KEY: &str = "env_fingerprint";
@@ -94,10 +101,10 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     }
 
     let work = TempDir::new()?;
-    std::fs::write(work.path.join("impact_pytest.py"), PLUGIN).map_err(|source| Error::Write {
-        path: work.path.join("impact_pytest.py"),
-        source,
-    })?;
+    for (name, source) in PYTHON_FILES {
+        let path = work.path.join(name);
+        std::fs::write(&path, source).map_err(|source| Error::Write { path, source })?;
+    }
     let known = store.test_ids()?;
     let selection_json = serde_json::json!({
         "mode": match selection.mode { Mode::Full => "full", Mode::Selected => "selected" },
@@ -121,10 +128,33 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         &work.path,
         &selection_path,
         track_reads,
+        config.child_save_interval,
     )?;
     let code = status.code().unwrap_or(1);
 
-    let results = read_results(&work.path)?;
+    let mut results = read_results(&work.path)?;
+    // A child that outlived pytest may still hold its file: keep what reads.
+    results.files.retain(|f| {
+        let child = f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("child-"));
+        if !child {
+            return true;
+        }
+        match crate::store::CoverageFile::read(f) {
+            Err(reason) => {
+                results.notes.push(format!(
+                    "left out the data of a child process that could not be read ({reason}); \
+                     a child still running after pytest exits is not measured to its end"
+                ));
+                false
+            }
+            Ok(_) => true,
+        }
+    });
+    for note in &results.notes {
+        out.warn(note);
+    }
     if results.tests.is_empty() && results.files.is_empty() {
         out.warn(
             "pytest wrote no results (it may have failed before collecting); the data is unchanged",
@@ -265,6 +295,7 @@ fn launch(
     work: &Path,
     selection: &Path,
     track_reads: bool,
+    child_save_interval: f64,
 ) -> Result<std::process::ExitStatus> {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).args(["-p", "impact_pytest"]);
@@ -282,6 +313,7 @@ fn launch(
         .env("IMPACT_SELECTION", selection)
         .env("IMPACT_ROOT", root)
         .env("IMPACT_TRACK_READS", if track_reads { "1" } else { "0" })
+        .env("IMPACT_SAVE_INTERVAL", child_save_interval.to_string())
         .env(
             "IMPACT_OMIT",
             [
@@ -312,6 +344,8 @@ struct Results {
     collect_errors: i64,
     /// Files read outside tests, by scope, over all processes (when tracked).
     scope_reads: Option<BTreeMap<String, Vec<String>>>,
+    /// Warnings from the plugin and from child processes.
+    notes: Vec<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -338,6 +372,7 @@ struct ResultsFile {
     tests: BTreeMap<String, TestResult>,
     #[serde(default)]
     scope_reads: Option<BTreeMap<String, Vec<String>>>,
+    notes: Vec<String>,
 }
 
 impl Results {
@@ -377,8 +412,16 @@ fn read_results(dir: &Path) -> Result<Results> {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        if name.starts_with("coverage-") && name.ends_with(".db") {
+        if (name.starts_with("coverage-") || name.starts_with("child-")) && name.ends_with(".db") {
             results.files.push(path);
+        } else if name.starts_with("child-error-") {
+            // A child process that could not be measured says why.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                results.notes.push(format!(
+                    "a child process was not fully measured, so changes to what it ran may not select its test: {line}"
+                ));
+            }
         } else if name.starts_with("results-") && name.ends_with(".json") {
             let text = std::fs::read_to_string(&path).map_err(|source| Error::Write {
                 path: path.clone(),
@@ -413,6 +456,7 @@ fn read_results(dir: &Path) -> Result<Results> {
                     entry.dedup();
                 }
             }
+            results.notes.extend(file.notes);
         }
     }
     results.collected = collected.into_iter().collect();
@@ -466,6 +510,11 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // For debugging the Python side: keep what the processes wrote.
+        if std::env::var_os("IMPACT_KEEP_TEMP").is_some() {
+            eprintln!("impact: kept {}", self.path.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }

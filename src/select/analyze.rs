@@ -427,6 +427,8 @@ pub fn carrier_names(m: &Module, d: usize) -> Vec<String> {
 
 /// Whether module-level code (outside definitions and imports) names `name`,
 /// so that a function of that name runs at import (a one-time initialiser).
+/// The `if __name__ == "__main__":` block does not run at import: it is the
+/// script rule's, and a measured child process records what it runs.
 pub fn called_at_import(m: &Module, name: &str) -> bool {
     m.statements().iter().any(|s| {
         matches!(s.scope, Scope::Module)
@@ -434,8 +436,16 @@ pub fn called_at_import(m: &Module, name: &str) -> bool {
                 s.kind,
                 StmtKind::DefHeader(_) | StmtKind::ClassHeader(_) | StmtKind::Import
             )
+            && !m.in_main_block(s.start)
             && s.refs.iter().any(|r| r == name)
     })
+}
+
+/// Whether the `if __name__ == "__main__":` block names `name`.
+pub fn called_in_main_block(m: &Module, name: &str) -> bool {
+    m.statements()
+        .iter()
+        .any(|s| m.in_main_block(s.start) && s.refs.iter().any(|r| r == name))
 }
 
 /// The changed lines of a diff in the old numbering; a pure insertion counts
@@ -548,6 +558,14 @@ impl PyChange<'_> {
                         });
                     }
                     let top = outermost(m, d);
+                    if old_side && called_in_main_block(m, &top) {
+                        // Run as a script: the tests whose (child) processes ran
+                        // the script's block, as recorded.
+                        out.push(Effect::Lines {
+                            path: path.clone(),
+                            lines: m.main_block_lines(),
+                        });
+                    }
                     let called = called_at_import(m, &top);
                     if called {
                         // A one-time initialiser: its result is bound at import.

@@ -192,10 +192,28 @@ impl<'a> Resolver<'a> {
                 let reason = Reason::Module { path: path.clone() };
                 let closure = self.importer_closure(path)?;
                 for file in closure {
+                    // A test that names the module in a string most likely runs
+                    // it in a child process. Where that child was measured, the
+                    // test has lines of the module and the line rules are exact;
+                    // only the others are selected by the mention.
+                    let measured: BTreeSet<String> = match self.file_id(&file)? {
+                        Some(fid) => self.store.tests_in_file(fid)?.into_iter().collect(),
+                        None => BTreeSet::new(),
+                    };
                     for needle in python::module_names_for_path(&file) {
                         if needle.contains('.') {
                             let hits = self.testside()?.find_quoted(&needle);
-                            self.apply_hits(hits, &reason, path, out)?;
+                            // Names followed here may be needed again by other
+                            // effects, unfiltered.
+                            let done = self.names_done.clone();
+                            let mut found = Selected::new();
+                            self.apply_hits(hits, &reason, path, &mut found)?;
+                            self.names_done = done;
+                            for (test, reasons) in found {
+                                if !measured.contains(&test) {
+                                    out.entry(test).or_default().extend(reasons);
+                                }
+                            }
                         }
                     }
                 }

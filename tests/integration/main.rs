@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod children;
 mod coverage_compat;
 mod file_deps;
 mod import_who;
