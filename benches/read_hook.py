@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """The cost of impact's file-read tracking, measured without timing noise
 from other processes: how many audit events a pytest run raises, and what
-the plugin's audit hook costs per event (benches/recording.sh times whole
+impact's audit hook (src/run/impact_reads.py) costs per event (benches/recording.sh times whole
 runs with tracking on and off; on a busy machine their difference drowns in
 noise).
 
     python benches/read_hook.py SUITE_DIR [pytest args...]
 
 Runs pytest in-process on SUITE_DIR with a counting audit hook, then times
-the plugin's hook (src/run/impact_pytest.py) on the three paths an event
+the hook on the three paths an event
 takes: another event (returns at once), an `open` of a file already decided,
 an `open` decided for the first time. Prints a markdown table and the
 estimated total (events x cost per event).
@@ -49,17 +49,15 @@ def count_events(suite, args):
     return counts, elapsed
 
 
-def load_plugin(suite):
-    # The plugin tracks reads only when impact gave it an output directory.
-    os.environ["IMPACT_OUT"] = os.path.join(suite, ".read-hook-bench")
+def load_hook(suite):
     spec = importlib.util.spec_from_file_location(
-        "impact_pytest_bench", os.path.join(HERE, "..", "src", "run", "impact_pytest.py")
+        "impact_reads", os.path.join(HERE, "..", "src", "run", "impact_reads.py")
     )
-    plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plugin)
-    plugin._install_read_hook(suite, [])
-    plugin._sink = set()
-    return plugin
+    reads = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reads)
+    reads.install(suite, [])
+    reads.sink = set()
+    return reads
 
 
 def per_call(fn, number=200_000):
@@ -75,8 +73,8 @@ def main():
     total = sum(counts.values())
     opens = counts["open"]
 
-    plugin = load_plugin(suite)
-    audit = plugin._audit
+    hook = load_hook(suite)
+    audit = hook._audit
     data = os.path.join(suite, "pyproject.toml")
     flags = os.O_RDONLY
     other = per_call(lambda: audit("exec", (None,)))
@@ -84,7 +82,7 @@ def main():
     cached = per_call(lambda: audit("open", (data, "r", flags)))
 
     def first():
-        plugin._decided.clear()
+        hook._decided.clear()
         audit("open", (data, "r", flags))
 
     fresh = per_call(first, number=50_000)
@@ -99,7 +97,7 @@ def main():
         traced = per_call(lambda: audit("exec", (None,)))
     finally:
         cov.stop()
-    plugin._sink = None
+    hook.sink = None
 
     estimate = (total - opens) * traced + opens * fresh
     print("| | |")

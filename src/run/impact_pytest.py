@@ -18,95 +18,10 @@ import time
 
 import pytest
 
+import impact_reads
+
 _OUT = os.environ.get("IMPACT_OUT")
-_TRACK_READS = bool(_OUT) and os.environ.get("IMPACT_TRACK_READS", "1") != "0"
-
-# -- file reads ----------------------------------------------------------------
-#
-# Python raises an audit event for every `open` (builtins.open, io.open_code,
-# os.open, pathlib). The hook below keeps the repository files opened for
-# reading in `_sink`: the running test's set, a session- or module-scoped
-# fixture's set while it is set up, the set of the collector being collected
-# (reads while a test module is imported), or the session's set (reads outside
-# all of those). It runs on every audit event of the process, so it returns
-# early and remembers its decision per path.
-
-_sink = None
-_decided = {}
-_UNSET = object()
-_SKIP_FLAGS = (
-    os.O_WRONLY
-    | os.O_RDWR
-    | os.O_APPEND
-    | os.O_CREAT
-    | os.O_TRUNC
-    | getattr(os, "O_DIRECTORY", 0)
-)
-# Directories whose files are tool state or installed code, never a test's input.
-_SKIP_DIRS = {
-    "__pycache__", ".git", ".hg", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-    ".tox", ".nox", ".venv", "venv", "site-packages", "dist-packages", "node_modules",
-}
-_roots = ()
-_omit = ()
-
-
-def _classify(key):
-    """The repository-relative path of an opened file, or None when it does not count."""
-    path = key if key.__class__ is str else os.path.join(key[0], key[1])
-    path = os.path.normpath(path)
-    for root in _roots:
-        if path.startswith(root):
-            rel = path[len(root):]
-            break
-    else:
-        return None
-    if os.sep != "/":
-        rel = rel.replace(os.sep, "/")
-    if rel.endswith((".py", ".pyc", ".pyo")):
-        return None
-    if any(part in _SKIP_DIRS for part in rel.split("/")[:-1]):
-        return None
-    if _omit:
-        import fnmatch
-
-        if any(fnmatch.fnmatch(path, pattern) for pattern in _omit):
-            return None
-    return rel
-
-
-def _audit(event, args):
-    if event != "open" or _sink is None:
-        return
-    try:
-        path, _mode, flags = args
-        if flags & _SKIP_FLAGS:
-            return
-        if path.__class__ is not str:
-            if path.__class__ is int:
-                return
-            path = os.fsdecode(path)
-        key = path if path[:1] == os.sep else (os.getcwd(), path)
-        rel = _decided.get(key, _UNSET)
-        if rel is _UNSET:
-            rel = _decided[key] = _classify(key)
-        if rel is not None:
-            _sink.add(rel)
-    except Exception:
-        # Never break the test's own open().
-        return
-
-
-def _install_read_hook(root, omit):
-    # An audit hook cannot be removed: install it once per process.
-    global _roots, _omit
-    installed = bool(_roots)
-    real = os.path.realpath(root)
-    _roots = tuple({os.path.join(r, "") for r in (os.path.abspath(root), real)})
-    _omit = tuple(omit)
-    if not installed:
-        sys.addaudithook(_audit)
-
+_TRACK_READS = bool(_OUT) and impact_reads.enabled()
 
 # How long a switch waits for a child process to follow before going on.
 _FOLLOW_TIMEOUT = 2.0
@@ -238,9 +153,10 @@ class ImpactPlugin:
 
         omit = [p for p in os.environ.get("IMPACT_OMIT", "").split(os.pathsep) if p]
         if _TRACK_READS:
-            global _sink
-            _install_read_hook(self.root, omit)
-            _sink = self.scope_reads[""]
+            # Files opened for reading: see impact_reads; where they go is
+            # switched below as collection and tests go on.
+            impact_reads.install(self.root, omit)
+            impact_reads.sink = self.scope_reads[""]
         self.cov = coverage.Coverage(
             data_file=os.path.join(_OUT, "coverage-%s.db" % self.worker),
             source=[self.root],
@@ -305,31 +221,29 @@ class ImpactPlugin:
     def pytest_make_collect_report(self, collector):
         # Reads while a collector runs (a test module imported, a conftest
         # loaded) count for every test under its node id.
-        global _sink
         if not _TRACK_READS:
             yield
             return
-        previous = _sink
-        _sink = self.scope_reads.setdefault(collector.nodeid, set())
+        previous = impact_reads.sink
+        impact_reads.sink = self.scope_reads.setdefault(collector.nodeid, set())
         try:
             yield
         finally:
-            _sink = previous
+            impact_reads.sink = previous
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):
         # A session- or module-scoped fixture is set up in one test but serves
         # every test that uses it: what it reads counts for all of them.
-        global _sink
-        if not _TRACK_READS or fixturedef.scope == "function" or _sink is None:
+        previous = impact_reads.sink
+        if not _TRACK_READS or fixturedef.scope == "function" or previous is None:
             yield
             return
-        previous = _sink
-        _sink = reads = self.fixture_reads.setdefault(fixturedef.argname, set())
+        impact_reads.sink = reads = self.fixture_reads.setdefault(fixturedef.argname, set())
         try:
             yield
         finally:
-            _sink = previous
+            impact_reads.sink = previous
             previous.update(reads)
 
     def pytest_collectreport(self, report):
@@ -352,20 +266,17 @@ class ImpactPlugin:
         fixtures = sorted(set(getattr(item, "fixturenames", ()) or ()))
         self.results[item.nodeid] = {"outcome": "passed", "duration": 0.0, "fixtures": fixtures}
         if _TRACK_READS:
-            global _sink
-            _sink = self.results[item.nodeid]["reads"] = set()
+            impact_reads.sink = self.results[item.nodeid]["reads"] = set()
 
     def pytest_runtest_logfinish(self, nodeid, location):
-        global _sink
         if _TRACK_READS:
-            _sink = self.scope_reads[""]
+            impact_reads.sink = self.scope_reads[""]
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session):
         yield
         # After the last test: nothing read now can change a test's outcome.
-        global _sink
-        _sink = None
+        impact_reads.sink = None
 
     def pytest_runtest_logreport(self, report):
         entry = self.results.setdefault(report.nodeid, {"outcome": "passed", "duration": 0.0})
@@ -386,8 +297,7 @@ class ImpactPlugin:
         if not _OUT or self.forked:
             return
         if _TRACK_READS:
-            global _sink
-            _sink = None
+            impact_reads.sink = None
             for entry in self.results.values():
                 reads = entry.get("reads")
                 if reads is None:

@@ -30,6 +30,7 @@ pub use probe::Interpreter;
 const PYTHON_FILES: &[(&str, &str)] = &[
     ("impact_pytest.py", include_str!("impact_pytest.py")),
     ("impact_child.py", include_str!("impact_child.py")),
+    ("impact_reads.py", include_str!("impact_reads.py")),
     ("sitecustomize.py", include_str!("sitecustomize.py")),
 ];
 
@@ -406,6 +407,8 @@ fn read_results(dir: &Path) -> Result<Results> {
     let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     let mut collected = BTreeSet::new();
+    // Files child processes read, by the test running when they did.
+    let mut child_reads: Vec<(PathBuf, BTreeMap<String, Vec<String>>)> = Vec::new();
     for path in names {
         let name = path
             .file_name()
@@ -414,6 +417,15 @@ fn read_results(dir: &Path) -> Result<Results> {
             .to_string();
         if (name.starts_with("coverage-") || name.starts_with("child-")) && name.ends_with(".db") {
             results.files.push(path);
+        } else if name.starts_with("child-reads-") && name.ends_with(".json") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            match serde_json::from_str(&text) {
+                Ok(reads) => child_reads.push((path, reads)),
+                Err(e) => results.notes.push(format!(
+                    "left out the files a child process read: {} is malformed ({e})",
+                    path.display()
+                )),
+            }
         } else if name.starts_with("child-error-") {
             // A child process that could not be measured says why.
             let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -460,6 +472,27 @@ fn read_results(dir: &Path) -> Result<Results> {
         }
     }
     results.collected = collected.into_iter().collect();
+    for (_, reads) in child_reads {
+        for (context, paths) in reads {
+            if context.is_empty() {
+                // Started outside any test: like the test process's own
+                // reads there, a change to these runs everything.
+                if let Some(scopes) = results.scope_reads.as_mut() {
+                    scopes.entry(String::new()).or_default().extend(paths);
+                }
+            } else if let Some(test) = results.tests.get_mut(&context)
+                && test.reads.is_some()
+            {
+                test.reads = union(test.reads.take(), Some(paths));
+            }
+        }
+    }
+    if let Some(scopes) = results.scope_reads.as_mut() {
+        for paths in scopes.values_mut() {
+            paths.sort();
+            paths.dedup();
+        }
+    }
     Ok(results)
 }
 

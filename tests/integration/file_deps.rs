@@ -317,3 +317,34 @@ fn reads_outside_tests_off_switch_and_re_recording() {
         .run();
     assert_eq!(run.code, 2, "no test reads it any more: {run:#?}");
 }
+
+#[test]
+fn a_file_a_python_child_process_reads_counts_for_its_test() {
+    let mut repo = TestRepo::with_fixture("sample");
+    repo.write("tests/data/limit.txt", "3\n");
+    // The name is computed, so only the recorded read can find the test.
+    repo.write(
+        "tests/test_child_reads.py",
+        "import subprocess\nimport sys\n\n\ndef test_limit_in_a_child():\n    name = 'tests/data/li' + 'mit.txt'\n    code = 'import sys; print(open(sys.argv[1]).read())'\n    out = subprocess.run([sys.executable, '-c', code, name], capture_output=True, text=True, check=True).stdout\n    assert out.strip() == '3'\n",
+    );
+    repo.commit_all("a test reads a file in a child process");
+    let run = impact_run(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("46 passed"), "{run:#?}");
+    let child_test = "tests/test_child_reads.py::test_limit_in_a_child";
+    assert_eq!(who(&repo, "tests/data/limit.txt"), set(&[child_test]));
+
+    repo.write("tests/data/limit.txt", "4\n");
+    let (run, json) = select(&repo);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(selected(&json), set(&[child_test]), "{json:#}");
+    assert!(
+        json["explain"][child_test]
+            .to_string()
+            .contains("read tests/data/limit.txt"),
+        "{json:#}"
+    );
+    let run = impact_run(&repo, &[]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("1 failed"), "{run:#?}");
+}
