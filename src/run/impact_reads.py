@@ -39,9 +39,21 @@ def enabled():
 
 
 def _classify(key):
-    """The repository-relative path of an opened file, or None when it does not count."""
+    """The repository-relative paths an open of `key` reads (the path, and the
+    file a symlink leads to), or None when it does not count."""
     path = key if key.__class__ is str else os.path.join(key[0], key[1])
     path = os.path.normpath(path)
+    if path.endswith((".py", ".pyc", ".pyo")):
+        return None  # source and byte code: coverage's business
+    rels = []
+    for candidate in (path, os.path.realpath(path)):
+        rel = _relative(candidate)
+        if rel is not None and rel not in rels:
+            rels.append(rel)
+    return tuple(rels) or None
+
+
+def _relative(path):
     for root in _roots:
         if path.startswith(root):
             rel = path[len(root):]
@@ -78,7 +90,7 @@ def _audit(event, args):
         if rel is _UNSET:
             rel = _decided[key] = _classify(key)
         if rel is not None:
-            sink.add(rel)
+            sink.update(rel)
     except Exception:
         # Never break the test's own open().
         return

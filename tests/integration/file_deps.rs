@@ -319,25 +319,41 @@ fn reads_outside_tests_off_switch_and_re_recording() {
 }
 
 #[test]
-fn a_file_a_python_child_process_reads_counts_for_its_test() {
+fn reads_in_python_child_processes_and_through_symlinks() {
     let mut repo = TestRepo::with_fixture("sample");
     repo.write("tests/data/limit.txt", "3\n");
-    // The name is computed, so only the recorded read can find the test.
+    std::os::unix::fs::symlink("limit.txt", repo.path().join("tests/data/current.txt")).unwrap();
+    // The names are computed, so only the recorded reads can find the tests.
     repo.write(
         "tests/test_child_reads.py",
-        "import subprocess\nimport sys\n\n\ndef test_limit_in_a_child():\n    name = 'tests/data/li' + 'mit.txt'\n    code = 'import sys; print(open(sys.argv[1]).read())'\n    out = subprocess.run([sys.executable, '-c', code, name], capture_output=True, text=True, check=True).stdout\n    assert out.strip() == '3'\n",
+        "import subprocess\nimport sys\n\n\ndef test_limit_in_a_child():\n    name = 'tests/data/li' + 'mit.txt'\n    code = 'import sys; print(open(sys.argv[1]).read())'\n    out = subprocess.run([sys.executable, '-c', code, name], capture_output=True, text=True, check=True).stdout\n    assert out.strip() == '3'\n\n\ndef test_limit_through_a_symlink():\n    with open('tests/data/cur' + 'rent.txt') as fh:\n        assert fh.read().strip() == '3'\n",
     );
     repo.commit_all("a test reads a file in a child process");
     let run = impact_run(&repo, &[]);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("46 passed"), "{run:#?}");
+    assert!(run.stdout.contains("47 passed"), "{run:#?}");
     let child_test = "tests/test_child_reads.py::test_limit_in_a_child";
-    assert_eq!(who(&repo, "tests/data/limit.txt"), set(&[child_test]));
+    let link_test = "tests/test_child_reads.py::test_limit_through_a_symlink";
+    // Through a symlink: the link and the file it leads to.
+    let show = repo
+        .impact()
+        .args(["show", link_test, "--format", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        show["reads"],
+        serde_json::json!(["tests/data/current.txt", "tests/data/limit.txt"]),
+        "{show:#}"
+    );
+    assert_eq!(
+        who(&repo, "tests/data/limit.txt"),
+        set(&[child_test, link_test])
+    );
 
     repo.write("tests/data/limit.txt", "4\n");
     let (run, json) = select(&repo);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert_eq!(selected(&json), set(&[child_test]), "{json:#}");
+    assert_eq!(selected(&json), set(&[child_test, link_test]), "{json:#}");
     assert!(
         json["explain"][child_test]
             .to_string()
@@ -346,5 +362,5 @@ fn a_file_a_python_child_process_reads_counts_for_its_test() {
     );
     let run = impact_run(&repo, &[]);
     assert_eq!(run.code, 1, "{run:#?}");
-    assert!(run.stdout.contains("1 failed"), "{run:#?}");
+    assert!(run.stdout.contains("2 failed"), "{run:#?}");
 }
