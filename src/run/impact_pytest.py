@@ -138,6 +138,8 @@ class ImpactPlugin:
         self.fixture_reads = {}
         self.leader = None
         self.forked = False
+        self.skip_files = None
+        self.skipped_files = 0
 
     # -- coverage ------------------------------------------------------------
 
@@ -158,7 +160,9 @@ class ImpactPlugin:
             impact_reads.install(self.root, omit)
             impact_reads.sink = self.scope_reads[""]
         self.cov = coverage.Coverage(
-            data_file=os.path.join(_OUT, "coverage-%s.db" % self.worker),
+            # In memory while the tests run: each test's switch_context then
+            # writes to memory, not to disk; written out once at the end.
+            data_file=None,
             source=[self.root],
             omit=omit,
             config_file=False,
@@ -191,10 +195,48 @@ class ImpactPlugin:
         if self.cov is None:
             return
         self.cov.stop()
-        self.cov.save()
+        from coverage import CoverageData
+
+        out = CoverageData(basename=os.path.join(_OUT, "coverage-%s.db" % self.worker))
+        out.update(self.cov.get_data())
+        out.write()
         self.cov = None
 
     # -- collection ----------------------------------------------------------
+
+    def unselected_files(self, config):
+        """Test files whose every test is known and unselected: not collected
+        at all (not even imported), unless named on the command line."""
+        sel = self.selection
+        if not sel or sel.get("mode") != "selected":
+            return frozenset()
+        files = {t.split("::", 1)[0] for t in sel.get("known", []) if "::" in t}
+        wanted = sel.get("tests", [])
+        keep = {t.split("::", 1)[0] for t in wanted}
+        # A selector without "::" may name a directory or a file.
+        dirs = tuple(t.rstrip("/") + "/" for t in wanted if "::" not in t)
+        named = set()
+        for arg in config.args:
+            path = arg.split("::", 1)[0]
+            try:
+                named.add(os.path.relpath(os.path.abspath(path), str(config.rootpath)).replace(os.sep, "/"))
+            except ValueError:
+                pass
+        return frozenset(f for f in files if f not in keep and f not in named and not f.startswith(dirs))
+
+    def pytest_ignore_collect(self, collection_path, config):
+        if self.skip_files is None:
+            self.skip_files = self.unselected_files(config)
+        if not self.skip_files:
+            return None
+        try:
+            rel = collection_path.relative_to(config.rootpath).as_posix()
+        except ValueError:
+            return None
+        if rel in self.skip_files:
+            self.skipped_files += 1
+            return True
+        return None
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config, items):
@@ -350,6 +392,10 @@ def pytest_configure(config):
 def pytest_sessionfinish(session, exitstatus):
     yield
     # Nothing selected is success, not "no tests ran".
-    if _plugin is not None and _plugin.deselected and session.testscollected == _plugin.deselected:
+    if (
+        _plugin is not None
+        and (_plugin.deselected or _plugin.skipped_files)
+        and session.testscollected == 0
+    ):
         if session.exitstatus == 5:
             session.exitstatus = 0

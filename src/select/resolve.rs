@@ -33,6 +33,8 @@ pub struct Resolver<'a> {
     bindings: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Known test ids by test file, for prefix lookups.
     by_file: BTreeMap<String, Vec<String>>,
+    /// Tests that ran any line of a file, by file.
+    measured: BTreeMap<String, BTreeSet<String>>,
     /// Set when a change reaches more names than is worth following.
     pub overflow: Option<String>,
     /// Reasons for a full run found while resolving (a changed file read
@@ -80,6 +82,7 @@ impl<'a> Resolver<'a> {
                 }
                 m
             },
+            measured: BTreeMap::new(),
             overflow: None,
             full_run: Vec::new(),
             notes: Vec::new(),
@@ -102,6 +105,19 @@ impl<'a> Resolver<'a> {
         let id = self.store.file_id(path)?;
         self.file_ids.insert(path.to_string(), id);
         Ok(id)
+    }
+
+    /// The tests that ran any line of a file (cached).
+    fn tests_in_file(&mut self, path: &str) -> Result<BTreeSet<String>> {
+        if let Some(tests) = self.measured.get(path) {
+            return Ok(tests.clone());
+        }
+        let tests: BTreeSet<String> = match self.file_id(path)? {
+            Some(fid) => self.store.tests_in_file(fid)?.into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        self.measured.insert(path.to_string(), tests.clone());
+        Ok(tests)
     }
 
     fn testside(&mut self) -> Result<&mut TestSide> {
@@ -192,27 +208,29 @@ impl<'a> Resolver<'a> {
                 let reason = Reason::Module { path: path.clone() };
                 let closure = self.importer_closure(path)?;
                 for file in closure {
-                    // A test that names the module in a string most likely runs
-                    // it in a child process. Where that child was measured, the
-                    // test has lines of the module and the line rules are exact;
-                    // only the others are selected by the mention.
-                    let measured: BTreeSet<String> = match self.file_id(&file)? {
-                        Some(fid) => self.store.tests_in_file(fid)?.into_iter().collect(),
-                        None => BTreeSet::new(),
-                    };
                     for needle in python::module_names_for_path(&file) {
-                        if needle.contains('.') {
-                            let hits = self.testside()?.find_quoted(&needle);
-                            // Names followed here may be needed again by other
-                            // effects, unfiltered.
-                            let done = self.names_done.clone();
-                            let mut found = Selected::new();
-                            self.apply_hits(hits, &reason, path, &mut found)?;
-                            self.names_done = done;
-                            for (test, reasons) in found {
-                                if !measured.contains(&test) {
-                                    out.entry(test).or_default().extend(reasons);
-                                }
+                        if !needle.contains('.') {
+                            continue;
+                        }
+                        let hits = self.testside()?.find_quoted(&needle);
+                        if hits.is_empty() {
+                            continue;
+                        }
+                        // Names followed here may be needed again by other
+                        // effects, unfiltered.
+                        let done = self.names_done.clone();
+                        let mut found = Selected::new();
+                        self.apply_hits(hits, &reason, path, &mut found)?;
+                        self.names_done = done;
+                        // A test that names the module in a string most likely
+                        // runs it in a child process. Where that child was
+                        // measured, the test has lines of the module and the
+                        // line rules are exact; only the others are selected by
+                        // the mention.
+                        let measured = self.tests_in_file(&file)?;
+                        for (test, reasons) in found {
+                            if !measured.contains(&test) {
+                                out.entry(test).or_default().extend(reasons);
                             }
                         }
                     }

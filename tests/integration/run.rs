@@ -1,9 +1,10 @@
 //! `impact run` end to end: real pytest with the embedded plugin on copies of
 //! the sample project in temporary git repositories.
 
-use crate::support::{Run, TestRepo, venv_python};
+use crate::support::{ImpactCommand, Run, TestRepo, venv_python};
 
-fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+/// `impact run FLAGS -- <venv python> -m pytest -q PYTEST_ARGS`, ready to start.
+pub fn impact_run_command(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> ImpactCommand {
     let python = venv_python().display().to_string();
     let mut args = vec!["run"];
     args.extend_from_slice(flags);
@@ -20,7 +21,10 @@ fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
     repo.impact()
         .args(&args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run()
+}
+
+fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+    impact_run_command(repo, flags, pytest_args).run()
 }
 
 fn status(repo: &TestRepo) -> serde_json::Value {
@@ -409,4 +413,57 @@ fn doctests_main_blocks_and_conftest_hooks_select_the_tests_they_break() {
         );
         repo.git(&["checkout", "--", file]);
     }
+}
+
+#[test]
+fn test_files_with_nothing_selected_are_not_collected() {
+    let mut repo = TestRepo::with_fixture("sample");
+    // A test module that leaves a mark whenever pytest imports it.
+    let mark = repo.path().join("canary-imported");
+    repo.write(
+        "tests/test_canary.py",
+        "import os, pathlib\n\
+         pathlib.Path(os.environ['CANARY']).write_text('imported')\n\n\
+         def test_canary():\n    assert True\n",
+    );
+    repo.commit_all("canary");
+    let run_with_canary = |pytest_args: &[&str]| {
+        impact_run_command(&repo, &[], pytest_args)
+            .env("CANARY", &mark)
+            .run()
+    };
+    assert_eq!(run_with_canary(&[]).code, 0);
+    assert!(mark.exists(), "the first run collects everything");
+    std::fs::remove_file(&mark).unwrap();
+
+    // A change that selects tests elsewhere: the canary module is not even
+    // imported, and the selected tests still run.
+    repo.replace(
+        "shop/inventory.py",
+        "if self.available(sku) < quantity:",
+        "if self.available(sku) <= quantity:",
+    );
+    let run = run_with_canary(&[]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("1 failed"), "{run:#?}");
+    assert!(
+        !mark.exists(),
+        "an unselected test file was imported: {run:#?}"
+    );
+
+    // Named on the command line, it is collected (and deselected), and
+    // "nothing selected" is still success.
+    repo.git(&["checkout", "--", "shop/inventory.py"]);
+    let _ = run_with_canary(&[]);
+    repo.replace(
+        "shop/pricing.py",
+        "def format_price(",
+        "def format_price(  ",
+    );
+    let named = run_with_canary(&["tests/test_canary.py"]);
+    assert!(
+        mark.exists(),
+        "a file named on the command line is collected: {named:#?}"
+    );
+    assert_eq!(named.code, 0, "{named:#?}");
 }
