@@ -165,7 +165,7 @@ fn a_changed_data_file_selects_the_tests_that_read_it() {
     let run = impact_run(&repo, &[]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
-        run.stdout.contains("1 failed") && run.stdout.contains("44 deselected"),
+        run.stdout.contains("1 failed") && !run.stdout.contains("passed"),
         "{run:#?}"
     );
     assert!(run.stdout.contains("test_emails_look_valid"), "{run:#?}");
