@@ -50,6 +50,8 @@ pub enum Effect {
     /// A file the data has no lines for changed: code and tests that name it
     /// (`open(DATA_DIR / "users.json")`).
     FileNamed { path: String },
+    /// A file that is not Python changed: the tests recorded reading it.
+    Read { path: String },
     /// A configured rule maps the file to tests.
     Mapped {
         path: String,
@@ -110,6 +112,17 @@ pub fn effects(change: &Change, config: &Config) -> Vec<Effect> {
         out.push(Effect::FileNamed {
             path: path.to_string(),
         });
+    }
+    if !is_python(path) {
+        // A renamed file is gone under the name the tests read.
+        for p in [Some(path), change.old_path.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            out.push(Effect::Read {
+                path: p.to_string(),
+            });
+        }
     }
     out.sort();
     out.dedup();
@@ -760,7 +773,12 @@ pub fn describe(effects: &[Effect], change: &Change) -> String {
     // Searches by name are not worth a word unless they find something.
     let effects: Vec<&Effect> = effects
         .iter()
-        .filter(|e| !matches!(e, Effect::ModuleString { .. } | Effect::FileNamed { .. }))
+        .filter(|e| {
+            !matches!(
+                e,
+                Effect::ModuleString { .. } | Effect::FileNamed { .. } | Effect::Read { .. }
+            )
+        })
         .collect();
     if effects.is_empty() {
         return match (change.known_path(), change.status) {
@@ -786,7 +804,9 @@ pub fn describe(effects: &[Effect], change: &Change) -> String {
             Effect::TestFile { .. } => "unmeasured test file".into(),
             Effect::Doctests { .. } => "docstrings".into(),
             Effect::ModuleNamed { .. } => "code run as a script".into(),
-            Effect::ModuleString { .. } | Effect::FileNamed { .. } => continue,
+            Effect::ModuleString { .. } | Effect::FileNamed { .. } | Effect::Read { .. } => {
+                continue;
+            }
             Effect::Mapped { pattern, .. } => format!("rule `{pattern}`"),
         });
     }

@@ -47,6 +47,9 @@ pub struct Resolver<'a> {
     quoted_modules: Option<Vec<(String, String)>>,
     /// Set when a change reaches more names than is worth following.
     pub overflow: Option<String>,
+    /// Reasons for a full run found while resolving (a changed file read
+    /// outside any test).
+    pub full_run: Vec<String>,
     notes: Vec<String>,
 }
 
@@ -104,12 +107,18 @@ impl<'a> Resolver<'a> {
             imported_names: BTreeMap::new(),
             quoted_modules: None,
             overflow: None,
+            full_run: Vec::new(),
             notes: Vec::new(),
         })
     }
 
     pub fn notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
+    }
+
+    /// Lets names be followed again (for resolving a change on its own).
+    pub fn forget_followed_names(&mut self) {
+        self.names_done.clear();
     }
 
     fn file_id(&mut self, path: &str) -> Result<Option<i64>> {
@@ -258,14 +267,19 @@ impl<'a> Resolver<'a> {
                 }
             }
             Effect::FileNamed { path } => {
+                // The safety net beside recorded reads: a file read once per
+                // process (a cached loader, a module constant) is recorded
+                // for the first test only, so code naming it is followed too.
                 let name = path.rsplit('/').next().unwrap_or(path);
-                let reason = Reason::Mapped {
+                let reason = Reason::Named {
                     path: path.clone(),
-                    pattern: format!("named as \"{name}\""),
+                    name: name.to_string(),
                 };
                 if name.len() >= 5 {
                     // Measured code that names the file: the statements naming it
-                    // changed in effect.
+                    // changed in effect. Found tests get one reason naming the
+                    // file, not the (unchanged) lines that name it.
+                    let mut found = Selected::new();
                     let sources = self.sources_naming(name)?;
                     for (file, lines, bound) in sources {
                         self.resolve(
@@ -273,12 +287,49 @@ impl<'a> Resolver<'a> {
                                 path: file.clone(),
                                 lines,
                             },
-                            out,
+                            &mut found,
                         )?;
-                        self.names(&file, &bound, out)?;
+                        self.names(&file, &bound, &mut found)?;
                     }
                     let hits = self.testside()?.find_quoted(name);
-                    self.apply_hits(hits, &reason, path, out)?;
+                    self.apply_hits(hits, &reason, path, &mut found)?;
+                    for test in found.into_keys() {
+                        add(out, test, reason.clone());
+                    }
+                }
+            }
+            Effect::Read { path } => {
+                for test in self.store.readers(path)? {
+                    add(
+                        out,
+                        test,
+                        Reason::Read {
+                            path: path.clone(),
+                            scope: None,
+                        },
+                    );
+                }
+                for scope in self.store.scope_readers(path)? {
+                    if scope.is_empty() {
+                        self.full_run.push(format!(
+                            "{path} changed and was read outside any test (while pytest \
+                             started, by a conftest.py it loads first, or by a plugin), so \
+                             any test may depend on it"
+                        ));
+                        continue;
+                    }
+                    // Read while collecting (a test module reading it at
+                    // import): which of its tests use what was read is
+                    // unknown, so all of them.
+                    let reason = Reason::Read {
+                        path: path.clone(),
+                        scope: Some(scope.clone()),
+                    };
+                    for t in &self.test_ids {
+                        if scope_contains(&scope, t) {
+                            add(out, t.clone(), reason.clone());
+                        }
+                    }
                 }
             }
             Effect::Mapped {
@@ -646,7 +697,14 @@ const MAX_REASONS: usize = 4;
 /// names they bind or carry).
 type Naming = (String, Vec<u32>, Vec<String>);
 
-fn add(out: &mut Selected, test: String, reason: Reason) {
+/// Whether a test is under a collector's node id (`tests/sub`,
+/// `tests/test_x.py`, `tests/test_x.py::TestK`).
+pub fn scope_contains(scope: &str, test: &str) -> bool {
+    test.strip_prefix(scope)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('/'))
+}
+
+pub(super) fn add(out: &mut Selected, test: String, reason: Reason) {
     let reasons = out.entry(test).or_default();
     if reasons.len() < MAX_REASONS {
         reasons.insert(reason);

@@ -276,6 +276,56 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
+    /// Replaces the files a test read.
+    pub fn replace_reads(&mut self, nodeid: &str, paths: &[String]) -> Result<(), StoreError> {
+        let err = self.err("write");
+        let test_id: i64 = self
+            .tx
+            .query_row(
+                "SELECT id FROM impact_test WHERE nodeid = ?1",
+                [nodeid],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        self.tx
+            .execute("DELETE FROM impact_test_read WHERE test_id = ?1", [test_id])
+            .map_err(&err)?;
+        let mut ins = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO impact_test_read (test_id, path) VALUES (?1, ?2)",
+            )
+            .map_err(&err)?;
+        for p in paths {
+            ins.execute(params![test_id, p]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// Records the files read in a scope (a collector's node id, or "" for
+    /// outside any test and collector); with `replace`, they are all it read.
+    pub fn set_scope_reads(
+        &mut self,
+        scope: &str,
+        paths: &[String],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        let err = self.err("write");
+        if replace {
+            self.tx
+                .execute("DELETE FROM impact_scope_read WHERE scope = ?1", [scope])
+                .map_err(&err)?;
+        }
+        let mut ins = self
+            .tx
+            .prepare_cached("INSERT OR IGNORE INTO impact_scope_read (scope, path) VALUES (?1, ?2)")
+            .map_err(&err)?;
+        for p in paths {
+            ins.execute(params![scope, p]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
     /// Forgets tests and their lines.
     pub fn remove_tests(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
         let err = self.err("write");
@@ -292,6 +342,12 @@ impl<'conn> Writer<'conn> {
             self.tx
                 .execute(
                     "DELETE FROM impact_test_fixture WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
+                    [id],
+                )
+                .map_err(&err)?;
+            self.tx
+                .execute(
+                    "DELETE FROM impact_test_read WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
                     [id],
                 )
                 .map_err(&err)?;

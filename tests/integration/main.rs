@@ -7,6 +7,7 @@ mod support;
 mod bad_input;
 mod children;
 mod coverage_compat;
+mod file_deps;
 mod import_who;
 mod mutations;
 mod numbits_compat;

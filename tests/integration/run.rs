@@ -238,11 +238,12 @@ fn a_killed_run_loses_nothing_and_its_tests_run_next_time() {
 #[test]
 fn the_nightly_full_run_reports_a_planted_miss() {
     let mut repo = TestRepo::with_fixture("sample");
-    // A test reading a file under a computed name: invisible to selection.
+    // A test reading a file under a computed name, in a child process that
+    // is not Python: invisible to selection (no recorded read, no name).
     repo.write("tests/data/limit.txt", "3\n");
     repo.write(
         "tests/test_planted.py",
-        "from pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    assert (Path(__file__).parent / 'data' / name).read_text().strip() == '3'\n",
+        "import subprocess\nfrom pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    out = subprocess.run(['cat', str(Path(__file__).parent / 'data' / name)], capture_output=True, text=True).stdout\n    assert out.strip() == '3'\n",
     );
     repo.commit_all("planted");
     assert_eq!(impact_run(&repo, &[], &[]).code, 0);
