@@ -4,25 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use crate::run::impact_run_command;
 use crate::support::{Run, TestRepo, venv_python};
 
 fn impact_run(repo: &TestRepo, pytest_args: &[&str]) -> Run {
-    let python = venv_python().display().to_string();
-    let mut args = vec![
-        "run",
-        "--",
-        &python,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ];
-    args.extend_from_slice(pytest_args);
-    repo.impact()
-        .args(&args)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run()
+    impact_run_command(repo, &[], pytest_args).run()
 }
 
 /// Records the sample with `impact run`; panics unless every test passed.
