@@ -61,5 +61,12 @@ sed -i.bak 's/^DISCOUNT = 0.1$/DISCOUNT = 0.1  # ten percent/' shop/config.py &&
 run
 
 echo
+git checkout -q shop/config.py
+echo "== change 4: a data file that one test reads (recorded while it ran)"
+sed -i.bak 's/^example.org$/example.io/' tests/data/email_domains.txt && rm tests/data/email_domains.txt.bak
+run --explain || true
+git checkout -q tests/data/email_domains.txt
+
+echo
 echo "== who executed shop/pricing.py line 28?"
 "$impact" who shop/pricing.py:28

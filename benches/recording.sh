@@ -2,12 +2,16 @@
 # Times recording with `impact run` against plain pytest and pytest-cov with
 # per-test contexts, on a generated suite and on the bundled sample, and prints
 # a markdown table: mean wall time, standard deviation, ratio to plain pytest,
-# CPU time (user + sys, children included), and peak RSS.
+# CPU time (user + sys, children included), and peak RSS. `impact run --full`
+# is timed with and without file-read tracking (IMPACT_TRACK_READS=0).
 #
 #   benches/recording.sh                  build, create the venv and the suite if missing, time
 #   RUNS=5 benches/recording.sh           runs per pytest command (default 3)
 #   benches/recording.sh --regenerate     generate the suite again
 #   TESTS=2000 MODULES=100 benches/recording.sh   another suite (regenerated when these change)
+#   benches/recording.sh --reads          only `impact run --full` on the generated suite, with
+#                                         and without read tracking, in alternating pairs (RUNS
+#                                         pairs), so that load from other work hits both alike
 #
 # Venv: target/bench-venv from tests/requirements.txt (rebuilt when that
 # changes). Suite: target/bench-suite from benches/gen_suite.py (regenerated
@@ -31,10 +35,12 @@ FAST_RUNS=10 # sub-second reference commands
 TESTS=${TESTS:-5000}
 MODULES=${MODULES:-200}
 REGENERATE=0
+READS_ONLY=0
 for arg in "$@"; do
     case $arg in
         --regenerate) REGENERATE=1 ;;
-        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        --reads) READS_ONLY=1 ;;
+        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -139,6 +145,9 @@ run_suite() {
     bench "$suite" "$dir" "pytest" "$RUNS" "" "$PYTEST"
     bench "$suite" "$dir" "pytest --cov=$pkg --cov-context=test" "$RUNS" "rm -f .coverage" \
         "$PYTEST --cov=$pkg --cov-context=test"
+    # The same without noting the files each test reads: the audit hook's cost.
+    bench "$suite" "$dir" "impact run --full, reads not tracked" "$RUNS" "rm -f .impact.db" \
+        "env IMPACT_TRACK_READS=0 $(q "$IMPACT") run --full -- $PYTEST" "impact: recorded"
     bench "$suite" "$dir" "impact run --full" "$RUNS" "rm -f .impact.db" \
         "$(q "$IMPACT") run --full -- $PYTEST" "impact: recorded"
     # The last timed run left the data in place: nothing changed since.
@@ -148,6 +157,36 @@ run_suite() {
         "$(q "$PY") -c 'import pytest'"
     rm -f "$dir/.impact.db" "$dir/.coverage"
 }
+
+if [ "$READS_ONLY" = 1 ]; then
+    # Alternating pairs: tracking off, then on; wall and CPU (user + sys,
+    # children included) from GNU time.
+    echo "timing impact run --full with and without read tracking on $SUITE..." >&2
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    (cd "$SUITE" && rm -f .impact.db && eval "$(q "$IMPACT") run --full -- $PYTEST" >/dev/null 2>&1)
+    for i in $(seq "$RUNS"); do
+        for mode in 0 1; do
+            (
+                cd "$SUITE"
+                rm -f .impact.db
+                export IMPACT_TRACK_READS=$mode
+                eval "/usr/bin/time -f '$mode %e %U %S' -o $(q "$TMP/t") $(q "$IMPACT") run --full -- $PYTEST" \
+                    >/dev/null 2>&1
+                cat "$TMP/t" >>"$TMP/pairs"
+            )
+        done
+    done
+    echo "Load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); $RUNS pairs."
+    echo
+    echo "| \`impact run --full\`, generated suite | wall s (mean) | CPU s (mean) |"
+    echo "|---|---:|---:|"
+    awk '{ w[$1] += $2; c[$1] += $3 + $4; n[$1]++ }
+         END { printf "| reads not tracked | %.2f | %.2f |\n", w[0] / n[0], c[0] / n[0];
+               printf "| reads tracked | %.2f | %.2f |\n", w[1] / n[1], c[1] / n[1];
+               printf "| difference | %+.1f%% | %+.1f%% |\n", 100 * (w[1] / w[0] - 1), 100 * (c[1] / c[0] - 1) }' \
+        "$TMP/pairs"
+    exit 0
+fi
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date +%s)

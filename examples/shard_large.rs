@@ -75,6 +75,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                     outcome: Some("passed".into()),
                     duration: durations.get(id.as_str()).copied().flatten(),
                     fixtures: None,
+                    reads: None,
                 },
             );
         }

@@ -161,6 +161,8 @@ pub fn compute(
     });
     let mut renames: BTreeMap<String, String> = BTreeMap::new();
     let mut added: BTreeMap<String, ChangeKind> = BTreeMap::new();
+    // Renames of files the data has no lines for: new path -> old path.
+    let mut unknown_renames: BTreeMap<String, String> = BTreeMap::new();
     let mut touched: BTreeSet<String> = BTreeSet::new();
     if let Some(base) = &listing_base {
         for pc in repo.changed_paths(base, &git_target)? {
@@ -173,9 +175,17 @@ pub fn compute(
                 (ChangeKind::Renamed, Some(old)) if baselines.contains_key(old) && !known_new => {
                     renames.insert(pc.path.clone(), old.clone());
                 }
+                // A deleted data file matters to the tests that read it; a
+                // deleted unmeasured module is found through its importers.
+                (ChangeKind::Deleted, _) if !known_new && !crate::facts::is_python(&pc.path) => {
+                    added.insert(pc.path.clone(), pc.kind);
+                }
                 (ChangeKind::Deleted, _) => {}
                 _ if !known_new => {
                     added.insert(pc.path.clone(), pc.kind);
+                    if let (ChangeKind::Renamed, Some(old)) = (pc.kind, &pc.old_path) {
+                        unknown_renames.insert(pc.path.clone(), old.clone());
+                    }
                 }
                 _ => {}
             }
@@ -245,12 +255,19 @@ pub fn compute(
             }
             _ => None,
         };
-        let status = if previous.is_some() {
-            Status::Modified
-        } else {
-            Status::Added
+        // A renamed data file matters under its old name (tests read that);
+        // a renamed unmeasured Python file is analysed as a new one.
+        let old_path = unknown_renames
+            .get(path)
+            .filter(|_| !crate::facts::is_python(path))
+            .cloned();
+        let status = match kind {
+            ChangeKind::Deleted => Status::Deleted,
+            ChangeKind::Renamed if old_path.is_some() => Status::Renamed,
+            _ if previous.is_some() => Status::Modified,
+            _ => Status::Added,
         };
-        let mut change = make_change(path.clone(), None, status, None, current, special);
+        let mut change = make_change(path.clone(), old_path, status, None, current, special);
         if let (Some(p), Some(c)) = (&previous, &change.current) {
             change.diff = Some(git::diff_lines(p, c));
         }

@@ -10,6 +10,7 @@
 //! max_changed_files = 200
 //! max_age_days = 14
 //! env_ignore = ["pip", "setuptools"]                     # not part of the environment fingerprint
+//! track_reads = true                                      # note files tests read (IMPACT_TRACK_READS=0 overrides)
 //! child_save_interval = 1.0                               # seconds between saves in child processes
 //!
 //! [tool.impact.map]
@@ -60,6 +61,8 @@ pub struct Config {
     pub max_age_days: Option<f64>,
     /// Distributions left out of the environment fingerprint (names, lowercase).
     pub env_ignore: Vec<String>,
+    /// Whether `impact run` notes the files each test opens for reading.
+    pub track_reads: bool,
     /// Seconds between saves of a measured child process: what SIGKILL can lose.
     pub child_save_interval: f64,
     /// Warnings to show (unknown keys).
@@ -139,6 +142,7 @@ struct Raw {
     max_age_days: Option<f64>,
     #[serde(default)]
     env_ignore: Vec<String>,
+    track_reads: Option<bool>,
     child_save_interval: Option<f64>,
 }
 
@@ -151,6 +155,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_changed_files",
     "max_age_days",
     "env_ignore",
+    "track_reads",
     "child_save_interval",
 ];
 
@@ -289,6 +294,7 @@ impl Config {
                 .iter()
                 .map(|n| n.to_lowercase().replace('_', "-"))
                 .collect(),
+            track_reads: raw.track_reads.unwrap_or(true),
             child_save_interval: raw
                 .child_save_interval
                 .unwrap_or(DEFAULT_CHILD_SAVE_INTERVAL),

@@ -39,6 +39,9 @@ pub struct Recording {
     /// Tests a selection skipped in this run, and the change in effect.
     pub skipped: Vec<String>,
     pub skip_note: String,
+    /// Files read outside tests, by scope (a collector's node id, "" outside
+    /// any test and collector), when the run tracked reads.
+    pub scope_reads: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// One test's measurements.
@@ -50,6 +53,8 @@ pub struct TestRecord {
     pub duration: Option<f64>,
     /// The fixtures it used, when known (`impact run` records them).
     pub fixtures: Option<Vec<String>>,
+    /// Repository files it opened for reading, when the run tracked reads.
+    pub reads: Option<Vec<String>>,
 }
 
 /// What a merge did.
@@ -131,6 +136,15 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             if let Some(fixtures) = &test.fixtures {
                 w.replace_fixtures(nodeid, fixtures)?;
             }
+            if let Some(reads) = &test.reads {
+                w.replace_reads(nodeid, reads)?;
+            }
+        }
+        for (scope, paths) in rec.scope_reads.iter().flatten() {
+            // A collector collected again read exactly this. Reads outside any
+            // collector depend on the arguments and plugins of each run: only
+            // a full run replaces them, other runs add to them.
+            w.set_scope_reads(scope, paths, !scope.is_empty() || rec.kind == "full")?;
         }
         for (path, bits) in &rec.import_time {
             if let Some(&id) = file_ids.get(path.as_str()) {

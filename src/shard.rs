@@ -366,6 +366,7 @@ mod tests {
                 .map(|t| (t.to_string(), BTreeSet::new()))
                 .collect(),
             changed: vec![],
+            ignored: vec![],
             total: 4,
             elapsed_ms: 0.0,
         };

@@ -39,6 +39,9 @@ fn parse_target(target: &str) -> Result<(&str, Option<(u32, u32)>)> {
 #[derive(serde::Serialize)]
 struct WhoJson<'a> {
     tests: &'a [String],
+    /// The file was read outside any test: a change to it runs everything.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    read_outside_tests: bool,
 }
 
 pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> Result<i32> {
@@ -50,11 +53,42 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
             settings.repo.root().display()
         ))
     })?;
+    // Files tests opened for reading (data files, templates): whole files,
+    // by test or by the collector that read them.
+    let mut readers: std::collections::BTreeSet<String> =
+        store.readers(&path)?.into_iter().collect();
+    let mut read_outside_tests = false;
+    let scopes = store.scope_readers(&path)?;
+    if !scopes.is_empty() {
+        let ids = store.test_ids()?;
+        for scope in &scopes {
+            if scope.is_empty() {
+                read_outside_tests = true;
+            } else {
+                readers.extend(
+                    ids.iter()
+                        .filter(|t| crate::select::scope_contains(scope, t))
+                        .cloned(),
+                );
+            }
+        }
+    }
     let Some(file_id) = store.file_id(&path)? else {
-        return Err(Error::UnknownPath {
-            hint: super::did_you_mean(&path, &store.paths()?),
-            path,
-        });
+        if readers.is_empty() && !read_outside_tests {
+            let mut known = store.paths()?;
+            known.extend(store.read_paths()?);
+            return Err(Error::UnknownPath {
+                hint: super::did_you_mean(&path, &known),
+                path,
+            });
+        }
+        if range.is_some() {
+            out.note(&format!(
+                "reads of {path} are recorded per file, not per line: tests that read any of it"
+            ));
+        }
+        let tests: Vec<String> = readers.into_iter().collect();
+        return print_who(&tests, read_outside_tests, &path, target, format, out);
     };
     let baselines = store.baselines()?;
     let baseline = match baselines.get(&path) {
@@ -110,15 +144,38 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
             Some(bits)
         }
     };
-    let tests = match &query {
+    let mut tests = match &query {
         None => store.tests_in_file(file_id)?,
         Some(bits) => store.tests_touching(file_id, bits)?,
     };
+    if query.is_none() && !readers.is_empty() {
+        readers.extend(tests);
+        tests = readers.into_iter().collect();
+    }
+    print_who(&tests, read_outside_tests, &path, target, format, out)
+}
+
+fn print_who(
+    tests: &[String],
+    read_outside_tests: bool,
+    path: &str,
+    target: &str,
+    format: Format,
+    out: &Output,
+) -> Result<i32> {
+    if read_outside_tests {
+        out.note(&format!(
+            "{path} is read outside any test (while pytest starts or by a plugin): a change to it runs everything"
+        ));
+    }
     match format {
-        Format::Json => out.json(&WhoJson { tests: &tests })?,
+        Format::Json => out.json(&WhoJson {
+            tests,
+            read_outside_tests,
+        })?,
         Format::Text => {
             let mut text = String::new();
-            for t in &tests {
+            for t in tests {
                 text.push_str(t);
                 text.push('\n');
             }
@@ -135,6 +192,8 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
 struct ShowJson<'a> {
     test: &'a str,
     files: BTreeMap<String, Vec<u32>>,
+    /// Repository files it opened for reading (recorded by `impact run`).
+    reads: Vec<String>,
 }
 
 pub fn show(settings: &Settings, test: &str, format: Format, out: &Output) -> Result<i32> {
@@ -151,12 +210,16 @@ pub fn show(settings: &Settings, test: &str, format: Format, out: &Output) -> Re
         .map(|f| (f.path, numbits::decode(&f.numbits)))
         .filter(|(_, lines)| !lines.is_empty())
         .collect();
+    let reads = store.reads_of(test)?;
     match format {
-        Format::Json => out.json(&ShowJson { test, files })?,
+        Format::Json => out.json(&ShowJson { test, files, reads })?,
         Format::Text => {
             let mut text = String::new();
             for (path, lines) in &files {
                 text.push_str(&format!("{path}: {}\n", line_ranges(lines)));
+            }
+            for path in &reads {
+                text.push_str(&format!("{path}: read\n"));
             }
             out.stdout(&text)?;
             if files.is_empty() {

@@ -14,6 +14,8 @@ struct SelectJson<'a> {
     reasons: &'a [String],
     tests: Vec<&'a str>,
     changed: &'a [select::ChangedFile],
+    /// Changed files that select nothing (see the summary line).
+    ignored: &'a [String],
     total: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<std::collections::BTreeMap<&'a str, Vec<String>>>,
@@ -124,6 +126,7 @@ fn print(
             reasons: &s.reasons,
             tests: ids.clone(),
             changed: &s.changed,
+            ignored: &s.ignored,
             total: s.total,
             explain: explain.then(|| {
                 s.tests
@@ -170,11 +173,12 @@ pub fn summary(s: &Selection, out: &Output) {
         }
         Mode::Selected => {
             out.note(&format!(
-                "{} of {} tests selected, {} {} changed, in {:.0} ms",
+                "{} of {} tests selected, {} {} changed{}, in {:.0} ms",
                 thousands(s.tests.len()),
                 thousands(s.total),
                 thousands(changed),
                 if changed == 1 { "file" } else { "files" },
+                s.ignored_note(),
                 s.elapsed_ms.max(1.0)
             ));
             for r in &s.reasons {

@@ -168,13 +168,31 @@ pub fn parse(source: &[u8]) -> Module {
     parse_with_limit(source, MAX_ANALYSED_BYTES)
 }
 
+/// Parses two versions of one file (baseline and current); the same as two
+/// [`parse`] calls, but the second parse reuses the first.
+pub fn parse_pair(old: &[u8], new: &[u8]) -> (Module, Module) {
+    if old.len() > MAX_ANALYSED_BYTES || new.len() > MAX_ANALYSED_BYTES {
+        return (parse(old), parse(new));
+    }
+    let (old_text, new_text) = (normalize(old), normalize(new));
+    let (old_lines, new_lines) = (
+        count_lines(old_text.as_bytes()),
+        count_lines(new_text.as_bytes()),
+    );
+    let (a, b) = build::build_pair(&old_text, old_lines, &new_text, new_lines);
+    (module_from(a, old_lines), module_from(b, new_lines))
+}
+
 fn parse_with_limit(source: &[u8], max_bytes: usize) -> Module {
     if source.len() > max_bytes {
         return opaque(source);
     }
     let text = normalize(source);
     let line_count = count_lines(text.as_bytes());
-    let built = build::build(&text, line_count);
+    module_from(build::build(&text, line_count), line_count)
+}
+
+fn module_from(built: build::Built, line_count: u32) -> Module {
     let mut line_stmt: Vec<u32> = vec![NO_STMT; line_count as usize + 1];
     let mut slot_depth: Vec<u32> = vec![0; line_count as usize + 1];
     for (i, (s, &depth)) in built.statements.iter().zip(&built.depths).enumerate() {

@@ -1052,3 +1052,32 @@ class Service{i}(Base):
     }
     s
 }
+
+#[test]
+fn parse_pair_matches_two_full_parses() {
+    let base = "import os\n\n\nclass Cart:\n    RATE = 2\n\n    def total(self, x=RATE):\n        return x * 2  # é\n\n\ndef f(a,\n      b):\n    return a + b\n";
+    let edits: Vec<String> = vec![
+        base.replace("x * 2", "x * 3"),
+        base.replace("    RATE = 2\n", ""),
+        base.replace("import os\n", "import os\nimport sys\n"),
+        base.replace("# é", "# ü ü"),
+        base.replace("return a + b", "return (a +"),
+        format!("{base}\nif __name__ == \"__main__\":\n    f(1, 2)\n"),
+        base.replace('\n', "\r\n"),
+        String::new(),
+        "x = 1".to_string(),
+    ];
+    for (old, new) in [(base.to_string(), String::new())]
+        .into_iter()
+        .chain(edits.into_iter().map(|e| (base.to_string(), e)))
+        .chain([(String::new(), base.to_string())])
+    {
+        let (a, b) = parse_pair(old.as_bytes(), new.as_bytes());
+        assert_eq!(format!("{a:?}"), format!("{:?}", parse(old.as_bytes())));
+        assert_eq!(
+            format!("{b:?}"),
+            format!("{:?}", parse(new.as_bytes())),
+            "incremental parse differs for:\n{new}"
+        );
+    }
+}

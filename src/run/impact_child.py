@@ -12,7 +12,9 @@ it, not for the test that started it.
 
 Data reaches the file at every switch, every IMPACT_SAVE_INTERVAL seconds, and
 when the process ends: normally, by SIGTERM, os._exit or an exec. SIGKILL loses
-at most the interval. Nothing here may break the child: failures are written
+at most the interval. The files inside the repository the process opens for
+reading (see impact_reads) are kept per test the same way, in a JSON file of
+their own. Nothing here may break the child: failures are written
 to an error file impact reports, and the child runs on unmeasured.
 """
 
@@ -78,6 +80,16 @@ class _Session:
         self.cov.set_option("run:disable_warnings", _QUIET)
         self.cov.start()
         self.cov.switch_context(self.context)
+        self.reads = None
+        self.reads_saved = -1
+        self.reads_file = None
+        import impact_reads
+
+        if impact_reads.enabled():
+            impact_reads.install(root, omit)
+            self.reads = {}
+            self.reads_file = os.path.join(out, "child-reads-%d-%d.json" % (self.pid, time.monotonic_ns()))
+            impact_reads.sink = self.reads.setdefault(self.context, set())
 
     def register(self):
         """Makes this process known to the parent, ready to follow it."""
@@ -136,6 +148,10 @@ class _Session:
                 return
             self.context = name
             os.environ["IMPACT_CONTEXT"] = name
+            if self.reads is not None:
+                import impact_reads
+
+                impact_reads.sink = self.reads.setdefault(name, set())
             # switch_context also writes what was collected under the old one.
             self.cov.switch_context(name)
 
@@ -143,6 +159,27 @@ class _Session:
         with self.lock:
             if not self.finished:
                 self.cov.switch_context(self.context)
+                self.save_reads()
+
+    def save_reads(self):
+        """Writes the files read so far, by test, when there are new ones."""
+        if self.reads is None:
+            return
+        try:
+            # sorted() copies each set under the GIL: the hook may add meanwhile.
+            snapshot = {name: sorted(paths) for name, paths in list(self.reads.items()) if paths}
+            size = sum(len(paths) for paths in snapshot.values())
+            if size == self.reads_saved:
+                return
+            import json
+
+            tmp = self.reads_file + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(snapshot, fh)
+            os.replace(tmp, self.reads_file)
+            self.reads_saved = size
+        except Exception as exc:
+            note_error(self.out, "could not save the files read: %r" % (exc,))
 
     def ack(self, seq):
         path = os.path.join(self.follow, "ack")
@@ -165,6 +202,7 @@ class _Session:
             try:
                 if save:
                     self.cov.switch_context(self.context)
+                    self.save_reads()
                 self.cov.stop()
             finally:
                 self.unregister()
@@ -214,10 +252,10 @@ def abandon():
         return
     data_file = session.cov.config.data_file
     session.finish(save=False)
-    for suffix in ("", "-journal", "-wal", "-shm"):
+    for path in (data_file, data_file + "-journal", data_file + "-wal", data_file + "-shm", session.reads_file):
         try:
-            os.unlink(data_file + suffix)
-        except OSError:
+            os.unlink(path)
+        except (OSError, TypeError):
             pass
 
 

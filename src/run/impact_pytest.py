@@ -4,8 +4,10 @@
 It deselects the tests impact found unaffected (through pytest's own
 deselection, so pytest reports "N deselected"), measures each test with
 coverage.py under a context named by its node id (one context switch per
-test), records outcomes and durations, and writes everything to the
-directory impact gave it. impact merges the results after pytest exits.
+test), records outcomes and durations, notes which files inside the
+repository each test opened for reading (an audit hook on `open`), and
+writes everything to the directory impact gave it. impact merges the
+results after pytest exits.
 """
 
 import json
@@ -16,7 +18,10 @@ import time
 
 import pytest
 
+import impact_reads
+
 _OUT = os.environ.get("IMPACT_OUT")
+_TRACK_READS = bool(_OUT) and impact_reads.enabled()
 
 # How long a switch waits for a child process to follow before going on.
 _FOLLOW_TIMEOUT = 2.0
@@ -137,6 +142,10 @@ class ImpactPlugin:
         self.collect_errors = 0
         self.cov = None
         self.current = None
+        # Reads outside tests and collectors (scope ""), per collector node id,
+        # and per higher-scoped fixture (added to each of its users).
+        self.scope_reads = {"": set()}
+        self.fixture_reads = {}
         self.leader = None
         self.forked = False
         self.skip_files = None
@@ -155,6 +164,11 @@ class ImpactPlugin:
         import coverage
 
         omit = [p for p in os.environ.get("IMPACT_OMIT", "").split(os.pathsep) if p]
+        if _TRACK_READS:
+            # Files opened for reading: see impact_reads; where they go is
+            # switched below as collection and tests go on.
+            impact_reads.install(self.root, omit)
+            impact_reads.sink = self.scope_reads[""]
         self.cov = coverage.Coverage(
             # In memory while the tests run: each test's switch_context then
             # writes to memory, not to disk; written out once at the end.
@@ -265,6 +279,35 @@ class ImpactPlugin:
             items[:] = keep
         self.deselected = len(drop)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector):
+        # Reads while a collector runs (a test module imported, a conftest
+        # loaded) count for every test under its node id.
+        if not _TRACK_READS:
+            yield
+            return
+        previous = impact_reads.sink
+        impact_reads.sink = self.scope_reads.setdefault(collector.nodeid, set())
+        try:
+            yield
+        finally:
+            impact_reads.sink = previous
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        # A session- or module-scoped fixture is set up in one test but serves
+        # every test that uses it: what it reads counts for all of them.
+        previous = impact_reads.sink
+        if not _TRACK_READS or fixturedef.scope == "function" or previous is None:
+            yield
+            return
+        impact_reads.sink = reads = self.fixture_reads.setdefault(fixturedef.argname, set())
+        try:
+            yield
+        finally:
+            impact_reads.sink = previous
+            previous.update(reads)
+
     def pytest_collectreport(self, report):
         if report.failed:
             self.collect_errors += 1
@@ -284,6 +327,18 @@ class ImpactPlugin:
         # context, but serves every test listed here.
         fixtures = sorted(set(getattr(item, "fixturenames", ()) or ()))
         self.results[item.nodeid] = {"outcome": "passed", "duration": 0.0, "fixtures": fixtures}
+        if _TRACK_READS:
+            impact_reads.sink = self.results[item.nodeid]["reads"] = set()
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if _TRACK_READS:
+            impact_reads.sink = self.scope_reads[""]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session):
+        yield
+        # After the last test: nothing read now can change a test's outcome.
+        impact_reads.sink = None
 
     def pytest_runtest_logreport(self, report):
         entry = self.results.setdefault(report.nodeid, {"outcome": "passed", "duration": 0.0})
@@ -303,6 +358,15 @@ class ImpactPlugin:
         self.stop()
         if not _OUT or self.forked:
             return
+        if _TRACK_READS:
+            impact_reads.sink = None
+            for entry in self.results.values():
+                reads = entry.get("reads")
+                if reads is None:
+                    continue
+                for name in entry.get("fixtures", ()):
+                    reads.update(self.fixture_reads.get(name, ()))
+                entry["reads"] = sorted(reads)
         out = {
             "worker": self.worker,
             "python": sys.version.split()[0],
@@ -314,6 +378,8 @@ class ImpactPlugin:
             "tests": self.results,
             "notes": self.leader.lagging if self.leader is not None else [],
         }
+        if _TRACK_READS:
+            out["scope_reads"] = {k: sorted(v) for k, v in self.scope_reads.items()}
         tmp = os.path.join(_OUT, "results-%s.json.tmp" % self.worker)
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(out, fh)

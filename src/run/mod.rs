@@ -31,6 +31,7 @@ pub use probe::Interpreter;
 const PYTHON_FILES: &[(&str, &str)] = &[
     ("impact_pytest.py", include_str!("impact_pytest.py")),
     ("impact_child.py", include_str!("impact_child.py")),
+    ("impact_reads.py", include_str!("impact_reads.py")),
     ("sitecustomize.py", include_str!("sitecustomize.py")),
 ];
 
@@ -175,11 +176,16 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     })?;
 
     let started_at = now_rfc3339();
+    let track_reads = match std::env::var("IMPACT_TRACK_READS") {
+        Ok(v) => v != "0",
+        Err(_) => config.track_reads,
+    };
     let status = launch(
         &command,
         repo.root(),
         &work.path,
         &selection_path,
+        track_reads,
         config.child_save_interval,
     )?;
     let code = status.code().unwrap_or(1);
@@ -231,7 +237,9 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         entry.outcome = Some(r.outcome.clone());
         entry.duration = Some(r.duration);
         entry.fixtures = Some(r.fixtures.clone());
+        entry.reads = r.reads.clone();
     }
+    rec.scope_reads = results.scope_reads.clone();
     // Coverage contexts of tests that have no result (should not happen) are
     // kept; results without coverage are tests that ran no measured line.
     let removed = if selection.mode == Mode::Full && results.complete(code) {
@@ -425,16 +433,17 @@ fn announce(s: &Selection, explain: bool, out: &Output) {
     match s.mode {
         Mode::Full => out.note(&format!("running all tests: {}", s.reasons.join("; "))),
         Mode::Selected if s.tests.is_empty() => out.note(&format!(
-            "nothing affected by {} changed {}; no tests to run",
+            "nothing affected by {} changed {}{}; no tests to run",
             s.changed.len(),
             if s.changed.len() == 1 {
                 "file"
             } else {
                 "files"
-            }
+            },
+            s.ignored_note()
         )),
         Mode::Selected => out.note(&format!(
-            "{} of {} tests affected by {} changed {} (selected in {:.0} ms)",
+            "{} of {} tests affected by {} changed {}{} (selected in {:.0} ms)",
             thousands(s.tests.len()),
             thousands(s.total),
             s.changed.len(),
@@ -443,6 +452,7 @@ fn announce(s: &Selection, explain: bool, out: &Output) {
             } else {
                 "files"
             },
+            s.ignored_note(),
             s.elapsed_ms.max(1.0)
         )),
     }
@@ -459,6 +469,7 @@ fn launch(
     root: &Path,
     work: &Path,
     selection: &Path,
+    track_reads: bool,
     child_save_interval: f64,
 ) -> Result<std::process::ExitStatus> {
     let mut cmd = Command::new(&command[0]);
@@ -476,6 +487,7 @@ fn launch(
         .env("IMPACT_OUT", work)
         .env("IMPACT_SELECTION", selection)
         .env("IMPACT_ROOT", root)
+        .env("IMPACT_TRACK_READS", if track_reads { "1" } else { "0" })
         .env("IMPACT_SAVE_INTERVAL", child_save_interval.to_string())
         .env(
             "IMPACT_OMIT",
@@ -505,6 +517,8 @@ struct Results {
     files: Vec<PathBuf>,
     args: Vec<String>,
     collect_errors: i64,
+    /// Files read outside tests, by scope, over all processes (when tracked).
+    scope_reads: Option<BTreeMap<String, Vec<String>>>,
     /// Warnings from the plugin and from child processes.
     notes: Vec<String>,
 }
@@ -515,6 +529,10 @@ struct TestResult {
     duration: f64,
     #[serde(default)]
     fixtures: Vec<String>,
+    /// Absent when reads were not tracked (or from the xdist controller,
+    /// which reports outcomes of tests run elsewhere).
+    #[serde(default)]
+    reads: Option<Vec<String>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -528,6 +546,7 @@ struct ResultsFile {
     #[serde(default)]
     tests: BTreeMap<String, TestResult>,
     #[serde(default)]
+    scope_reads: Option<BTreeMap<String, Vec<String>>>,
     notes: Vec<String>,
 }
 
@@ -562,6 +581,8 @@ fn read_results(dir: &Path) -> Result<Results> {
     let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     let mut collected = BTreeSet::new();
+    // Files child processes read, by the test running when they did.
+    let mut child_reads: Vec<(PathBuf, BTreeMap<String, Vec<String>>)> = Vec::new();
     for path in names {
         let name = path
             .file_name()
@@ -570,6 +591,15 @@ fn read_results(dir: &Path) -> Result<Results> {
             .to_string();
         if (name.starts_with("coverage-") || name.starts_with("child-")) && name.ends_with(".db") {
             results.files.push(path);
+        } else if name.starts_with("child-reads-") && name.ends_with(".json") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            match serde_json::from_str(&text) {
+                Ok(reads) => child_reads.push((path, reads)),
+                Err(e) => results.notes.push(format!(
+                    "left out the files a child process read: {} is malformed ({e})",
+                    path.display()
+                )),
+            }
         } else if name.starts_with("child-error-") {
             // A child process that could not be measured says why.
             let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -592,12 +622,65 @@ fn read_results(dir: &Path) -> Result<Results> {
             if results.args.is_empty() {
                 results.args = file.args;
             }
-            results.tests.extend(file.tests);
+            for (id, mut test) in file.tests {
+                // The xdist controller reports tests its workers ran: keep
+                // what the worker saw.
+                if let Some(old) = results.tests.remove(&id) {
+                    if test.fixtures.is_empty() {
+                        test.fixtures = old.fixtures;
+                    }
+                    test.reads = union(old.reads, test.reads);
+                }
+                results.tests.insert(id, test);
+            }
+            if let Some(scopes) = file.scope_reads {
+                let all = results.scope_reads.get_or_insert_with(BTreeMap::new);
+                for (scope, paths) in scopes {
+                    let entry = all.entry(scope).or_default();
+                    entry.extend(paths);
+                    entry.sort();
+                    entry.dedup();
+                }
+            }
             results.notes.extend(file.notes);
         }
     }
     results.collected = collected.into_iter().collect();
+    for (_, reads) in child_reads {
+        for (context, paths) in reads {
+            if context.is_empty() {
+                // Started outside any test: like the test process's own
+                // reads there, a change to these runs everything.
+                if let Some(scopes) = results.scope_reads.as_mut() {
+                    scopes.entry(String::new()).or_default().extend(paths);
+                }
+            } else if let Some(test) = results.tests.get_mut(&context)
+                && test.reads.is_some()
+            {
+                test.reads = union(test.reads.take(), Some(paths));
+            }
+        }
+    }
+    if let Some(scopes) = results.scope_reads.as_mut() {
+        for paths in scopes.values_mut() {
+            paths.sort();
+            paths.dedup();
+        }
+    }
     Ok(results)
+}
+
+/// Both lists of paths, sorted, when either is known.
+fn union(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            a.sort();
+            a.dedup();
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 fn merge_run(

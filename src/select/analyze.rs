@@ -50,6 +50,8 @@ pub enum Effect {
     /// A file the data has no lines for changed: code and tests that name it
     /// (`open(DATA_DIR / "users.json")`).
     FileNamed { path: String },
+    /// A file that is not Python changed: the tests recorded reading it.
+    Read { path: String },
     /// A configured rule maps the file to tests.
     Mapped {
         path: String,
@@ -111,6 +113,17 @@ pub fn effects(change: &Change, config: &Config) -> Vec<Effect> {
             path: path.to_string(),
         });
     }
+    if !is_python(path) {
+        // A renamed file is gone under the name the tests read.
+        for p in [Some(path), change.old_path.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            out.push(Effect::Read {
+                path: p.to_string(),
+            });
+        }
+    }
     out.sort();
     out.dedup();
     out
@@ -163,8 +176,7 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         });
         return;
     }
-    let old = python::parse(baseline);
-    let new = python::parse(current);
+    let (old, new) = python::parse_pair(baseline, current);
     // Compare code, not comments: a comment edit on a code line is no change.
     let hunks = match crate::git::diff_lines(&strip_comments(baseline), &strip_comments(current)) {
         LineDiff::Text(h) => h,
@@ -280,8 +292,7 @@ fn unmeasured_test_side(path: &str, previous: &[u8], current: &[u8], out: &mut V
             return;
         }
     };
-    let old = python::parse(previous);
-    let new = python::parse(current);
+    let (old, new) = python::parse_pair(previous, current);
     for h in &hunks {
         let sides = [
             (&old, previous, h.old_start..h.old_start + h.old_lines),
@@ -762,7 +773,12 @@ pub fn describe(effects: &[Effect], change: &Change) -> String {
     // Searches by name are not worth a word unless they find something.
     let effects: Vec<&Effect> = effects
         .iter()
-        .filter(|e| !matches!(e, Effect::ModuleString { .. } | Effect::FileNamed { .. }))
+        .filter(|e| {
+            !matches!(
+                e,
+                Effect::ModuleString { .. } | Effect::FileNamed { .. } | Effect::Read { .. }
+            )
+        })
         .collect();
     if effects.is_empty() {
         return match (change.known_path(), change.status) {
@@ -788,7 +804,9 @@ pub fn describe(effects: &[Effect], change: &Change) -> String {
             Effect::TestFile { .. } => "unmeasured test file".into(),
             Effect::Doctests { .. } => "docstrings".into(),
             Effect::ModuleNamed { .. } => "code run as a script".into(),
-            Effect::ModuleString { .. } | Effect::FileNamed { .. } => continue,
+            Effect::ModuleString { .. } | Effect::FileNamed { .. } | Effect::Read { .. } => {
+                continue;
+            }
             Effect::Mapped { pattern, .. } => format!("rule `{pattern}`"),
         });
     }

@@ -27,6 +27,7 @@ use crate::recording::parse_rfc3339;
 use crate::store::Store;
 
 pub use analyze::{Effect, called_at_import, carrier_names};
+pub use resolve::scope_contains;
 
 /// What to compare and how.
 #[derive(Debug, Clone)]
@@ -76,6 +77,17 @@ pub enum Reason {
     TestFile {
         path: String,
     },
+    /// It read this file (recorded); `scope` when the read happened while
+    /// collecting (a test module reading it at import): every test under it.
+    Read {
+        path: String,
+        scope: Option<String>,
+    },
+    /// Code or a test it runs names a changed file that is not Python.
+    Named {
+        path: String,
+        name: String,
+    },
     /// A configured rule maps a changed file to it.
     Mapped {
         path: String,
@@ -103,6 +115,14 @@ impl std::fmt::Display for Reason {
             Reason::New { path } => write!(f, "new test in {path}"),
             Reason::TestFile { path } => write!(f, "test file {path} changed"),
             Reason::Mapped { path, pattern } => write!(f, "{path} changed (rule `{pattern}`)"),
+            Reason::Named { path, name } => {
+                write!(f, "{path} changed (named as \"{name}\" in code or tests)")
+            }
+            Reason::Read { path, scope: None } => write!(f, "read {path}"),
+            Reason::Read {
+                path,
+                scope: Some(scope),
+            } => write!(f, "read {path} (while collecting {scope})"),
             Reason::FailedLastTime => write!(f, "failed last time"),
             Reason::Stale => write!(f, "its data is stale or incomplete"),
             Reason::AlwaysRun { selector } => write!(f, "always run (rule `{selector}`)"),
@@ -134,6 +154,9 @@ pub struct Selection {
     pub changed: Vec<ChangedFile>,
     /// Tests the data knows.
     pub total: usize,
+    /// Changed files that select nothing and were left out: non-Python files
+    /// that no test read and no rule or code names, and `ignore` rules.
+    pub ignored: Vec<String>,
     pub elapsed_ms: f64,
 }
 
@@ -145,8 +168,22 @@ impl Selection {
             tests: BTreeMap::new(),
             changed,
             total,
+            ignored: Vec::new(),
             elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
         }
+    }
+
+    /// ` (2 ignored: README.md, docs/x.md)` for summaries, or "".
+    pub fn ignored_note(&self) -> String {
+        if self.ignored.is_empty() {
+            return String::new();
+        }
+        const SHOWN: usize = 5;
+        let mut names = self.ignored[..self.ignored.len().min(SHOWN)].join(", ");
+        if self.ignored.len() > SHOWN {
+            names.push_str(", ...");
+        }
+        format!(" ({} ignored: {names})", self.ignored.len())
     }
 }
 
@@ -234,6 +271,10 @@ pub fn select(
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
     let mut effects: Vec<Effect> = Vec::new();
+    // Files that are not Python, resolved one by one to tell those that
+    // select nothing: (index in `changed`, effects).
+    let mut data_files: Vec<(usize, Vec<Effect>)> = Vec::new();
+    let mut ignored = Vec::new();
     let mut considered = 0;
     for (change, found) in set.changes.iter().zip(analysed) {
         let lines = baseline_lines(change);
@@ -251,6 +292,7 @@ pub fn select(
             .find_map(|p| config.ignore.matching(p))
         {
             changed.push(report(&format!("ignored (rule `{pattern}`)")));
+            ignored.push(change.path.clone());
             continue;
         }
         considered += 1;
@@ -267,7 +309,11 @@ pub fn select(
             continue;
         }
         changed.push(report(&analyze::describe(&found, change)));
-        effects.extend(found);
+        if crate::facts::is_python(&change.path) {
+            effects.extend(found);
+        } else {
+            data_files.push((changed.len() - 1, found));
+        }
     }
     if considered > config.max_changed_files {
         full_reasons.insert(
@@ -291,6 +337,29 @@ pub fn select(
             start.elapsed().as_secs_f64() * 1e3
         );
     }
+    for (index, found) in &data_files {
+        // Resolved first and each on its own, so that names followed for one
+        // change are not skipped for the next.
+        resolver.forget_followed_names();
+        let full_before = resolver.full_run.len();
+        let mut own: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
+        for effect in found {
+            resolver.resolve(effect, &mut own)?;
+        }
+        let c = &mut changed[*index];
+        if own.is_empty() && resolver.full_run.len() == full_before {
+            c.effect = "ignored: no test read it and no rule or code names it".into();
+            ignored.push(c.path.clone());
+        } else {
+            c.effect = data_file_effect(&c.path, c.old_path.as_deref(), &own, &c.effect);
+        }
+        for (test, reasons) in own {
+            for reason in reasons {
+                resolve::add(&mut selected, test.clone(), reason);
+            }
+        }
+    }
+    resolver.forget_followed_names();
     for effect in &effects {
         let t = Instant::now();
         if trace {
@@ -305,6 +374,14 @@ pub fn select(
         }
     }
     notes.extend(resolver.notes());
+    if !resolver.full_run.is_empty() {
+        return Ok(Selection::full(
+            std::mem::take(&mut resolver.full_run),
+            total,
+            changed,
+            start,
+        ));
+    }
     if let Some(reason) = resolver.overflow.take() {
         return Ok(Selection::full(vec![reason], total, changed, start));
     }
@@ -339,8 +416,45 @@ pub fn select(
         tests: selected,
         changed,
         total,
+        ignored,
         elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// What a changed file that is not Python means, once resolved.
+fn data_file_effect(
+    path: &str,
+    old_path: Option<&str>,
+    own: &BTreeMap<String, BTreeSet<Reason>>,
+    described: &str,
+) -> String {
+    let read = own
+        .values()
+        .filter(|rs| {
+            rs.iter().any(|r| {
+                matches!(r, Reason::Read { path: p, .. } if p == path || Some(p.as_str()) == old_path)
+            })
+        })
+        .count();
+    let other = own.len() - read;
+    let mut parts = Vec::new();
+    if read > 0 {
+        parts.push(format!(
+            "read by {read} {}",
+            if read == 1 { "test" } else { "tests" }
+        ));
+    }
+    if other > 0 {
+        parts.push(format!(
+            "{other} more {} through code or rules naming it",
+            if other == 1 { "test" } else { "tests" }
+        ));
+    }
+    if parts.is_empty() {
+        described.to_string()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// The changed lines of a file in its baseline numbering; a pure insertion

@@ -35,9 +35,30 @@ pub struct Resolver<'a> {
     by_file: BTreeMap<String, Vec<String>>,
     /// Tests that ran any line of a file, by file.
     measured: BTreeMap<String, BTreeSet<String>>,
+    /// Importer closures already computed, by file.
+    closures: BTreeMap<String, BTreeSet<String>>,
+    /// Module names of files, by file.
+    module_names: BTreeMap<String, Vec<String>>,
+    /// The recorded imports, forward.
+    import_graph: Option<std::rc::Rc<ImportGraph>>,
+    /// Module names each file imports, transitively.
+    imported_names: BTreeMap<String, BTreeSet<String>>,
+    /// See [`Resolver::quoted_modules`].
+    quoted_modules: Option<Vec<(String, String)>>,
     /// Set when a change reaches more names than is worth following.
     pub overflow: Option<String>,
+    /// Reasons for a full run found while resolving (a changed file read
+    /// outside any test).
+    pub full_run: Vec<String>,
     notes: Vec<String>,
+}
+
+/// The recorded imports: which modules each measured file imports, and
+/// which importing files a module name can mean.
+#[derive(Default)]
+struct ImportGraph {
+    imports_of: BTreeMap<String, Vec<String>>,
+    files_named: BTreeMap<String, Vec<String>>,
 }
 
 /// Following more names than this means the change reaches nearly everything:
@@ -80,13 +101,24 @@ impl<'a> Resolver<'a> {
                 m
             },
             measured: BTreeMap::new(),
+            closures: BTreeMap::new(),
+            module_names: BTreeMap::new(),
+            import_graph: None,
+            imported_names: BTreeMap::new(),
+            quoted_modules: None,
             overflow: None,
+            full_run: Vec::new(),
             notes: Vec::new(),
         })
     }
 
     pub fn notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
+    }
+
+    /// Lets names be followed again (for resolving a change on its own).
+    pub fn forget_followed_names(&mut self) {
+        self.names_done.clear();
     }
 
     fn file_id(&mut self, path: &str) -> Result<Option<i64>> {
@@ -197,45 +229,57 @@ impl<'a> Resolver<'a> {
             }
             Effect::ModuleString { path } => {
                 let reason = Reason::Module { path: path.clone() };
-                let closure = self.importer_closure(path)?;
-                for file in closure {
-                    for needle in python::module_names_for_path(&file) {
-                        if !needle.contains('.') {
-                            continue;
-                        }
-                        let hits = self.testside()?.find_quoted(&needle);
-                        if hits.is_empty() {
-                            continue;
-                        }
-                        // Names followed here may be needed again by other
-                        // effects, unfiltered.
-                        let done = self.names_done.clone();
-                        let mut found = Selected::new();
-                        self.apply_hits(hits, &reason, path, &mut found)?;
-                        self.names_done = done;
-                        // A test that names the module in a string most likely
-                        // runs it in a child process. Where that child was
-                        // measured, the test has lines of the module and the
-                        // line rules are exact; only the others are selected by
-                        // the mention.
-                        let measured = self.tests_in_file(&file)?;
-                        for (test, reasons) in found {
-                            if !measured.contains(&test) {
-                                out.entry(test).or_default().extend(reasons);
-                            }
+                // The module itself, and the modules importing it
+                // (transitively) that a test-side string names.
+                let own = python::module_names_for_path(path);
+                let mut named: BTreeSet<(String, String)> = own
+                    .iter()
+                    .filter(|n| n.contains('.'))
+                    .map(|n| (path.clone(), n.clone()))
+                    .collect();
+                for (file, token) in self.quoted_modules()? {
+                    if file != *path && self.imports_transitively(&file, &own)? {
+                        named.insert((file, token));
+                    }
+                }
+                for (file, needle) in named {
+                    let hits = self.testside()?.find_quoted(&needle);
+                    if hits.is_empty() {
+                        continue;
+                    }
+                    // Names followed here may be needed again by other
+                    // effects, unfiltered.
+                    let done = self.names_done.clone();
+                    let mut found = Selected::new();
+                    self.apply_hits(hits, &reason, path, &mut found)?;
+                    self.names_done = done;
+                    // A test that names the module in a string most likely
+                    // runs it in a child process. Where that child was
+                    // measured, the test has lines of the module and the
+                    // line rules are exact; only the others are selected by
+                    // the mention.
+                    let measured = self.tests_in_file(&file)?;
+                    for (test, reasons) in found {
+                        if !measured.contains(&test) {
+                            out.entry(test).or_default().extend(reasons);
                         }
                     }
                 }
             }
             Effect::FileNamed { path } => {
+                // The safety net beside recorded reads: a file read once per
+                // process (a cached loader, a module constant) is recorded
+                // for the first test only, so code naming it is followed too.
                 let name = path.rsplit('/').next().unwrap_or(path);
-                let reason = Reason::Mapped {
+                let reason = Reason::Named {
                     path: path.clone(),
-                    pattern: format!("named as \"{name}\""),
+                    name: name.to_string(),
                 };
                 if name.len() >= 5 {
                     // Measured code that names the file: the statements naming it
-                    // changed in effect.
+                    // changed in effect. Found tests get one reason naming the
+                    // file, not the (unchanged) lines that name it.
+                    let mut found = Selected::new();
                     let sources = self.sources_naming(name)?;
                     for (file, lines, bound) in sources {
                         self.resolve(
@@ -243,12 +287,49 @@ impl<'a> Resolver<'a> {
                                 path: file.clone(),
                                 lines,
                             },
-                            out,
+                            &mut found,
                         )?;
-                        self.names(&file, &bound, out)?;
+                        self.names(&file, &bound, &mut found)?;
                     }
                     let hits = self.testside()?.find_quoted(name);
-                    self.apply_hits(hits, &reason, path, out)?;
+                    self.apply_hits(hits, &reason, path, &mut found)?;
+                    for test in found.into_keys() {
+                        add(out, test, reason.clone());
+                    }
+                }
+            }
+            Effect::Read { path } => {
+                for test in self.store.readers(path)? {
+                    add(
+                        out,
+                        test,
+                        Reason::Read {
+                            path: path.clone(),
+                            scope: None,
+                        },
+                    );
+                }
+                for scope in self.store.scope_readers(path)? {
+                    if scope.is_empty() {
+                        self.full_run.push(format!(
+                            "{path} changed and was read outside any test (while pytest \
+                             started, by a conftest.py it loads first, or by a plugin), so \
+                             any test may depend on it"
+                        ));
+                        continue;
+                    }
+                    // Read while collecting (a test module reading it at
+                    // import): which of its tests use what was read is
+                    // unknown, so all of them.
+                    let reason = Reason::Read {
+                        path: path.clone(),
+                        scope: Some(scope.clone()),
+                    };
+                    for t in &self.test_ids {
+                        if scope_contains(&scope, t) {
+                            add(out, t.clone(), reason.clone());
+                        }
+                    }
                 }
             }
             Effect::Mapped {
@@ -478,20 +559,99 @@ impl<'a> Resolver<'a> {
             }
             self.imports = Some(by_module);
         }
+        if let Some(done) = self.closures.get(path) {
+            return Ok(done.clone());
+        }
         let by_module = self.imports.as_ref().expect("just set");
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut queue = VecDeque::from([path.to_string()]);
         while let Some(file) = queue.pop_front() {
-            if !seen.insert(file.clone()) {
+            if seen.contains(&file) {
                 continue;
             }
-            for name in python::module_names_for_path(&file) {
-                if let Some(importers) = by_module.get(&name) {
-                    queue.extend(importers.iter().cloned());
+            // A file already closed over brings its whole closure at once.
+            if let Some(done) = self.closures.get(&file) {
+                seen.extend(done.iter().cloned());
+                continue;
+            }
+            let names = self
+                .module_names
+                .entry(file.clone())
+                .or_insert_with(|| python::module_names_for_path(&file));
+            for name in names.iter() {
+                if let Some(importers) = by_module.get(name) {
+                    queue.extend(importers.iter().filter(|f| !seen.contains(*f)).cloned());
                 }
             }
+            seen.insert(file);
         }
+        self.closures.insert(path.to_string(), seen.clone());
         Ok(seen)
+    }
+
+    /// Dotted names quoted in test-side files that name a measured module
+    /// which imports something: (module file, name).
+    fn quoted_modules(&mut self) -> Result<Vec<(String, String)>> {
+        if let Some(done) = &self.quoted_modules {
+            return Ok(done.clone());
+        }
+        let tokens = self.testside()?.quoted_dotted();
+        let graph = self.import_graph()?;
+        let mut out = Vec::new();
+        for token in tokens {
+            for file in graph.files_named.get(&token).into_iter().flatten() {
+                out.push((file.clone(), token.clone()));
+            }
+        }
+        self.quoted_modules = Some(out.clone());
+        Ok(out)
+    }
+
+    /// Whether `file` imports, directly or through the modules it imports, a
+    /// module called one of `names`: the importer closure, walked forward
+    /// from one module instead of backward from every changed one.
+    fn imports_transitively(&mut self, file: &str, names: &[String]) -> Result<bool> {
+        if !self.imported_names.contains_key(file) {
+            let graph = self.import_graph()?;
+            let mut seen = BTreeSet::new();
+            let mut reached = BTreeSet::new();
+            let mut queue = VecDeque::from([file.to_string()]);
+            while let Some(f) = queue.pop_front() {
+                if !seen.insert(f.clone()) {
+                    continue;
+                }
+                for module in graph.imports_of.get(&f).into_iter().flatten() {
+                    if reached.insert(module.clone()) {
+                        queue.extend(graph.files_named.get(module).into_iter().flatten().cloned());
+                    }
+                }
+            }
+            self.imported_names.insert(file.to_string(), reached);
+        }
+        let reached = &self.imported_names[file];
+        Ok(names.iter().any(|n| reached.contains(n)))
+    }
+
+    fn import_graph(&mut self) -> Result<std::rc::Rc<ImportGraph>> {
+        if let Some(g) = &self.import_graph {
+            return Ok(g.clone());
+        }
+        let mut graph = ImportGraph::default();
+        for (file, module) in self.store.imports()? {
+            graph.imports_of.entry(file).or_default().push(module);
+        }
+        for file in graph.imports_of.keys() {
+            for name in python::module_names_for_path(file) {
+                graph
+                    .files_named
+                    .entry(name)
+                    .or_default()
+                    .push(file.clone());
+            }
+        }
+        let graph = std::rc::Rc::new(graph);
+        self.import_graph = Some(graph.clone());
+        Ok(graph)
     }
 
     /// Module-level code of `path` changed: every test that can depend on it,
@@ -537,7 +697,14 @@ const MAX_REASONS: usize = 4;
 /// names they bind or carry).
 type Naming = (String, Vec<u32>, Vec<String>);
 
-fn add(out: &mut Selected, test: String, reason: Reason) {
+/// Whether a test is under a collector's node id (`tests/sub`,
+/// `tests/test_x.py`, `tests/test_x.py::TestK`).
+pub fn scope_contains(scope: &str, test: &str) -> bool {
+    test.strip_prefix(scope)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('/'))
+}
+
+pub(super) fn add(out: &mut Selected, test: String, reason: Reason) {
     let reasons = out.entry(test).or_default();
     if reasons.len() < MAX_REASONS {
         reasons.insert(reason);

@@ -212,15 +212,37 @@ impl TestSide {
     /// Where test-side files mention `needle` inside a string literal on a line
     /// (a module run in a subprocess, a data file opened by name).
     pub fn find_quoted(&mut self, needle: &str) -> Vec<Hit> {
-        if self.quoted_index.is_none() {
-            self.quoted_index = Some(Index::build(&self.files, &self.contents, true));
-        }
+        self.build_quoted();
         let places = self
             .quoted_index
             .as_ref()
             .and_then(|i| i.quoted.get(needle).cloned())
             .unwrap_or_default();
         self.classify_places(&places)
+    }
+
+    fn build_quoted(&mut self) {
+        if self.quoted_index.is_none() {
+            self.quoted_index = Some(Index::build(&self.files, &self.contents, true));
+        }
+    }
+
+    /// Every dotted token (`a.b`) inside a string literal of a test-side file.
+    pub fn quoted_dotted(&mut self) -> Vec<String> {
+        self.build_quoted();
+        let mut out: Vec<String> = self
+            .quoted_index
+            .as_ref()
+            .map(|i| {
+                i.quoted
+                    .keys()
+                    .filter(|k| k.contains('.'))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
     }
 
     fn index(&mut self) -> &Index {

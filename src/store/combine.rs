@@ -350,8 +350,9 @@ impl Writer<'_> {
     }
 
     /// Copies the recordings of the tests in the `take` list from the input:
-    /// their lines (for every file, by path), outcome, duration, flags and
-    /// fixtures, replacing what this file held for them. `run_map` maps the
+    /// their lines (for every file, by path), outcome, duration, flags,
+    /// fixtures and the files they read, replacing what this file held for
+    /// them; reads outside tests are united. `run_map` maps the
     /// input's run ids to this file's.
     pub fn copy_taken_tests(&mut self, run_map: &HashMap<i64, i64>) -> Result<(), StoreError> {
         let err = self.query_err();
@@ -420,6 +421,17 @@ impl Writer<'_> {
                      JOIN src.impact_test st ON st.id = sf.test_id
                      JOIN {take} t ON t.nodeid = st.nodeid
                      JOIN main.impact_test mt ON mt.nodeid = st.nodeid;
+                 DELETE FROM main.impact_test_read WHERE test_id IN
+                     (SELECT mt.id FROM main.impact_test mt JOIN {take} t ON t.nodeid = mt.nodeid);
+                 INSERT OR IGNORE INTO main.impact_test_read (test_id, path)
+                     SELECT mt.id, sr.path FROM src.impact_test_read sr
+                     JOIN src.impact_test st ON st.id = sr.test_id
+                     JOIN {take} t ON t.nodeid = st.nodeid
+                     JOIN main.impact_test mt ON mt.nodeid = st.nodeid;
+                 -- Reads outside tests: each shard collected, so each read
+                 -- what collection reads; united, as any run but a full one does.
+                 INSERT OR IGNORE INTO main.impact_scope_read (scope, path)
+                     SELECT scope, path FROM src.impact_scope_read;
                  -- Tests both files hold from the same run: flags either file
                  -- set since (skipped by a shard's selection, needing a run)
                  -- are kept, the first skip note winning.

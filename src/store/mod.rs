@@ -357,6 +357,62 @@ mod tests {
     }
 
     #[test]
+    fn reads_are_replaced_with_their_test_and_removed_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(&dir.path().join("data.db")).unwrap();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let record = |store: &mut Store, reads: &[&str]| {
+            store
+                .write(|w| {
+                    let run = w.add_run(&RunWrite {
+                        kind: "run",
+                        started_at: "2024-01-01T00:00:00Z",
+                        commit: None,
+                        command: "pytest",
+                        tests: 1,
+                        files: 0,
+                    })?;
+                    w.replace_test(
+                        &TestWrite {
+                            nodeid: "t.py::a",
+                            outcome: Some("passed"),
+                            duration: None,
+                            lines: &[],
+                        },
+                        run,
+                    )?;
+                    w.replace_reads("t.py::a", &strings(reads))
+                })
+                .unwrap();
+        };
+        record(&mut store, &["data/a.json", "data/b.json"]);
+        assert_eq!(store.readers("data/a.json").unwrap(), ["t.py::a"]);
+        record(&mut store, &["data/b.json"]);
+        assert!(store.readers("data/a.json").unwrap().is_empty());
+        assert_eq!(store.reads_of("t.py::a").unwrap(), ["data/b.json"]);
+
+        store
+            .write(|w| {
+                w.set_scope_reads("t.py", &strings(&["data/c.json"]), true)?;
+                w.set_scope_reads("", &strings(&["x.ini"]), false)?;
+                w.set_scope_reads("", &strings(&["y.ini"]), false)
+            })
+            .unwrap();
+        assert_eq!(store.scope_readers("x.ini").unwrap(), [""]);
+        assert_eq!(store.scope_readers("y.ini").unwrap(), [""]);
+        store
+            .write(|w| w.set_scope_reads("t.py", &[], true))
+            .unwrap();
+        assert!(store.scope_readers("data/c.json").unwrap().is_empty());
+
+        store
+            .write(|w| w.remove_tests(&strings(&["t.py::a"])))
+            .unwrap();
+        assert!(store.readers("data/b.json").unwrap().is_empty());
+        assert_eq!(store.read_paths().unwrap(), ["x.ini", "y.ini"]);
+    }
+
+    #[test]
     fn rejects_files_that_are_not_ours() {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("notes.txt");

@@ -341,6 +341,41 @@ impl Store {
         )
     }
 
+    /// Tests recorded reading the repository file `path`, sorted.
+    pub fn readers(&self, path: &str) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT t.nodeid FROM impact_test_read r JOIN impact_test t ON t.id = r.test_id
+             WHERE r.path = ?1 ORDER BY t.nodeid",
+            [path],
+        )
+    }
+
+    /// Scopes recorded reading `path` outside tests: collector node ids, and
+    /// "" for reads outside any test and collector. Sorted.
+    pub fn scope_readers(&self, path: &str) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT scope FROM impact_scope_read WHERE path = ?1 ORDER BY scope",
+            [path],
+        )
+    }
+
+    /// The files a test was recorded reading, sorted.
+    pub fn reads_of(&self, nodeid: &str) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT r.path FROM impact_test_read r JOIN impact_test t ON t.id = r.test_id
+             WHERE t.nodeid = ?1 ORDER BY r.path",
+            [nodeid],
+        )
+    }
+
+    /// Every file recorded as read by a test or in a scope, sorted.
+    pub fn read_paths(&self) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT path FROM impact_test_read UNION SELECT path FROM impact_scope_read ORDER BY 1",
+            [],
+        )
+    }
+
     /// What code in `path` naming `name` carries; `None` when the file's facts
     /// were not computed (data recorded by an older impact).
     pub fn carried(&self, path: &str, name: &str) -> Result<Option<Vec<String>>, StoreError> {

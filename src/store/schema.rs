@@ -135,9 +135,27 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX impact_carry_name ON impact_carry (name);
     DELETE FROM impact_facts;
     "#,
-    // 6 in this list; numbered 7 once issue 7's migration lands before it:
-    // what `impact run --observe` found (JSON: the selection it would have
-    // made, would-be misses, time it would have saved), on the run's row.
+    // 6: files inside the repository that tests opened for reading (data
+    // files, templates, configuration), recorded by `impact run` through
+    // Python's audit hook: per test, and per scope for reads outside tests
+    // (a collector's node id while it was collected, e.g. a test module
+    // reading a file at import; '' outside any test and collector).
+    r#"
+    CREATE TABLE impact_test_read (
+        test_id integer not null references impact_test (id),
+        path text not null,
+        unique (test_id, path)
+    );
+    CREATE INDEX impact_test_read_path ON impact_test_read (path);
+    CREATE TABLE impact_scope_read (
+        scope text not null,
+        path text not null,
+        unique (scope, path)
+    );
+    CREATE INDEX impact_scope_read_path ON impact_scope_read (path);
+    "#,
+    // 7: what `impact run --observe` found (JSON: the selection it would
+    // have made, would-be misses, time it would have saved), on the run's row.
     r#"
     ALTER TABLE impact_run ADD COLUMN observation text;
     "#,

@@ -249,6 +249,33 @@ impl<'conn> Writer<'conn> {
         nodeid: &str,
         fixtures: &[String],
     ) -> Result<(), StoreError> {
+        self.replace_test_rows(
+            nodeid,
+            "DELETE FROM impact_test_fixture WHERE test_id = ?1",
+            "INSERT OR IGNORE INTO impact_test_fixture (test_id, fixture) VALUES (?1, ?2)",
+            fixtures,
+        )
+    }
+
+    /// Replaces the files a test read.
+    pub fn replace_reads(&mut self, nodeid: &str, paths: &[String]) -> Result<(), StoreError> {
+        self.replace_test_rows(
+            nodeid,
+            "DELETE FROM impact_test_read WHERE test_id = ?1",
+            "INSERT OR IGNORE INTO impact_test_read (test_id, path) VALUES (?1, ?2)",
+            paths,
+        )
+    }
+
+    /// Replaces a test's rows of a (test_id, value) table: `delete` and
+    /// `insert` are that table's statements.
+    fn replace_test_rows(
+        &mut self,
+        nodeid: &str,
+        delete: &str,
+        insert: &str,
+        values: &[String],
+    ) -> Result<(), StoreError> {
         let err = self.err("write");
         let test_id: i64 = self
             .tx
@@ -258,20 +285,34 @@ impl<'conn> Writer<'conn> {
                 |r| r.get(0),
             )
             .map_err(&err)?;
-        self.tx
-            .execute(
-                "DELETE FROM impact_test_fixture WHERE test_id = ?1",
-                [test_id],
-            )
-            .map_err(&err)?;
+        self.tx.execute(delete, [test_id]).map_err(&err)?;
+        let mut ins = self.tx.prepare_cached(insert).map_err(&err)?;
+        for v in values {
+            ins.execute(params![test_id, v]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// Records the files read in a scope (a collector's node id, or "" for
+    /// outside any test and collector); with `replace`, they are all it read.
+    pub fn set_scope_reads(
+        &mut self,
+        scope: &str,
+        paths: &[String],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        let err = self.err("write");
+        if replace {
+            self.tx
+                .execute("DELETE FROM impact_scope_read WHERE scope = ?1", [scope])
+                .map_err(&err)?;
+        }
         let mut ins = self
             .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO impact_test_fixture (test_id, fixture) VALUES (?1, ?2)",
-            )
+            .prepare_cached("INSERT OR IGNORE INTO impact_scope_read (scope, path) VALUES (?1, ?2)")
             .map_err(&err)?;
-        for f in fixtures {
-            ins.execute(params![test_id, f]).map_err(&err)?;
+        for p in paths {
+            ins.execute(params![scope, p]).map_err(&err)?;
         }
         Ok(())
     }
@@ -292,6 +333,12 @@ impl<'conn> Writer<'conn> {
             self.tx
                 .execute(
                     "DELETE FROM impact_test_fixture WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
+                    [id],
+                )
+                .map_err(&err)?;
+            self.tx
+                .execute(
+                    "DELETE FROM impact_test_read WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
                     [id],
                 )
                 .map_err(&err)?;

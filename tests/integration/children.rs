@@ -4,6 +4,7 @@
 //! a line only the child runs, in a way that breaks the test, and checks that
 //! exactly that test is selected and fails.
 
+use crate::run::impact_run_command;
 use crate::support::{TestRepo, copy_dir, project_dir, venv_python};
 
 /// The sample project with `fixtures/children` copied over it, recorded by
@@ -17,12 +18,7 @@ fn recorded() -> TestRepo {
         &format!("{pyproject}\n[tool.impact]\nchild_save_interval = 0.2\n"),
     );
     repo.commit_all("children");
-    let run = repo
-        .impact()
-        .args(["run", "--", &venv_python().display().to_string()])
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run();
+    let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(run.stdout.contains("54 passed"), "{run:#?}");
     assert!(!run.stderr.contains("warning"), "{run:#?}");
@@ -151,13 +147,7 @@ fn a_child_that_cannot_be_measured_is_reported() {
              done = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], env=env, capture_output=True, text=True)\n    \
              assert done.stdout == '42\\n', done.stderr\n",
     );
-    let run = repo
-        .impact()
-        .args(["run", "--", &venv_python().display().to_string()])
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .args(["tests/test_blind_child.py"])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run();
+    let run = impact_run_command(&repo, &[], &["tests/test_blind_child.py"]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
         run.stderr

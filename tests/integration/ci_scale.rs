@@ -63,6 +63,10 @@ struct Dump {
     tests: BTreeMap<String, (Option<String>, bool)>,
     lines: BTreeMap<(String, String), Vec<u32>>,
     baselines: BTreeMap<String, String>,
+    /// (test, path) of the files each test read, and (scope, path) of reads
+    /// outside tests.
+    reads: BTreeSet<(String, String)>,
+    scope_reads: BTreeSet<(String, String)>,
 }
 
 fn dump(db: &Path) -> Dump {
@@ -96,10 +100,24 @@ fn dump(db: &Path) -> Dump {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    let pairs = |sql: &str| -> BTreeSet<(String, String)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let reads = pairs(
+        "SELECT t.nodeid, r.path FROM impact_test_read r JOIN impact_test t ON t.id = r.test_id",
+    );
+    let scope_reads = pairs("SELECT scope, path FROM impact_scope_read");
     Dump {
         tests,
         lines,
         baselines,
+        reads,
+        scope_reads,
     }
 }
 
@@ -146,6 +164,11 @@ fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
     let b = dump(single);
     assert_eq!(a.tests, b.tests, "tests and outcomes differ");
     assert_eq!(a.baselines, b.baselines, "baselines differ");
+    assert_eq!(
+        a.scope_reads, b.scope_reads,
+        "files read outside tests differ"
+    );
+    assert!(!a.reads.is_empty(), "the sample's tests read files");
     let once = once_per_process(repo);
     assert!(
         once.iter().any(|(p, _)| p == "tests/conftest.py"),
@@ -195,6 +218,27 @@ fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
         }
     }
     assert!(exact > 100, "{exact} rows compared exactly");
+
+    // Files read: the same, except that a first user reads what cached code
+    // reads once per process (and some first user reads it in both).
+    let read_by_first = |d: &Dump| -> BTreeSet<String> {
+        d.reads
+            .iter()
+            .filter(|(t, _)| first_users.contains(t.as_str()))
+            .map(|(_, p)| p.clone())
+            .collect()
+    };
+    let (ra, rb) = (read_by_first(&a), read_by_first(&b));
+    for (test, path) in a.reads.symmetric_difference(&b.reads) {
+        assert!(
+            first_users.contains(test.as_str()) && ra.contains(path) && rb.contains(path),
+            "{test} read {path} in one file only"
+        );
+    }
+    assert!(
+        a.reads.intersection(&b.reads).count() > 5,
+        "reads compared exactly"
+    );
 }
 
 #[test]
@@ -596,11 +640,12 @@ fn data_moved_to_a_shallow_clone_at_another_path_selects_the_same_tests() {
 #[test]
 fn observation_mode_reports_a_planted_would_be_miss() {
     let mut repo = TestRepo::with_fixture("sample");
-    // A test reading a file under a computed name: invisible to selection.
+    // A test reading a file under a computed name, in a child process that
+    // is not Python: invisible to selection (no recorded read, no name).
     repo.write("tests/data/limit.txt", "3\n");
     repo.write(
         "tests/test_planted.py",
-        "from pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    assert (Path(__file__).parent / 'data' / name).read_text().strip() == '3'\n",
+        "import subprocess\nfrom pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    out = subprocess.run(['cat', str(Path(__file__).parent / 'data' / name)], capture_output=True, text=True).stdout\n    assert out.strip() == '3'\n",
     );
     repo.commit_all("planted");
     assert_eq!(impact_run(&repo, None, &[]).code, 0);

@@ -8,6 +8,7 @@ mod bad_input;
 mod children;
 mod ci_scale;
 mod coverage_compat;
+mod file_deps;
 mod import_who;
 mod mutations;
 mod numbits_compat;

@@ -1,9 +1,10 @@
 //! `impact run` end to end: real pytest with the embedded plugin on copies of
 //! the sample project in temporary git repositories.
 
-use crate::support::{Run, TestRepo, venv_python};
+use crate::support::{ImpactCommand, Run, TestRepo, venv_python};
 
-fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+/// `impact run FLAGS -- <venv python> -m pytest -q PYTEST_ARGS`, ready to start.
+pub fn impact_run_command(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> ImpactCommand {
     let python = venv_python().display().to_string();
     let mut args = vec!["run"];
     args.extend_from_slice(flags);
@@ -20,7 +21,10 @@ fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
     repo.impact()
         .args(&args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run()
+}
+
+fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
+    impact_run_command(repo, flags, pytest_args).run()
 }
 
 fn status(repo: &TestRepo) -> serde_json::Value {
@@ -234,11 +238,12 @@ fn a_killed_run_loses_nothing_and_its_tests_run_next_time() {
 #[test]
 fn the_nightly_full_run_reports_a_planted_miss() {
     let mut repo = TestRepo::with_fixture("sample");
-    // A test reading a file under a computed name: invisible to selection.
+    // A test reading a file under a computed name, in a child process that
+    // is not Python: invisible to selection (no recorded read, no name).
     repo.write("tests/data/limit.txt", "3\n");
     repo.write(
         "tests/test_planted.py",
-        "from pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    assert (Path(__file__).parent / 'data' / name).read_text().strip() == '3'\n",
+        "import subprocess\nfrom pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    out = subprocess.run(['cat', str(Path(__file__).parent / 'data' / name)], capture_output=True, text=True).stdout\n    assert out.strip() == '3'\n",
     );
     repo.commit_all("planted");
     assert_eq!(impact_run(&repo, &[], &[]).code, 0);
@@ -423,21 +428,7 @@ fn test_files_with_nothing_selected_are_not_collected() {
     );
     repo.commit_all("canary");
     let run_with_canary = |pytest_args: &[&str]| {
-        let python = venv_python().display().to_string();
-        let mut args = vec![
-            "run",
-            "--",
-            &python,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ];
-        args.extend_from_slice(pytest_args);
-        repo.impact()
-            .args(&args)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
+        impact_run_command(&repo, &[], pytest_args)
             .env("CANARY", &mark)
             .run()
     };

@@ -309,8 +309,10 @@ fn odd_files_neither_crash_nor_drop_changes() {
     let run = repo.impact().args(["select"]).ok();
     assert_eq!(run.stdout, "");
     assert!(
-        run.stderr
-            .contains("NOTES.md: no recorded test depends on it"),
+        run.stderr.contains("(1 ignored: NOTES.md)")
+            && run
+                .stderr
+                .contains("NOTES.md: ignored: no test read it and no rule or code names it"),
         "{run:#?}"
     );
 }
