@@ -9,10 +9,13 @@
 //! `impact_child.py` that measure the Python child processes the tests start
 //! (one more data file each), following the test that runs in the parent.
 
+mod observe;
 mod probe;
+mod results;
+mod workdir;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
 use crate::changes::TargetSpec;
@@ -27,13 +30,9 @@ use crate::store::Store;
 
 pub use probe::Interpreter;
 
-/// The Python side, shipped inside the binary: file name and source.
-const PYTHON_FILES: &[(&str, &str)] = &[
-    ("impact_pytest.py", include_str!("impact_pytest.py")),
-    ("impact_child.py", include_str!("impact_child.py")),
-    ("impact_reads.py", include_str!("impact_reads.py")),
-    ("sitecustomize.py", include_str!("sitecustomize.py")),
-];
+use observe::{WouldBe, observe, report_observation};
+use results::read_results;
+use workdir::WorkDir;
 
 /// Key of the environment fingerprint in `impact_meta`.
 const ENV_KEY: &str = "env_fingerprint";
@@ -51,14 +50,6 @@ pub struct RunOptions {
     pub observe: bool,
     /// The test command; empty = `python -m pytest`.
     pub command: Vec<String>,
-}
-
-/// What the selection would have run, kept by `--observe` before it runs
-/// everything.
-struct WouldBe {
-    mode: Mode,
-    tests: BTreeSet<String>,
-    reasons: Vec<String>,
 }
 
 /// Runs the command; returns pytest's exit code.
@@ -151,11 +142,7 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         return Ok(0);
     }
 
-    let work = TempDir::new()?;
-    for (name, source) in PYTHON_FILES {
-        let path = work.path.join(name);
-        std::fs::write(&path, source).map_err(|source| Error::Write { path, source })?;
-    }
+    let work = WorkDir::new()?;
     let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
     let mut selection_json = serde_json::json!({
         "mode": match selection.mode { Mode::Full => "full", Mode::Selected => "selected" },
@@ -191,25 +178,7 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     let code = status.code().unwrap_or(1);
 
     let mut results = read_results(&work.path)?;
-    // A child that outlived pytest may still hold its file: keep what reads.
-    results.files.retain(|f| {
-        let child = f
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("child-"));
-        if !child {
-            return true;
-        }
-        match crate::store::CoverageFile::read(f) {
-            Err(reason) => {
-                results.notes.push(format!(
-                    "left out the data of a child process that could not be read ({reason}); \
-                     a child still running after pytest exits is not measured to its end"
-                ));
-                false
-            }
-            Ok(_) => true,
-        }
-    });
+    results.drop_unreadable_child_files();
     for note in &results.notes {
         out.warn(note);
     }
@@ -307,102 +276,6 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         }
     ));
     Ok(code)
-}
-
-/// What `--observe` found: the selection compared with the full run.
-#[derive(Debug, serde::Serialize)]
-struct Observation {
-    /// `selected` or `full`: the verdict the selection would have given.
-    mode: Mode,
-    /// Tests that ran.
-    ran: usize,
-    /// Of those, tests the selection would have run.
-    would_run: usize,
-    /// Tests that failed or errored although the selection would have skipped them.
-    would_be_misses: Vec<String>,
-    /// Seconds this run spent in tests the selection would have skipped.
-    saved_seconds: f64,
-    /// Seconds this run spent in tests.
-    total_seconds: f64,
-    /// Why the selection would have run everything, when it would.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reasons: Vec<String>,
-}
-
-/// Compares what ran with what the selection would have run. Tests the data
-/// did not know count as selected: the plugin always runs them.
-fn observe(would_be: &WouldBe, known: &[String], results: &Results) -> Observation {
-    let known: BTreeSet<&str> = known.iter().map(String::as_str).collect();
-    let prefixes: Vec<String> = would_be
-        .tests
-        .iter()
-        .flat_map(|t| ["::", "[", "/"].map(|s| format!("{t}{s}")))
-        .collect();
-    let selected = |id: &str| {
-        would_be.mode == Mode::Full
-            || !known.contains(id)
-            || would_be.tests.contains(id)
-            || prefixes.iter().any(|p| id.starts_with(p.as_str()))
-    };
-    let mut obs = Observation {
-        mode: would_be.mode,
-        ran: results.tests.len(),
-        would_run: 0,
-        would_be_misses: Vec::new(),
-        saved_seconds: 0.0,
-        total_seconds: 0.0,
-        reasons: if would_be.mode == Mode::Full {
-            would_be.reasons.clone()
-        } else {
-            Vec::new()
-        },
-    };
-    for (id, r) in &results.tests {
-        let duration = if r.duration.is_finite() {
-            r.duration.max(0.0)
-        } else {
-            0.0
-        };
-        obs.total_seconds += duration;
-        if selected(id) {
-            obs.would_run += 1;
-        } else {
-            obs.saved_seconds += duration;
-            if matches!(r.outcome.as_str(), "failed" | "error") {
-                obs.would_be_misses.push(id.clone());
-            }
-        }
-    }
-    obs
-}
-
-fn report_observation(obs: &Observation, out: &Output) {
-    for id in &obs.would_be_misses {
-        out.warn(&format!(
-            "would-be miss: {id} failed, but the selection would have skipped it"
-        ));
-    }
-    if obs.mode == Mode::Full {
-        out.note(&format!(
-            "observed: the selection would have run everything ({}); nothing to save",
-            obs.reasons.join("; ")
-        ));
-        return;
-    }
-    let fraction = if obs.total_seconds > 0.0 {
-        obs.saved_seconds / obs.total_seconds * 100.0
-    } else {
-        0.0
-    };
-    out.note(&format!(
-        "observed: the selection would have run {} of {} tests, saving {:.2} s of {:.2} s in tests ({fraction:.0}%); {} would-be {}",
-        thousands(obs.would_run),
-        thousands(obs.ran),
-        obs.saved_seconds,
-        obs.total_seconds,
-        obs.would_be_misses.len(),
-        if obs.would_be_misses.len() == 1 { "miss" } else { "misses" },
-    ));
 }
 
 /// The change in effect when a selection skipped tests.
@@ -509,180 +382,6 @@ fn launch(
     })
 }
 
-/// What the plugin wrote, over all processes.
-#[derive(Debug, Default)]
-struct Results {
-    tests: BTreeMap<String, TestResult>,
-    collected: Vec<String>,
-    files: Vec<PathBuf>,
-    args: Vec<String>,
-    collect_errors: i64,
-    /// Files read outside tests, by scope, over all processes (when tracked).
-    scope_reads: Option<BTreeMap<String, Vec<String>>>,
-    /// Warnings from the plugin and from child processes.
-    notes: Vec<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct TestResult {
-    outcome: String,
-    duration: f64,
-    #[serde(default)]
-    fixtures: Vec<String>,
-    /// Absent when reads were not tracked (or from the xdist controller,
-    /// which reports outcomes of tests run elsewhere).
-    #[serde(default)]
-    reads: Option<Vec<String>>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ResultsFile {
-    #[serde(default)]
-    collected: Vec<String>,
-    #[serde(default)]
-    collect_errors: i64,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    tests: BTreeMap<String, TestResult>,
-    #[serde(default)]
-    scope_reads: Option<BTreeMap<String, Vec<String>>>,
-    notes: Vec<String>,
-}
-
-impl Results {
-    /// Whether this run saw the whole suite: no narrowing arguments, no
-    /// collection errors, not interrupted. Only then may missing tests be dropped.
-    fn complete(&self, exit_code: i32) -> bool {
-        let narrowing = self.args.iter().any(|a| {
-            a.starts_with("-k")
-                || a.starts_with("-m")
-                || a.contains("::")
-                || a == "--lf"
-                || a == "--last-failed"
-                || a.starts_with("--deselect")
-                || a == "-x"
-                || a.starts_with("--maxfail")
-                || a.starts_with("--sw")
-        });
-        !narrowing
-            && self.collect_errors == 0
-            && !self.collected.is_empty()
-            && (exit_code == 0 || exit_code == 1)
-    }
-}
-
-fn read_results(dir: &Path) -> Result<Results> {
-    let mut results = Results::default();
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Write {
-        path: dir.to_owned(),
-        source,
-    })?;
-    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    names.sort();
-    let mut collected = BTreeSet::new();
-    // Files child processes read, by the test running when they did.
-    let mut child_reads: Vec<(PathBuf, BTreeMap<String, Vec<String>>)> = Vec::new();
-    for path in names {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        if (name.starts_with("coverage-") || name.starts_with("child-")) && name.ends_with(".db") {
-            results.files.push(path);
-        } else if name.starts_with("child-reads-") && name.ends_with(".json") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            match serde_json::from_str(&text) {
-                Ok(reads) => child_reads.push((path, reads)),
-                Err(e) => results.notes.push(format!(
-                    "left out the files a child process read: {} is malformed ({e})",
-                    path.display()
-                )),
-            }
-        } else if name.starts_with("child-error-") {
-            // A child process that could not be measured says why.
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                results.notes.push(format!(
-                    "a child process was not fully measured, so changes to what it ran may not select its test: {line}"
-                ));
-            }
-        } else if name.starts_with("results-") && name.ends_with(".json") {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-            let file: ResultsFile = serde_json::from_str(&text).map_err(|e| Error::Import {
-                path: path.clone(),
-                reason: format!("the plugin's results are malformed ({e})"),
-            })?;
-            collected.extend(file.collected);
-            results.collect_errors += file.collect_errors;
-            if results.args.is_empty() {
-                results.args = file.args;
-            }
-            for (id, mut test) in file.tests {
-                // The xdist controller reports tests its workers ran: keep
-                // what the worker saw.
-                if let Some(old) = results.tests.remove(&id) {
-                    if test.fixtures.is_empty() {
-                        test.fixtures = old.fixtures;
-                    }
-                    test.reads = union(old.reads, test.reads);
-                }
-                results.tests.insert(id, test);
-            }
-            if let Some(scopes) = file.scope_reads {
-                let all = results.scope_reads.get_or_insert_with(BTreeMap::new);
-                for (scope, paths) in scopes {
-                    let entry = all.entry(scope).or_default();
-                    entry.extend(paths);
-                    entry.sort();
-                    entry.dedup();
-                }
-            }
-            results.notes.extend(file.notes);
-        }
-    }
-    results.collected = collected.into_iter().collect();
-    for (_, reads) in child_reads {
-        for (context, paths) in reads {
-            if context.is_empty() {
-                // Started outside any test: like the test process's own
-                // reads there, a change to these runs everything.
-                if let Some(scopes) = results.scope_reads.as_mut() {
-                    scopes.entry(String::new()).or_default().extend(paths);
-                }
-            } else if let Some(test) = results.tests.get_mut(&context)
-                && test.reads.is_some()
-            {
-                test.reads = union(test.reads.take(), Some(paths));
-            }
-        }
-    }
-    if let Some(scopes) = results.scope_reads.as_mut() {
-        for paths in scopes.values_mut() {
-            paths.sort();
-            paths.dedup();
-        }
-    }
-    Ok(results)
-}
-
-/// Both lists of paths, sorted, when either is known.
-fn union(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
-    match (a, b) {
-        (Some(mut a), Some(b)) => {
-            a.extend(b);
-            a.sort();
-            a.dedup();
-            Some(a)
-        }
-        (a, b) => a.or(b),
-    }
-}
-
 fn merge_run(
     store: &mut Store,
     rec: &mut Recording,
@@ -693,35 +392,4 @@ fn merge_run(
     rec.meta
         .push((ENV_KEY.to_string(), fingerprint.to_string()));
     recording::merge(store, rec)
-}
-
-/// A temporary directory outside the work tree, removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("impact-run-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(TempDir { path })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // For debugging the Python side: keep what the processes wrote.
-        if std::env::var_os("IMPACT_KEEP_TEMP").is_some() {
-            eprintln!("impact: kept {}", self.path.display());
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
