@@ -70,6 +70,9 @@ pub struct ChangeSet {
     pub unreconstructable: Vec<String>,
     /// Notes for the user (e.g. a shallow clone without a merge base).
     pub notes: Vec<String>,
+    /// Known files whose content in the target is their baseline: path ->
+    /// blob id (whether or not `--since` considers them).
+    pub unchanged: BTreeMap<String, String>,
 }
 
 /// Computes the changes against `target`; with `since`, only files changed
@@ -124,13 +127,14 @@ pub fn compute(
             ids
         }
     };
-    let mut changed_known: BTreeSet<String> = baselines
-        .iter()
-        .filter(|(p, blob)| {
-            current_ids.get(*p).cloned().flatten().as_deref() != Some(blob.as_str())
-        })
-        .map(|(p, _)| p.clone())
-        .collect();
+    let mut changed_known = BTreeSet::new();
+    for (p, blob) in &baselines {
+        if current_ids.get(p).cloned().flatten().as_deref() == Some(blob.as_str()) {
+            set.unchanged.insert(p.clone(), blob.clone());
+        } else {
+            changed_known.insert(p.clone());
+        }
+    }
 
     // Files the data does not know, and renames, from git's own view of the
     // changes since a base commit.

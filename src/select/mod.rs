@@ -28,6 +28,7 @@ use crate::store::Store;
 
 pub use analyze::{Effect, called_at_import, carrier_names};
 pub use resolve::scope_contains;
+pub use testside::stored_quoted_tokens;
 
 /// What to compare and how.
 #[derive(Debug, Clone)]
@@ -329,7 +330,8 @@ pub fn select(
     }
 
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
-    let mut resolver = resolve::Resolver::new(repo, store, &opts.target, &tests)?;
+    let mut resolver =
+        resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
     // IMPACT_TRACE=1 prints how long each step and effect takes (stderr).
     if trace {
         eprintln!(

@@ -23,6 +23,8 @@ pub struct Resolver<'a> {
     store: &'a Store,
     target: Target,
     test_ids: Vec<String>,
+    /// Known files whose content is the recorded one (path -> blob id).
+    unchanged: BTreeMap<String, String>,
     file_ids: BTreeMap<String, Option<i64>>,
     baselines: Option<BTreeMap<String, String>>,
     testside: Option<TestSide>,
@@ -73,6 +75,7 @@ impl<'a> Resolver<'a> {
         store: &'a Store,
         target: &TargetSpec,
         tests: &[TestRow],
+        unchanged: BTreeMap<String, String>,
     ) -> Result<Self> {
         let target = match target {
             TargetSpec::WorkTree => Target::WorkTree,
@@ -86,6 +89,7 @@ impl<'a> Resolver<'a> {
             store,
             target,
             test_ids: tests.iter().map(|t| t.nodeid.clone()).collect(),
+            unchanged,
             file_ids: BTreeMap::new(),
             baselines: None,
             testside: None,
@@ -145,7 +149,13 @@ impl<'a> Resolver<'a> {
 
     fn testside(&mut self) -> Result<&mut TestSide> {
         if self.testside.is_none() {
-            self.testside = Some(TestSide::new(self.repo, &self.target, &self.test_ids)?);
+            self.testside = Some(TestSide::new(
+                self.repo,
+                &self.target,
+                &self.test_ids,
+                self.store,
+                &self.unchanged,
+            )?);
         }
         Ok(self.testside.as_mut().expect("just set"))
     }

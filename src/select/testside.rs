@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::Result;
 use crate::git::{Entry, Repo, Target};
 use crate::python::{self, DefKind, Module, Scope, StmtKind};
+use crate::store::Store;
 
 use super::analyze::{dir_of, is_conftest};
 
@@ -38,8 +39,14 @@ struct Parsed {
 
 /// Test files and conftests, read and parsed on demand.
 pub struct TestSide {
+    /// The work tree, when that is the target: files with stored tokens are
+    /// read from it only when needed.
+    root: Option<std::path::PathBuf>,
     files: Vec<String>,
     contents: BTreeMap<String, Option<String>>,
+    /// Stored string tokens of files whose content is the recorded one (not
+    /// read unless needed); see migration 8.
+    stored: BTreeMap<String, String>,
     parsed: BTreeMap<String, Parsed>,
     /// Built on first use: where each word, and each token inside a string
     /// literal, occurs (file index, line). One pass over the test side
@@ -63,82 +70,137 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 impl Index {
-    /// Indexes words (`quoted == false`) or tokens inside string literals.
-    fn build(files: &[String], contents: &BTreeMap<String, Option<String>>, quoted: bool) -> Index {
+    /// Indexes words (`quoted == false`) or tokens inside string literals,
+    /// over every file that has a text or (quoted only) stored tokens.
+    fn build(
+        files: &[String],
+        contents: &BTreeMap<String, Option<String>>,
+        stored: &BTreeMap<String, String>,
+        quoted: bool,
+    ) -> Index {
         let mut index = Index::default();
         for (fi, file) in files.iter().enumerate() {
+            let map = if quoted {
+                &mut index.quoted
+            } else {
+                &mut index.words
+            };
+            if quoted && let Some(tokens) = stored.get(file) {
+                for (line, token) in parse_stored(tokens) {
+                    push(map, token, (fi as u32, line));
+                }
+                continue;
+            }
             let Some(Some(text)) = contents.get(file) else {
                 continue;
             };
-            for (li, line) in text.lines().enumerate() {
-                let at = (fi as u32, li as u32 + 1);
-                let bytes = line.as_bytes();
-                let mut i = 0;
-                let mut in_quote: Option<u8> = None;
-                while i < bytes.len() {
-                    let b = bytes[i];
-                    if b == b'#' && in_quote.is_none() {
-                        break;
-                    }
-                    if (b == b'"' || b == b'\'')
-                        && in_quote.is_none()
-                        && bytes[i..].starts_with(&[b, b, b])
-                    {
-                        // A triple-quoted string (a docstring): prose, not a
-                        // module run or a file opened; skip it on this line.
-                        let rest = &bytes[i + 3..];
-                        match rest.windows(3).position(|w| w == [b, b, b]) {
-                            Some(p) => i += 3 + p + 3,
-                            None => break,
-                        }
-                        continue;
-                    }
-                    if b == b'"' || b == b'\'' {
-                        in_quote = match in_quote {
-                            Some(q) if q == b => None,
-                            None => Some(b),
-                            other => other,
-                        };
-                        i += 1;
-                        continue;
-                    }
-                    let token_end = |pred: fn(u8) -> bool| {
-                        let mut j = i;
-                        while j < bytes.len() && pred(bytes[j]) {
-                            j += 1;
-                        }
-                        j
-                    };
-                    if quoted && in_quote.is_none() && !line[i..].contains(['"', '\'']) {
-                        break; // no string literal left on this line
-                    }
-                    if in_quote.is_some() && is_token_byte(b) {
-                        let j = token_end(is_token_byte);
-                        let token = line[i..j].trim_end_matches(['.', '-', '/']);
-                        if quoted {
-                            push(&mut index.quoted, token, at);
-                            if let Some((_, last)) = token.rsplit_once('/') {
-                                push(&mut index.quoted, last, at);
-                            }
-                        }
-                        i = j;
-                    } else if in_quote.is_none()
-                        && is_ident_byte(b)
-                        && (i == 0 || !is_ident_byte(bytes[i - 1]))
-                    {
-                        let j = token_end(is_ident_byte);
-                        if !quoted {
-                            push(&mut index.words, &line[i..j], at);
-                        }
-                        i = j;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
+            scan(text, quoted, |token, line| {
+                push(map, token, (fi as u32, line))
+            });
         }
         index
     }
+}
+
+/// The tokens inside string literals of a Python text, as stored by the
+/// recording ("line\ttoken" lines; see migration 8).
+pub fn stored_quoted_tokens(text: &str) -> String {
+    let mut out = String::new();
+    scan(text, true, |token, line| {
+        out.push_str(&line.to_string());
+        out.push('\t');
+        out.push_str(token);
+        out.push('\n');
+    });
+    out
+}
+
+fn parse_stored(tokens: &str) -> impl Iterator<Item = (u32, &str)> {
+    tokens.lines().filter_map(|l| {
+        let (line, token) = l.split_once('\t')?;
+        Some((line.parse().ok()?, token))
+    })
+}
+
+/// Calls `found(token, line)` for every word outside strings and comments
+/// (`quoted == false`), or every token inside a string literal (`quoted`;
+/// a path-like token also by its last component). Triple-quoted strings
+/// (docstrings) are prose and skipped.
+fn scan(text: &str, quoted: bool, mut found: impl FnMut(&str, u32)) {
+    for (li, line) in text.lines().enumerate() {
+        if quoted && !line.contains(['"', '\'']) {
+            continue;
+        }
+        let at = li as u32 + 1;
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        let mut in_quote: Option<u8> = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b'#' && in_quote.is_none() {
+                break;
+            }
+            if (b == b'"' || b == b'\'') && in_quote.is_none() && bytes[i..].starts_with(&[b, b, b])
+            {
+                // A triple-quoted string (a docstring): prose, not a
+                // module run or a file opened; skip it on this line.
+                let rest = &bytes[i + 3..];
+                match rest.windows(3).position(|w| w == [b, b, b]) {
+                    Some(p) => i += 3 + p + 3,
+                    None => break,
+                }
+                continue;
+            }
+            if b == b'"' || b == b'\'' {
+                in_quote = match in_quote {
+                    Some(q) if q == b => None,
+                    None => Some(b),
+                    other => other,
+                };
+                i += 1;
+                continue;
+            }
+            let token_end = |pred: fn(u8) -> bool| {
+                let mut j = i;
+                while j < bytes.len() && pred(bytes[j]) {
+                    j += 1;
+                }
+                j
+            };
+            if quoted && in_quote.is_none() && !line[i..].contains(['"', '\'']) {
+                break; // no string literal left on this line
+            }
+            if in_quote.is_some() && is_token_byte(b) {
+                let j = token_end(is_token_byte);
+                let token = line[i..j].trim_end_matches(['.', '-', '/']);
+                if quoted {
+                    found(token, at);
+                    if let Some((_, last)) = token.rsplit_once('/') {
+                        found(last, at);
+                    }
+                }
+                i = j;
+            } else if in_quote.is_none()
+                && is_ident_byte(b)
+                && (i == 0 || !is_ident_byte(bytes[i - 1]))
+            {
+                let j = token_end(is_ident_byte);
+                if !quoted {
+                    found(&line[i..j], at);
+                }
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// A work-tree file's text, when it is a readable file.
+fn read_text(root: &std::path::Path, file: &str) -> Option<String> {
+    std::fs::read(root.join(file))
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 fn push(map: &mut std::collections::HashMap<String, Vec<(u32, u32)>>, key: &str, at: (u32, u32)) {
@@ -151,7 +213,13 @@ fn push(map: &mut std::collections::HashMap<String, Vec<(u32, u32)>>, key: &str,
 impl TestSide {
     /// The test files of the known tests, and the conftest.py files that may
     /// apply to them.
-    pub fn new(repo: &Repo, target: &Target, test_ids: &[String]) -> Result<TestSide> {
+    pub fn new(
+        repo: &Repo,
+        target: &Target,
+        test_ids: &[String],
+        store: &Store,
+        unchanged: &BTreeMap<String, String>,
+    ) -> Result<TestSide> {
         let mut files = BTreeSet::new();
         for id in test_ids {
             let file = id.split("::").next().unwrap_or(id);
@@ -172,15 +240,27 @@ impl TestSide {
                 }
             }
         }
+        let work_tree = matches!(target, Target::WorkTree);
+        // Files as recorded: their string tokens were stored at record time.
+        let mut stored = BTreeMap::new();
+        if work_tree {
+            let blobs: Vec<&str> = files
+                .iter()
+                .filter_map(|f| unchanged.get(f).map(String::as_str))
+                .collect();
+            let tokens = store.quoted(&blobs)?;
+            for f in &files {
+                if let Some(t) = unchanged.get(f).and_then(|b| tokens.get(b)) {
+                    stored.insert(f.clone(), t.clone());
+                }
+            }
+        }
         let mut contents = BTreeMap::new();
-        for f in &files {
+        for f in files.iter().filter(|f| !stored.contains_key(*f)) {
             // The work tree is read directly: thousands of test files, and
             // a missing one (conftest candidates) is common.
-            if matches!(target, Target::WorkTree) {
-                let text = std::fs::read(repo.root().join(f))
-                    .ok()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
-                contents.insert(f.clone(), text);
+            if work_tree {
+                contents.insert(f.clone(), read_text(repo.root(), f));
                 continue;
             }
             let text = match repo.read(target, f)? {
@@ -192,12 +272,30 @@ impl TestSide {
             contents.insert(f.clone(), text);
         }
         Ok(TestSide {
+            root: work_tree.then(|| repo.root().to_owned()),
             files: files.into_iter().collect(),
             contents,
+            stored,
             parsed: BTreeMap::new(),
             index: None,
             quoted_index: None,
         })
+    }
+
+    /// Reads a file whose stored tokens stood in for it.
+    fn load(&mut self, file: &str) {
+        if self.contents.contains_key(file) {
+            return;
+        }
+        let text = self.root.as_deref().and_then(|root| read_text(root, file));
+        self.contents.insert(file.to_string(), text);
+    }
+
+    /// Reads every file: searches other than string tokens need the texts.
+    fn load_all(&mut self) {
+        for file in self.files.clone() {
+            self.load(&file);
+        }
     }
 
     /// Where test-side files mention `needle` (as a whole word or dotted name).
@@ -223,7 +321,12 @@ impl TestSide {
 
     fn build_quoted(&mut self) {
         if self.quoted_index.is_none() {
-            self.quoted_index = Some(Index::build(&self.files, &self.contents, true));
+            self.quoted_index = Some(Index::build(
+                &self.files,
+                &self.contents,
+                &self.stored,
+                true,
+            ));
         }
     }
 
@@ -247,7 +350,13 @@ impl TestSide {
 
     fn index(&mut self) -> &Index {
         if self.index.is_none() {
-            self.index = Some(Index::build(&self.files, &self.contents, false));
+            self.load_all();
+            self.index = Some(Index::build(
+                &self.files,
+                &self.contents,
+                &BTreeMap::new(),
+                false,
+            ));
         }
         self.index.as_ref().expect("just built")
     }
@@ -256,6 +365,7 @@ impl TestSide {
         let mut hits = BTreeSet::new();
         for &(fi, line) in places {
             let file = self.files[fi as usize].clone();
+            self.load(&file);
             let Some(Some(text)) = self.contents.get(&file) else {
                 continue;
             };
@@ -270,6 +380,7 @@ impl TestSide {
 
     /// Classifies the lines `lines_of` finds in each test-side file.
     fn search(&mut self, lines_of: impl Fn(&str) -> Vec<u32>) -> Vec<Hit> {
+        self.load_all();
         let mut hits = BTreeSet::new();
         for file in self.files.clone() {
             let Some(Some(text)) = self.contents.get(&file) else {
@@ -292,6 +403,7 @@ impl TestSide {
 
     /// Test files that import one of `modules` at module level: every test in them.
     pub fn importers_of(&mut self, modules: &BTreeSet<String>) -> Vec<String> {
+        self.load_all();
         let mut out = Vec::new();
         for file in self.files.clone() {
             let Some(Some(text)) = self.contents.get(&file) else {

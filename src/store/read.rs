@@ -168,6 +168,26 @@ impl Store {
     }
 
     /// The baseline blob id of every measured file, by path.
+    /// The stored string tokens of each of `blob_ids` that has them.
+    pub fn quoted(&self, blob_ids: &[&str]) -> Result<BTreeMap<String, String>, StoreError> {
+        let err = read_err(&self.path);
+        let mut out = BTreeMap::new();
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT tokens FROM impact_quoted WHERE blob_id = ?1")
+            .map_err(&err)?;
+        for blob in blob_ids {
+            let tokens: Option<String> = stmt
+                .query_row([blob], |r| r.get(0))
+                .optional()
+                .map_err(&err)?;
+            if let Some(t) = tokens {
+                out.insert((*blob).to_string(), t);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn baselines(&self) -> Result<BTreeMap<String, String>, StoreError> {
         let err = read_err(&self.path);
         let mut stmt = self

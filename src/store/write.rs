@@ -391,13 +391,38 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
-    /// Drops source contents no baseline refers to any more.
+    /// Drops source contents (and their string tokens) no baseline refers
+    /// to any more.
     pub fn drop_unused_sources(&mut self) -> Result<(), StoreError> {
+        for sql in [
+            "DELETE FROM impact_source
+             WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
+            "DELETE FROM impact_quoted
+             WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
+        ] {
+            self.tx.execute(sql, []).map_err(self.err("write"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the string tokens of a content are stored.
+    pub fn has_quoted(&self, blob_id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT count(*) FROM impact_quoted WHERE blob_id = ?1",
+                [blob_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.err("read"))
+    }
+
+    /// Stores the string tokens of a content (see migration 8).
+    pub fn set_quoted(&mut self, blob_id: &str, tokens: &str) -> Result<(), StoreError> {
         self.tx
             .execute(
-                "DELETE FROM impact_source
-                 WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
-                [],
+                "INSERT OR REPLACE INTO impact_quoted (blob_id, tokens) VALUES (?1, ?2)",
+                params![blob_id, tokens],
             )
             .map_err(self.err("write"))?;
         Ok(())

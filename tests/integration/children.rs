@@ -156,3 +156,47 @@ fn a_child_that_cannot_be_measured_is_reported() {
         "{run:#?}"
     );
 }
+
+#[test]
+fn a_child_with_a_cleared_environment_is_covered_by_the_string_rule() {
+    let mut repo = TestRepo::with_fixture("sample");
+    // `env=` without PYTHONPATH: impact cannot measure this child, so only
+    // the test's mention of the module in a string can select it.
+    repo.write(
+        "tests/test_bare_child.py",
+        "import os, subprocess, sys\nfrom pathlib import Path\n\n\
+         ROOT = Path(__file__).resolve().parents[1]\n\n\
+         def test_bare_child():\n    \
+             done = subprocess.run([sys.executable, '-m', 'shop.cli', 'total', '2'],\n        \
+             env={'PATH': os.environ['PATH']}, cwd=ROOT, capture_output=True, text=True, check=True)\n    \
+             assert done.stdout.splitlines()[0] == 'Subtotal: 2.00 EUR'\n",
+    );
+    repo.commit_all("bare child");
+    let run = impact_run_command(&repo, &[], &[]).run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    // The test file's string tokens are stored with its recorded content.
+    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    let tokens: String = conn
+        .query_row(
+            "SELECT q.tokens FROM impact_quoted q JOIN impact_baseline b ON b.blob_id = q.blob_id
+             JOIN file f ON f.id = b.file_id WHERE f.path = 'tests/test_bare_child.py'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(tokens.contains("\tshop.cli\n"), "{tokens}");
+    drop(conn);
+
+    let bare = "tests/test_bare_child.py::test_bare_child".to_string();
+    // A change only the child runs: selected through the stored tokens (the
+    // test file is unchanged, so it is not read).
+    repo.replace("shop/cli.py", "print(f\"Subtotal: ", "print(f\"Sub-total: ");
+    assert!(selected(&repo).contains(&bare));
+    // The test file changed too: read from the work tree, still found.
+    repo.replace(
+        "tests/test_bare_child.py",
+        "def test_bare_child():",
+        "def test_bare_child():  # edited",
+    );
+    assert!(selected(&repo).contains(&bare));
+}
