@@ -13,7 +13,9 @@
 //! import of that commit would write it: each test executed plausible paths
 //! through a few functions in each file it touched, with a skew (a few core
 //! modules are touched by most tests, most modules by few), plus the
-//! import-time lines (the empty context) of every module.
+//! import-time lines (the empty context) of every module. Test files are
+//! measured too, as `impact run` measures the whole repository: each test
+//! ran its own function's lines.
 //!
 //! Everything depends only on the options: the same options give the same
 //! commit id and the same data file, byte for byte.
@@ -1014,12 +1016,36 @@ struct Test {
     target: usize,
     /// Functions of the target the test calls.
     calls: Vec<usize>,
+    /// Lines of its own test file it runs (its function, as `impact run`
+    /// measures test files too).
+    own_lines: Vec<u32>,
 }
 
 struct Suite {
     path: String,
     source: String,
     tests: Vec<Test>,
+}
+
+/// The non-blank lines of `src` written after byte `from`, 1-based.
+fn chunk_lines(src: &str, from: usize) -> Vec<u32> {
+    let first = src[..from].matches('\n').count() as u32 + 1;
+    src[from..]
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| first + i as u32)
+        .collect()
+}
+
+/// The lines of a test file that run when pytest imports it: module-level
+/// statements, and method definitions in classes.
+fn import_lines(src: &str) -> Vec<u32> {
+    src.split('\n')
+        .enumerate()
+        .filter(|(_, l)| (!l.is_empty() && !l.starts_with(' ')) || l.starts_with("    def "))
+        .map(|(i, _)| i as u32 + 1)
+        .collect()
 }
 
 fn gen_suites(rng: &mut Rng, modules: &[Module], total: usize) -> Vec<Suite> {
@@ -1055,6 +1081,7 @@ fn gen_suites(rng: &mut Rng, modules: &[Module], total: usize) -> Vec<Suite> {
                 None => format!("{}.{}(1)", m.name, func.qualname),
             };
             let r = rng.f64();
+            let before = src.len();
             if r < 0.2 && count - tests.len() >= 2 {
                 let params = rng.range(2, 5).min(count - tests.len());
                 let values: Vec<String> = (0..params).map(|i| format!("case{i}")).collect();
@@ -1068,6 +1095,7 @@ fn gen_suites(rng: &mut Rng, modules: &[Module], total: usize) -> Vec<Suite> {
                         nodeid: format!("{path}::test_{simple}_{n}[{v}]"),
                         target,
                         calls: calls.clone(),
+                        own_lines: chunk_lines(&src, before),
                     });
                 }
             } else if r < 0.35 {
@@ -1081,6 +1109,7 @@ fn gen_suites(rng: &mut Rng, modules: &[Module], total: usize) -> Vec<Suite> {
                     nodeid: format!("{path}::{class}{n}::test_{simple}"),
                     target,
                     calls,
+                    own_lines: chunk_lines(&src, before),
                 });
             } else {
                 let _ = write!(
@@ -1091,6 +1120,7 @@ fn gen_suites(rng: &mut Rng, modules: &[Module], total: usize) -> Vec<Suite> {
                     nodeid: format!("{path}::test_{simple}_{n}"),
                     target,
                     calls,
+                    own_lines: chunk_lines(&src, before),
                 });
             }
             n += 1;
@@ -1141,6 +1171,15 @@ fn gen_recording(
         rec.import_time.insert(
             m.path.clone(),
             numbits::encode(m.import_time.iter().copied()),
+        );
+    }
+    // Test files are measured too, as `impact run` records them.
+    for suite in suites {
+        rec.sources
+            .insert(suite.path.clone(), suite.source.as_bytes().to_vec());
+        rec.import_time.insert(
+            suite.path.clone(),
+            numbits::encode(import_lines(&suite.source)),
         );
     }
     // Which modules a test touches besides its target: popular ones (a Zipf
@@ -1214,6 +1253,11 @@ fn gen_recording(
                 .lines
                 .insert(m.path.clone(), numbits::encode(lines.iter().copied()));
         }
+        let suite_path = test.nodeid.split("::").next().unwrap_or_default();
+        record.lines.insert(
+            suite_path.to_string(),
+            numbits::encode(test.own_lines.iter().copied()),
+        );
         sizes.push((record.lines.len(), test.nodeid.clone()));
         rec.tests.insert(test.nodeid.clone(), record);
     }

@@ -106,7 +106,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                 let f = facts::compute(path, content);
                 w.replace_facts(id, &blob_id, &f.refs, &f.imports, &f.carries)?;
             }
-            if facts::is_python(path) && !w.has_quoted(&blob_id)? {
+            if crate::select::is_test_side(path) && !w.has_quoted(&blob_id)? {
                 // Test files are searched for strings at every selection.
                 let tokens = crate::select::stored_quoted_tokens(&String::from_utf8_lossy(content));
                 w.set_quoted(&blob_id, &tokens)?;

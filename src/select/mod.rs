@@ -30,6 +30,11 @@ pub use analyze::{Effect, called_at_import, carrier_names};
 pub use resolve::scope_contains;
 pub use testside::stored_quoted_tokens;
 
+/// Test files and conftests: the files selection searches statically.
+pub fn is_test_side(path: &str) -> bool {
+    analyze::is_test_file(path) || analyze::is_conftest(path)
+}
+
 /// What to compare and how.
 #[derive(Debug, Clone)]
 pub struct Options {

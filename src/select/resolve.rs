@@ -606,8 +606,12 @@ impl<'a> Resolver<'a> {
             return Ok(done.clone());
         }
         let tokens = self.testside()?.quoted_dotted();
-        let graph = self.import_graph()?;
         let mut out = Vec::new();
+        if tokens.is_empty() {
+            self.quoted_modules = Some(out.clone());
+            return Ok(out);
+        }
+        let graph = self.import_graph()?;
         for token in tokens {
             for file in graph.files_named.get(&token).into_iter().flatten() {
                 out.push((file.clone(), token.clone()));

@@ -171,18 +171,19 @@ impl Store {
     /// The stored string tokens of each of `blob_ids` that has them.
     pub fn quoted(&self, blob_ids: &[&str]) -> Result<BTreeMap<String, String>, StoreError> {
         let err = read_err(&self.path);
-        let mut out = BTreeMap::new();
+        let wanted: std::collections::HashSet<&str> = blob_ids.iter().copied().collect();
+        // One pass over the table (it holds test-side files only) instead of
+        // a query per file.
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT tokens FROM impact_quoted WHERE blob_id = ?1")
+            .prepare_cached("SELECT blob_id, tokens FROM impact_quoted")
             .map_err(&err)?;
-        for blob in blob_ids {
-            let tokens: Option<String> = stmt
-                .query_row([blob], |r| r.get(0))
-                .optional()
-                .map_err(&err)?;
-            if let Some(t) = tokens {
-                out.insert((*blob).to_string(), t);
+        let mut rows = stmt.query([]).map_err(&err)?;
+        let mut out = BTreeMap::new();
+        while let Some(row) = rows.next().map_err(&err)? {
+            let blob: String = row.get(0).map_err(&err)?;
+            if wanted.contains(blob.as_str()) {
+                out.insert(blob, row.get(1).map_err(&err)?);
             }
         }
         Ok(out)

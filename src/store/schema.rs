@@ -159,7 +159,7 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE impact_run ADD COLUMN observation text;
     "#,
-    // 8: the tokens inside string literals of a recorded Python file, by
+    // 8: the tokens inside string literals of a recorded test file or conftest, by
     // content ("line\ttoken" lines), so that `impact select` need not read
     // every unchanged test file to find modules and files named in strings.
     // A cache: a missing row means the file is read.
