@@ -42,6 +42,9 @@ pub struct Recording {
     /// Files read outside tests, by scope (a collector's node id, "" outside
     /// any test and collector), when the run tracked reads.
     pub scope_reads: Option<BTreeMap<String, Vec<String>>>,
+    /// Tests whose data is incomplete (they started a Python process that
+    /// could not be measured): recorded, and marked as needing a run.
+    pub incomplete: Vec<String>,
 }
 
 /// One test's measurements.
@@ -161,6 +164,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             .filter(|t| !recorded.contains(t.as_str()))
             .collect();
         w.mark_needs_run(&stale)?;
+        w.mark_needs_run(&rec.incomplete)?;
         w.remove_tests(&rec.removed)?;
         if rec.kind == "full" {
             w.clear_skipped()?;

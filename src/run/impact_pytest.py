@@ -27,6 +27,25 @@ _TRACK_READS = bool(_OUT) and impact_reads.enabled()
 _FOLLOW_TIMEOUT = 2.0
 
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _runs_python(program, words):
+    """Whether a command line most likely starts Python: the interpreter, a
+    script with a Python shebang, or a shell line naming python."""
+    name = os.path.basename(program)
+    if name.startswith("python") or program == sys.executable:
+        return True
+    if any("python" in w for w in words[1:]) and name in ("sh", "bash", "dash", "zsh"):
+        return True
+    try:
+        with open(program, "rb") as fh:
+            first = fh.readline(200)
+        return first.startswith(b"#!") and b"python" in first
+    except OSError:
+        return False
+
+
 class Leader:
     """Tells this process's measured children which test runs now.
 
@@ -148,6 +167,8 @@ class ImpactPlugin:
         self.fixture_reads = {}
         self.leader = None
         self.forked = False
+        # Tests that started a Python process impact cannot measure.
+        self.blind = {}
         self.skip_files = None
         self.skipped_files = 0
 
@@ -189,6 +210,29 @@ class ImpactPlugin:
             sys.stderr.write("impact: child processes will not follow tests: %s\n" % (exc,))
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.after_fork_in_child)
+        sys.addaudithook(self.on_audit)
+
+    def on_audit(self, event, args):
+        """A test starting a Python process with an environment that drops
+        impact's (`env=` without its PYTHONPATH): that child is not measured,
+        so the test's data is incomplete and it runs at every selection."""
+        if event != "subprocess.Popen" or self.current is None:
+            return
+        try:
+            executable, argv, _cwd, env = args
+            if env is None or self.current in self.blind:
+                return
+            path = env.get("PYTHONPATH") or ""
+            if env.get("IMPACT_CHILD_OUT") == _OUT and _HERE in path.split(os.pathsep):
+                return
+            if isinstance(argv, (str, bytes, os.PathLike)):
+                argv = [argv]
+            words = [os.fsdecode(a) for a in argv]
+            program = os.fsdecode(executable) if executable else (words[0] if words else "")
+            if _runs_python(program, words):
+                self.blind[self.current] = " ".join(words)[:200]
+        except Exception:
+            pass
 
     def after_fork_in_child(self):
         # A test forked this process: the child records on its own file, and
@@ -376,6 +420,7 @@ class ImpactPlugin:
             "collect_errors": self.collect_errors,
             "args": list(self.config.invocation_params.args),
             "tests": self.results,
+            "blind": self.blind,
             "notes": self.leader.lagging if self.leader is not None else [],
         }
         if _TRACK_READS:

@@ -209,6 +209,14 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         entry.reads = r.reads.clone();
     }
     rec.scope_reads = results.scope_reads.clone();
+    for (id, command) in &results.blind {
+        out.warn(&format!(
+            "{id} started a Python process impact cannot measure (`{command}`: its environment \
+             drops impact's PYTHONPATH); the test is marked incomplete and runs at every \
+             selection until it passes the environment on (e.g. `env={{**os.environ, ...}}`)"
+        ));
+    }
+    rec.incomplete = results.blind.keys().cloned().collect();
     // Coverage contexts of tests that have no result (should not happen) are
     // kept; results without coverage are tests that ran no measured line.
     let removed = if selection.mode == Mode::Full && results.complete(code) {

@@ -17,6 +17,9 @@ pub(super) struct Results {
     pub(super) collect_errors: i64,
     /// Files read outside tests, by scope, over all processes (when tracked).
     pub(super) scope_reads: Option<BTreeMap<String, Vec<String>>>,
+    /// Tests that started a Python process impact could not measure, with
+    /// its command line.
+    pub(super) blind: BTreeMap<String, String>,
     /// Warnings from the plugin and from child processes.
     pub(super) notes: Vec<String>,
 }
@@ -45,6 +48,8 @@ struct ResultsFile {
     pub(super) tests: BTreeMap<String, TestResult>,
     #[serde(default)]
     pub(super) scope_reads: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    blind: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) notes: Vec<String>,
 }
@@ -166,6 +171,7 @@ pub(super) fn read_results(dir: &Path) -> Result<Results> {
                 }
             }
             results.notes.extend(file.notes);
+            results.blind.extend(file.blind);
         }
     }
     results.collected = collected.into_iter().collect();

@@ -158,10 +158,12 @@ fn a_child_that_cannot_be_measured_is_reported() {
 }
 
 #[test]
-fn a_child_with_a_cleared_environment_is_covered_by_the_string_rule() {
+fn children_impact_cannot_measure_are_flagged_or_caught_by_the_string_rule() {
     let mut repo = TestRepo::with_fixture("sample");
-    // `env=` without PYTHONPATH: impact cannot measure this child, so only
-    // the test's mention of the module in a string can select it.
+    // Two children impact cannot measure: one started with `env=` that drops
+    // its PYTHONPATH (seen: the test is marked incomplete), one behind
+    // `env -i` (not seen: only the test's mention of the module in a string
+    // can select it).
     repo.write(
         "tests/test_bare_child.py",
         "import os, subprocess, sys\nfrom pathlib import Path\n\n\
@@ -169,11 +171,27 @@ fn a_child_with_a_cleared_environment_is_covered_by_the_string_rule() {
          def test_bare_child():\n    \
              done = subprocess.run([sys.executable, '-m', 'shop.cli', 'total', '2'],\n        \
              env={'PATH': os.environ['PATH']}, cwd=ROOT, capture_output=True, text=True, check=True)\n    \
+             assert done.stdout.splitlines()[0] == 'Subtotal: 2.00 EUR'\n\n\
+         def test_wrapped_child():\n    \
+             done = subprocess.run(['env', '-i', 'PATH=' + os.environ['PATH'], sys.executable,\n        \
+             '-m', 'shop.cli', 'total', '2'], cwd=ROOT, capture_output=True, text=True, check=True)\n    \
              assert done.stdout.splitlines()[0] == 'Subtotal: 2.00 EUR'\n",
     );
-    repo.commit_all("bare child");
+    repo.commit_all("bare children");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
+    let bare = "tests/test_bare_child.py::test_bare_child".to_string();
+    let wrapped = "tests/test_bare_child.py::test_wrapped_child".to_string();
+    assert!(
+        run.stderr.contains(&format!(
+            "{bare} started a Python process impact cannot measure"
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        !run.stderr.contains(&format!("{wrapped} started")),
+        "{run:#?}"
+    );
     // The test file's string tokens are stored with its recorded content.
     let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
     let tokens: String = conn
@@ -187,16 +205,39 @@ fn a_child_with_a_cleared_environment_is_covered_by_the_string_rule() {
     assert!(tokens.contains("\tshop.cli\n"), "{tokens}");
     drop(conn);
 
-    let bare = "tests/test_bare_child.py::test_bare_child".to_string();
-    // A change only the child runs: selected through the stored tokens (the
-    // test file is unchanged, so it is not read).
+    // Any change: the incomplete test runs, the other does not.
+    repo.replace(
+        "shop/payments.py",
+        "class PaymentDeclined(Exception):",
+        "class PaymentDeclined(Exception):\n    code = 402",
+    );
+    let json = repo
+        .impact()
+        .args(["select", "--format", "json", "--explain"])
+        .ok()
+        .json();
+    let tests: Vec<String> = serde_json::from_value(json["tests"].clone()).unwrap();
+    assert!(
+        tests.contains(&bare) && !tests.contains(&wrapped),
+        "{json:#}"
+    );
+    assert!(
+        json["explain"][&bare]
+            .to_string()
+            .contains("stale or incomplete"),
+        "{json:#}"
+    );
+    repo.git(&["checkout", "--", "shop/payments.py"]);
+
+    // A change only the unseen child runs: selected through the stored
+    // tokens (the test file is unchanged, so it is not read).
     repo.replace("shop/cli.py", "print(f\"Subtotal: ", "print(f\"Sub-total: ");
-    assert!(selected(&repo).contains(&bare));
+    assert!(selected(&repo).contains(&wrapped));
     // The test file changed too: read from the work tree, still found.
     repo.replace(
         "tests/test_bare_child.py",
-        "def test_bare_child():",
-        "def test_bare_child():  # edited",
+        "def test_wrapped_child():",
+        "def test_wrapped_child():  # edited",
     );
-    assert!(selected(&repo).contains(&bare));
+    assert!(selected(&repo).contains(&wrapped));
 }
