@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::support::{Run, TestRepo, venv_python};
+use crate::support::{Run, TestRepo, plant_invisible_reader, venv_python};
 
 /// `impact [--db DB] run FLAGS -- python -m pytest -q`.
 fn impact_run(repo: &TestRepo, db: Option<&Path>, flags: &[&str]) -> Run {
@@ -640,14 +640,7 @@ fn data_moved_to_a_shallow_clone_at_another_path_selects_the_same_tests() {
 #[test]
 fn observation_mode_reports_a_planted_would_be_miss() {
     let mut repo = TestRepo::with_fixture("sample");
-    // A test reading a file under a computed name, in a child process that
-    // is not Python: invisible to selection (no recorded read, no name).
-    repo.write("tests/data/limit.txt", "3\n");
-    repo.write(
-        "tests/test_planted.py",
-        "import subprocess\nfrom pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    out = subprocess.run(['cat', str(Path(__file__).parent / 'data' / name)], capture_output=True, text=True).stdout\n    assert out.strip() == '3'\n",
-    );
-    repo.commit_all("planted");
+    plant_invisible_reader(&mut repo);
     assert_eq!(impact_run(&repo, None, &[]).code, 0);
     repo.write("tests/data/limit.txt", "4\n");
     repo.replace(

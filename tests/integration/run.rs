@@ -1,7 +1,7 @@
 //! `impact run` end to end: real pytest with the embedded plugin on copies of
 //! the sample project in temporary git repositories.
 
-use crate::support::{ImpactCommand, Run, TestRepo, venv_python};
+use crate::support::{ImpactCommand, Run, TestRepo, plant_invisible_reader, venv_python};
 
 /// `impact run FLAGS -- <venv python> -m pytest -q PYTEST_ARGS`, ready to start.
 pub fn impact_run_command(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> ImpactCommand {
@@ -238,14 +238,7 @@ fn a_killed_run_loses_nothing_and_its_tests_run_next_time() {
 #[test]
 fn the_nightly_full_run_reports_a_planted_miss() {
     let mut repo = TestRepo::with_fixture("sample");
-    // A test reading a file under a computed name, in a child process that
-    // is not Python: invisible to selection (no recorded read, no name).
-    repo.write("tests/data/limit.txt", "3\n");
-    repo.write(
-        "tests/test_planted.py",
-        "import subprocess\nfrom pathlib import Path\n\n\ndef test_limit():\n    name = 'li' + 'mit.txt'\n    out = subprocess.run(['cat', str(Path(__file__).parent / 'data' / name)], capture_output=True, text=True).stdout\n    assert out.strip() == '3'\n",
-    );
-    repo.commit_all("planted");
+    plant_invisible_reader(&mut repo);
     assert_eq!(impact_run(&repo, &[], &[]).code, 0);
     repo.write("tests/data/limit.txt", "4\n");
     let run = impact_run(&repo, &[], &[]);

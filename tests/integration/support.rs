@@ -190,6 +190,21 @@ impl TestRepo {
     }
 }
 
+/// Adds and commits a test that reads `tests/data/limit.txt` (holding 3)
+/// under a computed name, in a child process that is not Python: invisible
+/// to selection (no recorded read, no name), for planting misses.
+pub fn plant_invisible_reader(repo: &mut TestRepo) {
+    repo.write("tests/data/limit.txt", "3\n");
+    repo.write(
+        "tests/test_planted.py",
+        "import subprocess\nfrom pathlib import Path\n\n\ndef test_limit():\n    \
+         name = 'li' + 'mit.txt'\n    \
+         out = subprocess.run(['cat', str(Path(__file__).parent / 'data' / name)], \
+         capture_output=True, text=True).stdout\n    assert out.strip() == '3'\n",
+    );
+    repo.commit_all("planted");
+}
+
 fn python_command(dir: &Path) -> Command {
     let mut cmd = Command::new(venv_python());
     cmd.current_dir(dir)
