@@ -93,6 +93,38 @@ pub fn compute(
     let baselines = store.baselines()?;
     let head = repo.head()?;
 
+    // Files the data does not know, and renames, come from git's own view of
+    // the changes since a base commit.
+    let since_base = match since {
+        Some(rev) => {
+            let rev_id = resolve(repo, rev)?;
+            let base = match &head {
+                Some(h) => repo.merge_base(&rev_id, h)?,
+                None => None,
+            };
+            Some(match base {
+                Some(b) => b,
+                None => {
+                    set.notes.push(format!(
+                        "no merge base of {rev} and HEAD (a shallow clone?); comparing with {rev} itself"
+                    ));
+                    rev_id
+                }
+            })
+        }
+        None => None,
+    };
+    let listing_base = since_base.clone().or_else(|| {
+        recorded_commit
+            .filter(|c| repo.resolve_commit(c).ok().flatten().is_some())
+            .map(str::to_string)
+            .or_else(|| head.clone())
+    });
+    let path_changes = match &listing_base {
+        Some(base) => repo.changed_paths(base, &git_target)?,
+        None => Vec::new(),
+    };
+
     // Current blob ids of known files, cheaply: from a tree where possible,
     // reading only the files git reports as dirty.
     let current_ids: HashMap<String, Option<String>> = match &git_target {
@@ -108,7 +140,16 @@ pub fn compute(
                 Some(h) => repo.blob_ids_at(h)?,
                 None => HashMap::new(),
             };
-            let dirty: BTreeSet<String> = repo.dirty_paths()?.into_iter().collect();
+            // Compared with HEAD, the listing above is what `git status`
+            // would say: no second scan of the work tree.
+            let dirty: BTreeSet<String> = if listing_base.is_some() && listing_base == head {
+                path_changes
+                    .iter()
+                    .flat_map(|pc| std::iter::once(pc.path.clone()).chain(pc.old_path.clone()))
+                    .collect()
+            } else {
+                repo.dirty_paths()?.into_iter().collect()
+            };
             let mut ids = HashMap::new();
             for p in baselines.keys() {
                 let id = match head_ids.get(p) {
@@ -136,40 +177,13 @@ pub fn compute(
         }
     }
 
-    // Files the data does not know, and renames, from git's own view of the
-    // changes since a base commit.
-    let since_base = match since {
-        Some(rev) => {
-            let rev_id = resolve(repo, rev)?;
-            let base = match &head {
-                Some(h) => repo.merge_base(&rev_id, h)?,
-                None => None,
-            };
-            Some(match base {
-                Some(b) => b,
-                None => {
-                    set.notes.push(format!(
-                        "no merge base of {rev} and HEAD (a shallow clone?); comparing with {rev} itself"
-                    ));
-                    rev_id
-                }
-            })
-        }
-        None => None,
-    };
-    let listing_base = since_base.clone().or_else(|| {
-        recorded_commit
-            .filter(|c| repo.resolve_commit(c).ok().flatten().is_some())
-            .map(str::to_string)
-            .or_else(|| head.clone())
-    });
     let mut renames: BTreeMap<String, String> = BTreeMap::new();
     let mut added: BTreeMap<String, ChangeKind> = BTreeMap::new();
     // Renames of files the data has no lines for: new path -> old path.
     let mut unknown_renames: BTreeMap<String, String> = BTreeMap::new();
     let mut touched: BTreeSet<String> = BTreeSet::new();
-    if let Some(base) = &listing_base {
-        for pc in repo.changed_paths(base, &git_target)? {
+    {
+        for pc in path_changes {
             touched.insert(pc.path.clone());
             if let Some(old) = &pc.old_path {
                 touched.insert(old.clone());
