@@ -92,6 +92,7 @@ pub fn compute(
     };
     let baselines = store.baselines()?;
     let head = repo.head()?;
+    crate::trace::step("baselines read");
 
     // Files the data does not know, and renames, come from git's own view of
     // the changes since a base commit.
@@ -124,6 +125,7 @@ pub fn compute(
         Some(base) => repo.changed_paths(base, &git_target)?,
         None => Vec::new(),
     };
+    crate::trace::step(format_args!("{} paths changed in git", path_changes.len()));
 
     // Current blob ids of known files, cheaply: from a tree where possible,
     // reading only the files git reports as dirty.
@@ -168,6 +170,7 @@ pub fn compute(
             ids
         }
     };
+    crate::trace::step("current blob ids");
     let mut changed_known = BTreeSet::new();
     for (p, blob) in &baselines {
         if current_ids.get(p).cloned().flatten().as_deref() == Some(blob.as_str()) {

@@ -133,16 +133,7 @@ fn absorb(
     report: &mut Report,
 ) -> Result<()> {
     // IMPACT_TRACE=1 prints how long each step takes (stderr).
-    let trace = std::env::var_os("IMPACT_TRACE").is_some();
-    let start = std::time::Instant::now();
-    let step = |what: &str| {
-        if trace {
-            eprintln!(
-                "trace: {:>8.1} ms  {what}",
-                start.elapsed().as_secs_f64() * 1e3
-            );
-        }
-    };
+    let step = |what: &str| crate::trace::step(format_args!("{}: {what}", src.display()));
     let out_runs = w.runs_of(Side::Out)?;
     let src_runs = w.runs_of(Side::Src)?;
     let out_ids: HashMap<&RunKey, i64> = out_runs.iter().map(|r| (&r.key, r.id)).collect();

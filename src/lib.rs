@@ -25,3 +25,4 @@ pub mod run;
 pub mod select;
 pub mod shard;
 pub mod store;
+pub mod trace;

@@ -7,6 +7,7 @@ use impact::cli::{Args, Settings};
 use impact::output::Output;
 
 fn main() {
+    impact::trace::start();
     let args = Args::parse();
     let code = match Settings::from_args(&args) {
         Ok(settings) => {

@@ -239,13 +239,7 @@ pub fn select(
         }
     }
 
-    let trace = std::env::var_os("IMPACT_TRACE").is_some();
-    if trace {
-        eprintln!(
-            "trace: {:>8.1} ms  data opened",
-            start.elapsed().as_secs_f64() * 1e3
-        );
-    }
+    crate::trace::step("tests loaded");
     let set: ChangeSet = changes::compute(
         repo,
         store,
@@ -266,12 +260,7 @@ pub fn select(
         ));
     }
 
-    if trace {
-        eprintln!(
-            "trace: {:>8.1} ms  changes computed",
-            start.elapsed().as_secs_f64() * 1e3
-        );
-    }
+    crate::trace::step("changes computed");
     // Parsing dominates analysis: spread the changed files over the cores.
     let analysed = analyse_all(&set.changes, config);
     let mut changed = Vec::new();
@@ -337,13 +326,7 @@ pub fn select(
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
     let mut resolver =
         resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
-    // IMPACT_TRACE=1 prints how long each step and effect takes (stderr).
-    if trace {
-        eprintln!(
-            "trace: {:>8.1} ms  changes analysed",
-            start.elapsed().as_secs_f64() * 1e3
-        );
-    }
+    crate::trace::step("changes analysed, resolver ready");
     for (index, found) in &data_files {
         // Resolved first and each on its own, so that names followed for one
         // change are not skipped for the next.
@@ -367,19 +350,13 @@ pub fn select(
         }
     }
     resolver.forget_followed_names();
+    // IMPACT_TRACE=1 prints how long each effect takes (stderr).
     for effect in &effects {
-        let t = Instant::now();
-        if trace {
-            eprintln!("trace: resolving {effect:?}");
-        }
-        resolver.resolve(effect, &mut selected)?;
-        if trace {
-            eprintln!(
-                "trace: {:>8.1} ms  {effect:?}",
-                t.elapsed().as_secs_f64() * 1e3
-            );
-        }
+        crate::trace::timed(format_args!("resolved {effect:?}"), || {
+            resolver.resolve(effect, &mut selected)
+        })?;
     }
+    crate::trace::step("effects resolved");
     notes.extend(resolver.notes());
     if !resolver.full_run.is_empty() {
         return Ok(Selection::full(
