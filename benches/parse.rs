@@ -61,3 +61,20 @@ fn tree_sitter_only(b: divan::Bencher) {
         .unwrap();
     b.bench_local(|| parser.parse(divan::black_box(&src), None));
 }
+
+/// The pair as `impact select` parses it: only the regions the edit touches,
+/// with the baseline's outline.
+#[divan::bench]
+fn parse_pair_in_regions(b: divan::Bencher) {
+    let src = source();
+    let new = edited(&src);
+    let outline = python::Outline::of(&python::parse(&src)).expect("no syntax errors");
+    let hunks = match impact::git::diff_lines(&src, &new) {
+        impact::git::LineDiff::Text(h) => h,
+        impact::git::LineDiff::Binary => panic!("text"),
+    };
+    b.bench(|| {
+        python::parse_pair_in_regions(divan::black_box(&src), &new, &outline, &hunks)
+            .expect("regions apply")
+    });
+}

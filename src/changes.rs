@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{Error, Result};
 use crate::git::{self, ChangeKind, Entry, LineDiff, Repo, Target};
+use crate::python;
 use crate::store::Store;
 
 /// Where the changes are compared to.
@@ -49,6 +50,9 @@ pub struct Change {
     /// For a file the data does not know: its content at the base commit the
     /// changes are listed from, when it existed there.
     pub previous: Option<Vec<u8>>,
+    /// The baseline's outline, when stored: lets analysis parse only the
+    /// changed regions of a Python file.
+    pub outline: Option<python::Outline>,
 }
 
 impl Change {
@@ -236,14 +240,9 @@ pub fn compute(
         } else {
             Status::Modified
         };
-        set.changes.push(make_change(
-            path.clone(),
-            None,
-            status,
-            Some(baseline),
-            current,
-            special,
-        ));
+        let mut change = make_change(path.clone(), None, status, Some(baseline), current, special);
+        change.outline = outline(store, path, blob)?;
+        set.changes.push(change);
     }
     for (new, old) in &renames {
         let Some(blob) = baselines.get(old) else {
@@ -254,14 +253,16 @@ pub fn compute(
             continue;
         };
         let (current, special) = read_target(repo, &git_target, new)?;
-        set.changes.push(make_change(
+        let mut change = make_change(
             new.clone(),
             Some(old.clone()),
             Status::Renamed,
             Some(baseline),
             current,
             special,
-        ));
+        );
+        change.outline = outline(store, old, blob)?;
+        set.changes.push(change);
     }
     // Byte-code caches are never source changes (when not git-ignored).
     added.retain(|p, _| !is_cache(p));
@@ -320,7 +321,18 @@ fn make_change(
         diff,
         special,
         previous: None,
+        outline: None,
     }
+}
+
+/// The stored outline of a Python baseline, when there is a usable one.
+fn outline(store: &Store, path: &str, blob: &str) -> Result<Option<python::Outline>> {
+    if !crate::facts::is_python(path) {
+        return Ok(None);
+    }
+    Ok(store
+        .outline(blob)?
+        .and_then(|text| python::Outline::decode(&text)))
 }
 
 /// The content of a path in the target: a regular file's bytes, or what

@@ -27,9 +27,8 @@ pub fn is_python(path: &str) -> bool {
     path.ends_with(".py") || path.ends_with(".pyi")
 }
 
-/// Computes the facts of a Python file from its content.
-pub fn compute(path: &str, content: &[u8]) -> Facts {
-    let module = python::parse(content);
+/// Computes the facts of a Python file from its parse.
+pub fn compute(path: &str, module: &python::Module) -> Facts {
     let refs = module
         .references()
         .into_iter()
@@ -58,7 +57,7 @@ pub fn compute(path: &str, content: &[u8]) -> Facts {
             imports.insert(format!("{base}.{name}"));
         }
     }
-    let carries = binding_index(&module)
+    let carries = binding_index(module)
         .into_iter()
         .flat_map(|(name, carried)| carried.into_iter().map(move |c| (name.clone(), c)))
         .collect();
@@ -101,7 +100,7 @@ pub fn binding_index(m: &python::Module) -> BTreeMap<String, Vec<String>> {
                     top = p;
                 }
                 let name = &m.defs()[top].name;
-                if crate::select::called_at_import(m, name) {
+                if m.called_at_import(name) {
                     carried.push(name.clone());
                 }
             }

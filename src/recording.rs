@@ -105,9 +105,23 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                 }
             }
             let id = w.set_baseline(path, &blob_id, content)?;
-            if facts::is_python(path) && !w.facts_current(id, &blob_id)? {
-                let f = facts::compute(path, content);
-                w.replace_facts(id, &blob_id, &f.refs, &f.imports, &f.carries)?;
+            if facts::is_python(path) {
+                let need_facts = !w.facts_current(id, &blob_id)?;
+                let need_outline = !w.has_outline(&blob_id)?;
+                if need_facts || need_outline {
+                    let module = crate::python::parse(content);
+                    if need_facts {
+                        let f = facts::compute(path, &module);
+                        w.replace_facts(id, &blob_id, &f.refs, &f.imports, &f.carries)?;
+                    }
+                    if need_outline {
+                        // Empty for a file with syntax errors: parsed whole.
+                        let outline = crate::python::Outline::of(&module)
+                            .map(|o| o.encode())
+                            .unwrap_or_default();
+                        w.set_outline(&blob_id, &outline)?;
+                    }
+                }
             }
             if crate::select::is_test_side(path) && !w.has_quoted(&blob_id)? {
                 // Test files are searched for strings at every selection.

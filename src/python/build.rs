@@ -24,6 +24,9 @@ pub(super) struct Built {
     pub has_code: Vec<bool>,
     pub imports: Vec<Import>,
     pub main_blocks: Vec<(u32, u32)>,
+    /// Line spans of the top-level statements, merged where they share a
+    /// line (`a = 1; b = 2`): the units a partial parse is made of.
+    pub tops: Vec<(u32, u32)>,
 }
 
 pub(super) fn build(text: &str, line_count: u32) -> Built {
@@ -99,12 +102,14 @@ fn build_from(text: &str, line_count: u32, tree: Option<Tree>) -> Built {
         has_code: vec![false; line_count as usize + 2],
         imports: Vec::new(),
         main_blocks: Vec::new(),
+        tops: Vec::new(),
     };
     let mut string_spans = Vec::new();
     match &tree {
         Some(tree) => {
             let root = tree.root_node();
             out.has_errors = root.has_error();
+            out.tops = top_spans(&mut tree.walk(), root);
             let mut walker = Walker {
                 text: text.as_bytes(),
                 cursor: tree.walk(),
@@ -130,6 +135,50 @@ fn build_from(text: &str, line_count: u32, tree: Option<Tree>) -> Built {
     }
     out.imports.sort_by_key(|i| i.line);
     out
+}
+
+/// Line spans of the module's statements, merged where they share a line.
+fn top_spans<'t>(cursor: &mut TreeCursor<'t>, root: Node<'t>) -> Vec<(u32, u32)> {
+    let mut tops: Vec<(u32, u32)> = Vec::new();
+    for (_, k) in kids(cursor, root) {
+        if is_trivia(k) || !k.is_named() || k.start_byte() >= k.end_byte() {
+            continue;
+        }
+        let (a, b) = (start_line(k), end_line(k).max(start_line(k)));
+        match tops.last_mut() {
+            Some(last) if last.1 >= a => last.1 = last.1.max(b),
+            _ => tops.push((a, b)),
+        }
+    }
+    tops
+}
+
+/// Moves a built region of a file (parsed on its own) to where it sits:
+/// its first line becomes line `offset + 1` of a file of `total_lines`.
+pub(super) fn relocate(mut b: Built, offset: u32, total_lines: u32) -> Built {
+    let at = |l: u32| l + offset;
+    for d in &mut b.defs {
+        d.header = (at(d.header.0), at(d.header.1));
+        d.body = (at(d.body.0), at(d.body.1));
+    }
+    for s in &mut b.statements {
+        s.start = at(s.start);
+        s.end = at(s.end);
+    }
+    for i in &mut b.imports {
+        i.line = at(i.line);
+    }
+    for r in b.main_blocks.iter_mut().chain(b.tops.iter_mut()) {
+        *r = (at(r.0), at(r.1));
+    }
+    let mut has_code = vec![false; total_lines as usize + 2];
+    for (line, &code) in b.has_code.iter().enumerate().skip(1) {
+        if let Some(slot) = has_code.get_mut(line + offset as usize) {
+            *slot = code;
+        }
+    }
+    b.has_code = has_code;
+    b
 }
 
 fn parse_tree(text: &str, old: Option<&Tree>) -> Option<Tree> {

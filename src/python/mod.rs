@@ -29,10 +29,12 @@
 //!   [`Module::in_main_block`] tells them apart.
 
 mod build;
+mod outline;
 mod paths;
 
 use std::collections::BTreeMap;
 
+pub use outline::{Outline, parse_pair_in_regions};
 pub use paths::{module_names_for_path, resolve_relative};
 
 /// Index into [`Module::defs`].
@@ -160,6 +162,11 @@ pub struct Module {
     main_blocks: Vec<(u32, u32)>,
     /// Superclass expressions per def, for test collection.
     bases: Vec<Vec<String>>,
+    /// Line spans of the top-level statements (see [`Outline`]).
+    tops: Vec<(u32, u32)>,
+    /// Set when only regions of the file were parsed: what selection needs
+    /// to know of the code outside them (see [`parse_pair_in_regions`]).
+    outside: Option<Box<outline::Outside>>,
 }
 
 /// Parses Python source. Never fails: invalid UTF-8 is decoded lossily and
@@ -226,6 +233,8 @@ fn module_from(built: build::Built, line_count: u32) -> Module {
         references,
         main_blocks: built.main_blocks,
         bases: built.bases,
+        tops: built.tops,
+        outside: None,
     }
 }
 
@@ -292,18 +301,73 @@ impl Module {
     /// Whether `line` is inside the body of an `if __name__ == "__main__":`
     /// block (never executed when pytest imports the module).
     pub fn in_main_block(&self, line: u32) -> bool {
-        self.main_blocks
-            .iter()
-            .any(|&(a, b)| a <= line && line <= b)
+        self.all_main_blocks().any(|(a, b)| a <= line && line <= b)
     }
 
     /// The body lines of the `if __name__ == "__main__":` blocks (the test
     /// itself runs at every import).
     pub fn main_block_lines(&self) -> Vec<u32> {
-        self.main_blocks
+        let mut blocks: Vec<(u32, u32)> = self.all_main_blocks().collect();
+        blocks.sort_unstable();
+        blocks.into_iter().flat_map(|(a, b)| a + 1..=b).collect()
+    }
+
+    fn all_main_blocks(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let outside = self.outside.iter().flat_map(|o| o.main_blocks.iter());
+        self.main_blocks.iter().chain(outside).copied()
+    }
+
+    /// Whether module-level code (outside definitions and imports) names
+    /// `name`, so that a function of that name runs at import (a one-time
+    /// initialiser). The `if __name__ == "__main__":` block does not run at
+    /// import.
+    pub fn called_at_import(&self, name: &str) -> bool {
+        self.outside
+            .as_ref()
+            .is_some_and(|o| o.import_time_refs.contains(name))
+            || self.statements.iter().any(|s| {
+                runs_at_import(s)
+                    && !self.in_main_block(s.start)
+                    && s.refs.iter().any(|r| r == name)
+            })
+    }
+
+    /// Whether the `if __name__ == "__main__":` block names `name`.
+    pub fn called_in_main_block(&self, name: &str) -> bool {
+        self.outside
+            .as_ref()
+            .is_some_and(|o| o.main_refs.contains(name))
+            || self
+                .statements
+                .iter()
+                .any(|s| self.in_main_block(s.start) && s.refs.iter().any(|r| r == name))
+    }
+
+    /// The lines (first header line ..= last body line) of the first
+    /// definition in source order with this qualified name and kind.
+    pub fn def_lines(&self, qualname: &str, kind: DefKind) -> Option<(u32, u32)> {
+        let parsed = self
+            .defs
             .iter()
-            .flat_map(|&(a, b)| a + 1..=b)
-            .collect()
+            .find(|d| d.qualname == qualname && d.kind == kind)
+            .map(|d| (d.header.0, d.body.1));
+        let outside = self.outside.as_ref().and_then(|o| {
+            o.defs
+                .iter()
+                .find(|d| d.qualname == qualname && d.kind() == kind)
+                .map(|d| (d.start, d.end))
+        });
+        match (parsed, outside) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True when only regions of the file were parsed
+    /// ([`parse_pair_in_regions`]): `statements()`, `defs()`, `imports()`
+    /// and the references then hold the code of those regions only.
+    pub fn is_partial(&self) -> bool {
+        self.outside.is_some()
     }
 
     /// All import statements at any depth, in source order.
@@ -330,6 +394,16 @@ impl Module {
     pub fn test_functions(&self) -> Vec<TestFn> {
         build::test_functions(&self.defs, &self.bases)
     }
+}
+
+/// Whether a statement runs when its module is imported, beyond binding a
+/// definition or importing: module-scope code that may call functions.
+fn runs_at_import(s: &Statement) -> bool {
+    matches!(s.scope, Scope::Module)
+        && !matches!(
+            s.kind,
+            StmtKind::DefHeader(_) | StmtKind::ClassHeader(_) | StmtKind::Import
+        )
 }
 
 /// Strips a UTF-8 BOM, decodes lossily and turns lone '\r' into '\n'
@@ -388,6 +462,8 @@ fn opaque(source: &[u8]) -> Module {
         references: BTreeMap::new(),
         main_blocks: Vec::new(),
         bases: Vec::new(),
+        tops: Vec::new(),
+        outside: None,
     }
 }
 

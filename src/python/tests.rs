@@ -1081,3 +1081,23 @@ fn parse_pair_matches_two_full_parses() {
         );
     }
 }
+
+#[test]
+fn outlines_round_trip_and_refuse_what_they_cannot_describe() {
+    let src = format!("{DECORATED}\n{CLASS}\n{MISC}");
+    let m = parse(src.as_bytes());
+    let outline = Outline::of(&m).expect("a clean file has an outline");
+    assert_eq!(Outline::decode(&outline.encode()), Some(outline.clone()));
+    // The top-level statements, merged where they share a line.
+    assert_eq!(m.tops[..2], [(1, 1), (4, 10)]);
+    assert!(
+        m.tops
+            .iter()
+            .any(|&(a, b)| a == b && src.lines().nth(a as usize - 1) == Some("a = 1; b = 2"))
+    );
+    // Syntax errors: no outline, so changes to the file are parsed whole.
+    assert!(Outline::of(&parse(b"def broken(:\n    pass\n")).is_none());
+    // Another version or damage: not used.
+    assert!(Outline::decode("").is_none());
+    assert!(Outline::decode(&outline.encode().replace("{\"v\":1", "{\"v\":99")).is_none());
+}

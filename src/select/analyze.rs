@@ -176,13 +176,13 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         });
         return;
     }
-    let (old, new) = python::parse_pair(baseline, current);
     // Compare code, not comments: a comment edit on a code line is no change.
     let hunks = match crate::git::diff_lines(&strip_comments(baseline), &strip_comments(current)) {
         LineDiff::Text(h) => h,
         LineDiff::Binary => hunks.clone(),
     };
     let hunks = &hunks;
+    let (old, new) = parse_changed(change, known, current, hunks);
     let ctx = PyChange {
         known,
         old: &old,
@@ -226,6 +226,27 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         }
     }
     out.retain(|e| !matches!(e, Effect::TestFunctions { ids, .. } if ids.is_empty()));
+}
+
+/// The baseline and current parse of a changed Python file: only the
+/// changed regions when the baseline's outline allows (test files and
+/// conftests are always parsed whole: their tests and fixtures are listed
+/// from the whole file).
+fn parse_changed(
+    change: &Change,
+    known: &str,
+    current: &[u8],
+    hunks: &[crate::git::Hunk],
+) -> (Module, Module) {
+    let baseline = change.baseline.as_deref().unwrap_or_default();
+    let whole_file_needed = is_test_file(&change.path) || is_conftest(known);
+    if !whole_file_needed
+        && let Some(outline) = &change.outline
+        && let Some(pair) = python::parse_pair_in_regions(baseline, current, outline, hunks)
+    {
+        return pair;
+    }
+    python::parse_pair(baseline, current)
 }
 
 /// Test ids of `ids` that the old version of the file did not define.
@@ -423,29 +444,6 @@ pub fn carrier_names(m: &Module, d: usize) -> Vec<String> {
     names
 }
 
-/// Whether module-level code (outside definitions and imports) names `name`,
-/// so that a function of that name runs at import (a one-time initialiser).
-/// The `if __name__ == "__main__":` block does not run at import: it is the
-/// script rule's, and a measured child process records what it runs.
-pub fn called_at_import(m: &Module, name: &str) -> bool {
-    m.statements().iter().any(|s| {
-        matches!(s.scope, Scope::Module)
-            && !matches!(
-                s.kind,
-                StmtKind::DefHeader(_) | StmtKind::ClassHeader(_) | StmtKind::Import
-            )
-            && !m.in_main_block(s.start)
-            && s.refs.iter().any(|r| r == name)
-    })
-}
-
-/// Whether the `if __name__ == "__main__":` block names `name`.
-pub fn called_in_main_block(m: &Module, name: &str) -> bool {
-    m.statements()
-        .iter()
-        .any(|s| m.in_main_block(s.start) && s.refs.iter().any(|r| r == name))
-}
-
 /// The changed lines of a diff in the old numbering; a pure insertion counts
 /// as the lines around it.
 pub fn hunk_lines(hunks: &[crate::git::Hunk]) -> Vec<u32> {
@@ -556,7 +554,7 @@ impl PyChange<'_> {
                         });
                     }
                     let top = outermost(m, d);
-                    if old_side && called_in_main_block(m, &top) {
+                    if old_side && m.called_in_main_block(&top) {
                         // Run as a script: the tests whose (child) processes ran
                         // the script's block, as recorded.
                         out.push(Effect::Lines {
@@ -564,7 +562,7 @@ impl PyChange<'_> {
                             lines: m.main_block_lines(),
                         });
                     }
-                    let called = called_at_import(m, &top);
+                    let called = m.called_at_import(&top);
                     if called {
                         // A one-time initialiser: its result is bound at import.
                         out.push(Effect::Names {
@@ -623,17 +621,14 @@ impl PyChange<'_> {
     fn body_of(&self, m: &Module, d: usize, old_side: bool, out: &mut Vec<Effect>) {
         let def = &m.defs()[d];
         let old_def = if old_side {
-            Some(def)
+            Some((def.header.0, def.body.1))
         } else {
-            self.old
-                .defs()
-                .iter()
-                .find(|o| o.qualname == def.qualname && o.kind == def.kind)
+            self.old.def_lines(&def.qualname, def.kind)
         };
-        if let Some(o) = old_def {
+        if let Some((first, last)) = old_def {
             out.push(Effect::Lines {
                 path: self.path(),
-                lines: (o.header.0..=o.body.1).collect(),
+                lines: (first..=last).collect(),
             });
         }
     }
@@ -816,6 +811,228 @@ pub fn describe(effects: &[Effect], change: &Change) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Module-level code of every kind selection tells apart, for the
+    /// region-parse equivalence test below.
+    const TRICKY: &str = r#""""Docstring."""
+import functools
+from config import RATE, LIMIT as CAP
+
+A = 1; B = A * 2
+TOTAL = compute_total(RATE) + \
+    CAP
+TEXT = """
+# not a comment
+def not_a_def():
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def compute_total(rate=RATE):
+    return rate * 2
+
+
+def init():
+    return {"x": 1}
+
+
+SETTINGS = init()
+
+
+class Cart(Base, metaclass=Meta):
+    MAX = 3
+
+    @property
+    def size(self):
+        def inner(n):
+            return n + self.MAX
+        return inner(1)
+
+    class Inner:
+        def deep(self):
+            return 1
+
+
+if RATE > 1:
+    FAST = True
+else:
+    FAST = False
+
+try:
+    import json
+except ImportError:
+    json = None
+
+
+def helper(a,
+           b=CAP):
+    return (a +
+            b)
+
+
+def one(): return 1
+
+
+if __name__ == "__main__":
+    helper(1)
+    one()
+"#;
+
+    /// Tiny deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n.max(1) as u64) as usize
+        }
+    }
+
+    /// One random edit of a few lines: changes, insertions (of code at
+    /// every indentation, of comments, of unbalanced brackets and quotes),
+    /// deletions, re-indentation.
+    fn edit(src: &str, rng: &mut Rng) -> String {
+        let mut lines: Vec<String> = src.split('\n').map(str::to_string).collect();
+        let i = rng.next(lines.len());
+        let indent: String = lines[i].chars().take_while(|c| *c == ' ').collect();
+        // A name defined elsewhere in the file, for edits that redefine it.
+        let defined: Vec<&str> = src
+            .lines()
+            .filter_map(|l| l.strip_prefix("def ").or_else(|| l.strip_prefix("class ")))
+            .filter_map(|rest| rest.split(['(', ':']).next())
+            .collect();
+        match rng.next(13) {
+            12 if !defined.is_empty() => {
+                let name = defined[rng.next(defined.len())];
+                lines.insert(i, format!("def {name}(v):\n    return v\n"));
+            }
+            0 => lines[i].push_str(" + 1"),
+            1 => lines[i] = format!("{indent}x = (1)"),
+            2 => {
+                lines.remove(i);
+            }
+            3 => lines.insert(i, format!("{indent}y = compute_total(2)")),
+            4 => lines.insert(i, "NEW = init()".into()),
+            5 => lines.insert(i, format!("{indent}# a comment")),
+            6 => lines.insert(i, format!("{indent}s = \"\"\"")),
+            7 => lines.insert(i, format!("{indent}call(")),
+            8 => lines[i] = format!("    {}", lines[i]),
+            9 => lines[i] = lines[i].trim_start().to_string(),
+            10 => {
+                let n = (i + 1 + rng.next(4)).min(lines.len());
+                lines.drain(i..n);
+            }
+            _ => lines.insert(
+                i,
+                format!("{indent}def added(v=RATE):\n{indent}    return v"),
+            ),
+        }
+        lines.join("\n")
+    }
+
+    fn change(path: &str, old: &str, new: &str, outline: bool) -> Change {
+        let (baseline, current) = (old.as_bytes().to_vec(), new.as_bytes().to_vec());
+        Change {
+            path: path.into(),
+            old_path: None,
+            status: Status::Modified,
+            diff: Some(crate::git::diff_lines(&baseline, &current)),
+            outline: if outline {
+                python::Outline::of(&python::parse(&baseline))
+            } else {
+                None
+            },
+            baseline: Some(baseline),
+            current: Some(current),
+            special: None,
+            previous: None,
+        }
+    }
+
+    /// Parsing only the changed regions must give exactly the effects of
+    /// parsing both versions whole, for every edit; and the regions must
+    /// actually be used for most of them (or this would test nothing).
+    #[test]
+    fn region_parse_gives_the_effects_of_a_whole_parse() {
+        let config = Config::load(&std::env::temp_dir().join("impact-no-config")).unwrap();
+        let sources = [
+            ("shop/tricky.py", TRICKY),
+            (
+                "shop/util.py",
+                include_str!("../../fixtures/sample/shop/util.py"),
+            ),
+            (
+                "shop/catalog.py",
+                include_str!("../../fixtures/sample/shop/catalog.py"),
+            ),
+            (
+                "shop/pricing.py",
+                include_str!("../../fixtures/sample/shop/pricing.py"),
+            ),
+            (
+                "shop/cart.py",
+                include_str!("../../fixtures/sample/shop/cart.py"),
+            ),
+            (
+                "shop/cli.py",
+                include_str!("../../fixtures/sample/shop/cli.py"),
+            ),
+            (
+                "shop/server.py",
+                include_str!("../../fixtures/children/shop/server.py"),
+            ),
+            (
+                "shop/workers.py",
+                include_str!("../../fixtures/children/shop/workers.py"),
+            ),
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut cases, mut partial) = (0, 0);
+        for (path, src) in sources {
+            assert!(
+                python::Outline::of(&python::parse(src.as_bytes())).is_some(),
+                "{path}"
+            );
+            for _ in 0..150 {
+                // One to three edits, so that some files have several hunks.
+                let mut new = src.to_string();
+                for _ in 0..1 + rng.next(3) {
+                    new = edit(&new, &mut rng);
+                }
+                let whole = effects(&change(path, src, &new, false), &config);
+                let regions = effects(&change(path, src, &new, true), &config);
+                assert_eq!(regions, whole, "{path} edited into:\n{new}");
+                cases += 1;
+                let c = change(path, src, &new, true);
+                if let Some(LineDiff::Text(hunks)) = &c.diff
+                    && let Some(outline) = &c.outline
+                {
+                    let stripped = match crate::git::diff_lines(
+                        &strip_comments(src.as_bytes()),
+                        &strip_comments(new.as_bytes()),
+                    ) {
+                        LineDiff::Text(h) => h,
+                        LineDiff::Binary => hunks.clone(),
+                    };
+                    if python::parse_pair_in_regions(
+                        src.as_bytes(),
+                        new.as_bytes(),
+                        outline,
+                        &stripped,
+                    )
+                    .is_some()
+                    {
+                        partial += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            partial * 2 > cases,
+            "regions used for {partial} of {cases} edits"
+        );
+    }
 
     #[test]
     fn strips_comments_but_not_strings() {

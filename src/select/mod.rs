@@ -26,7 +26,7 @@ use crate::git::{LineDiff, Repo};
 use crate::recording::parse_rfc3339;
 use crate::store::Store;
 
-pub use analyze::{Effect, called_at_import, carrier_names};
+pub use analyze::{Effect, carrier_names};
 pub use resolve::scope_contains;
 pub use testside::stored_quoted_tokens;
 
@@ -263,6 +263,7 @@ pub fn select(
     crate::trace::step("changes computed");
     // Parsing dominates analysis: spread the changed files over the cores.
     let analysed = analyse_all(&set.changes, config);
+    crate::trace::step("changes analysed");
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
     let mut effects: Vec<Effect> = Vec::new();
@@ -326,7 +327,7 @@ pub fn select(
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
     let mut resolver =
         resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
-    crate::trace::step("changes analysed, resolver ready");
+    crate::trace::step("resolver ready");
     for (index, found) in &data_files {
         // Resolved first and each on its own, so that names followed for one
         // change are not skipped for the next.

@@ -203,6 +203,18 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// The stored outline of a content (see migration 9), if any.
+    pub fn outline(&self, blob_id: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT outline FROM impact_outline WHERE blob_id = ?1",
+                [blob_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(read_err(&self.path))
+    }
+
     /// The stored content of a baseline.
     pub fn source(&self, blob_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.conn()

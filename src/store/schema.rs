@@ -169,4 +169,15 @@ pub const MIGRATIONS: &[&str] = &[
         tokens text not null
     );
     "#,
+    // 9: per recorded Python content, its outline (top-level statement
+    // spans, definitions, names referenced at import and under `__main__`),
+    // so that `impact select` parses only the changed regions of a file. A
+    // cache: a missing row, or an empty outline (syntax errors), means the
+    // file is parsed whole.
+    r#"
+    CREATE TABLE impact_outline (
+        blob_id text primary key,
+        outline text not null
+    );
+    "#,
 ];

@@ -391,13 +391,15 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
-    /// Drops source contents (and their string tokens) no baseline refers
-    /// to any more.
+    /// Drops source contents (and their string tokens and outlines) no
+    /// baseline refers to any more.
     pub fn drop_unused_sources(&mut self) -> Result<(), StoreError> {
         for sql in [
             "DELETE FROM impact_source
              WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
             "DELETE FROM impact_quoted
+             WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
+            "DELETE FROM impact_outline
              WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
         ] {
             self.tx.execute(sql, []).map_err(self.err("write"))?;
@@ -415,6 +417,30 @@ impl<'conn> Writer<'conn> {
             )
             .map(|n| n > 0)
             .map_err(self.err("read"))
+    }
+
+    /// Whether the outline of a content is stored (possibly empty: the
+    /// content has syntax errors).
+    pub fn has_outline(&self, blob_id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT count(*) FROM impact_outline WHERE blob_id = ?1",
+                [blob_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.err("read"))
+    }
+
+    /// Stores the outline of a content (see migration 9).
+    pub fn set_outline(&mut self, blob_id: &str, outline: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO impact_outline (blob_id, outline) VALUES (?1, ?2)",
+                params![blob_id, outline],
+            )
+            .map_err(self.err("write"))?;
+        Ok(())
     }
 
     /// Stores the string tokens of a content (see migration 8).
