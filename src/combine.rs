@@ -271,6 +271,7 @@ fn absorb(
     if src_latest > out_latest {
         w.copy_meta()?;
     }
+    w.copy_content_caches()?;
     w.drop_unused_sources()?;
     step("done");
     report.tests_taken += taken.len();

@@ -464,6 +464,22 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// What the input stored by content for the baselines this file now
+    /// holds (outlines, string tokens of test files), where this file lacks
+    /// it: caches that spare selection a whole parse or a read.
+    pub fn copy_content_caches(&mut self) -> Result<(), StoreError> {
+        self.tx
+            .execute_batch(
+                "INSERT OR IGNORE INTO main.impact_outline (blob_id, outline)
+                     SELECT blob_id, outline FROM src.impact_outline
+                     WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);
+                 INSERT OR IGNORE INTO main.impact_quoted (blob_id, tokens)
+                     SELECT blob_id, tokens FROM src.impact_quoted
+                     WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);",
+            )
+            .map_err(self.query_err())
+    }
+
     /// The file id of a path in this file.
     pub fn out_file_id(&self, path: &str) -> Result<Option<i64>, StoreError> {
         self.tx

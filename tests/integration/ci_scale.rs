@@ -67,6 +67,9 @@ struct Dump {
     /// outside tests.
     reads: BTreeSet<(String, String)>,
     scope_reads: BTreeSet<(String, String)>,
+    /// (blob id, table) of what is stored by content beside the baselines
+    /// (outlines, string tokens of test files).
+    by_content: BTreeSet<(String, String)>,
 }
 
 fn dump(db: &Path) -> Dump {
@@ -112,12 +115,17 @@ fn dump(db: &Path) -> Dump {
         "SELECT t.nodeid, r.path FROM impact_test_read r JOIN impact_test t ON t.id = r.test_id",
     );
     let scope_reads = pairs("SELECT scope, path FROM impact_scope_read");
+    let by_content = pairs(
+        "SELECT blob_id, 'outline' FROM impact_outline
+         UNION SELECT blob_id, 'quoted' FROM impact_quoted",
+    );
     Dump {
         tests,
         lines,
         baselines,
         reads,
         scope_reads,
+        by_content,
     }
 }
 
@@ -164,6 +172,14 @@ fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
     let b = dump(single);
     assert_eq!(a.tests, b.tests, "tests and outcomes differ");
     assert_eq!(a.baselines, b.baselines, "baselines differ");
+    assert_eq!(
+        a.by_content, b.by_content,
+        "outlines or string tokens differ"
+    );
+    assert!(
+        a.by_content.iter().any(|(_, t)| t == "outline"),
+        "outlines are stored"
+    );
     assert_eq!(
         a.scope_reads, b.scope_reads,
         "files read outside tests differ"
