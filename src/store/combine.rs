@@ -392,8 +392,8 @@ impl Writer<'_> {
                      JOIN main.context mc ON mc.context = sc.context
                      WHERE true
                      ON CONFLICT (file_id, context_id) DO UPDATE SET numbits = excluded.numbits;
-                 DELETE FROM main.line_bits WHERE rowid IN (
-                     SELECT lb.rowid FROM {take} t
+                 DELETE FROM main.line_bits WHERE (file_id, context_id) IN (
+                     SELECT lb.file_id, lb.context_id FROM {take} t
                      CROSS JOIN main.context c ON c.context = t.nodeid
                      CROSS JOIN main.line_bits lb ON lb.context_id = c.id
                      JOIN main.file f ON f.id = lb.file_id

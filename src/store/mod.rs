@@ -211,17 +211,20 @@ impl Store {
             .map_err(|e| self.classify_error(e))
     }
 
-    /// Applies the migrations not yet applied, in one exclusive transaction.
+    /// Applies the migrations not yet applied, in one immediate transaction
+    /// (a concurrent impact that migrated first leaves nothing to do).
     fn migrate(&self) -> Result<(), StoreError> {
         let path = &self.path;
         let current: i64 = self.pragma("user_version")?;
         if current as usize >= schema::MIGRATIONS.len() {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| sql_error("start a migration of", path, e))?;
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| sql_error("start a migration of", path, e))?;
+        let current: i64 = self.pragma("user_version")?;
         for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
             tx.execute_batch(sql)
                 .map_err(|e| sql_error("migrate", path, e))?;
@@ -230,7 +233,14 @@ impl Store {
         }
         tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
             .map_err(|e| sql_error("migrate", path, e))?;
-        tx.commit().map_err(|e| sql_error("migrate", path, e))
+        tx.commit().map_err(|e| sql_error("migrate", path, e))?;
+        let applied = current as usize + 1..=schema::MIGRATIONS.len();
+        if current > 0 && schema::VACUUM_AFTER.iter().any(|m| applied.contains(m)) {
+            self.conn
+                .execute_batch("VACUUM")
+                .map_err(|e| sql_error("compact", path, e))?;
+        }
+        Ok(())
     }
 
     fn classify_error(&self, e: rusqlite::Error) -> StoreError {
@@ -354,6 +364,88 @@ mod tests {
             .query_row("SELECT count(*) FROM coverage_schema", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 1, "the migration must not be re-applied");
+    }
+
+    /// A file written before line_bits was clustered by file keeps every
+    /// row through the rebuild, and is compacted afterwards.
+    #[test]
+    fn line_bits_rebuilt_by_file_keep_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &schema::MIGRATIONS[..9] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 9).unwrap();
+            conn.pragma_update(None, "application_id", schema::APPLICATION_ID)
+                .unwrap();
+            conn.execute_batch("BEGIN").unwrap();
+            for f in 0..20i64 {
+                conn.execute(
+                    "INSERT INTO file (id, path) VALUES (?1, ?2)",
+                    rusqlite::params![f, format!("m{f}.py")],
+                )
+                .unwrap();
+            }
+            for c in 0..300i64 {
+                conn.execute(
+                    "INSERT INTO context (id, context) VALUES (?1, ?2)",
+                    rusqlite::params![c, format!("t.py::t{c}")],
+                )
+                .unwrap();
+            }
+            let mut ins = conn
+                .prepare("INSERT INTO line_bits (file_id, context_id, numbits) VALUES (?1, ?2, ?3)")
+                .unwrap();
+            for c in 0..300i64 {
+                for f in 0..20i64 {
+                    ins.execute(rusqlite::params![f, c, vec![(c % 251) as u8; 64]])
+                        .unwrap();
+                }
+            }
+            drop(ins);
+            conn.execute_batch("COMMIT").unwrap();
+        }
+        let rows = |store: &Store| -> Vec<(i64, i64, Vec<u8>)> {
+            let mut stmt = store
+                .conn
+                .prepare("SELECT file_id, context_id, numbits FROM line_bits ORDER BY 1, 2")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let store = Store::open(&path).unwrap().expect("file exists");
+        let after = rows(&store);
+        assert_eq!(after.len(), 6_000);
+        assert!(
+            after
+                .iter()
+                .all(|(f, c, b)| (0..20).contains(f) && b == &vec![(c % 251) as u8; 64])
+        );
+        let sql: String = store
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'line_bits'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        let free: i64 = store.pragma("freelist_count").unwrap();
+        assert_eq!(free, 0, "vacuumed after the rebuild");
+        // A duplicate row is refused as before (coverage.py's unique key).
+        assert!(
+            store
+                .conn
+                .execute(
+                    "INSERT INTO line_bits (file_id, context_id, numbits) VALUES (1, 1, x'01')",
+                    []
+                )
+                .is_err()
+        );
     }
 
     #[test]

@@ -275,14 +275,14 @@ pub struct TestRow {
 }
 
 impl Store {
-    /// Every known test.
+    /// Every known test, sorted by id.
     pub fn tests(&self) -> Result<Vec<TestRow>, StoreError> {
         let err = read_err(&self.path);
+        // Read in table order and sorted here: ordering by the id index
+        // would visit the table's pages in random order.
         let mut stmt = self
             .conn()
-            .prepare_cached(
-                "SELECT nodeid, outcome, duration, needs_run FROM impact_test ORDER BY nodeid",
-            )
+            .prepare_cached("SELECT nodeid, outcome, duration, needs_run FROM impact_test")
             .map_err(&err)?;
         let rows = stmt
             .query_map([], |r| {
@@ -294,7 +294,9 @@ impl Store {
                 })
             })
             .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        let mut tests: Vec<TestRow> = rows.collect::<Result<_, _>>().map_err(&err)?;
+        tests.sort_unstable_by(|a, b| a.nodeid.cmp(&b.nodeid));
+        Ok(tests)
     }
 
     /// Tests whose recorded lines in `file_id` intersect `numbits`, each with
