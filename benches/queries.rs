@@ -183,3 +183,17 @@ fn open_store(bencher: Bencher) {
     let _ = data();
     bencher.bench_local(open);
 }
+
+/// Every known test, as selection loads them first.
+#[divan::bench]
+fn all_tests(bencher: Bencher) {
+    let store = open();
+    bencher.bench_local(|| store.tests().expect("tests"));
+}
+
+/// Every baseline's blob id by path, as change detection reads them.
+#[divan::bench]
+fn baselines(bencher: Bencher) {
+    let store = open();
+    bencher.bench_local(|| store.baselines().expect("baselines"));
+}

@@ -79,25 +79,43 @@ pub struct ChangeSet {
     pub unchanged: BTreeMap<String, String>,
 }
 
-/// Computes the changes against `target`; with `since`, only files changed
-/// between the merge base of `since` and HEAD, and the target, are considered.
-pub fn compute(
-    repo: &Repo,
-    store: &Store,
+/// Git's side of change detection: what git reports as changed since a
+/// base commit, and the blob ids of the tree that unchanged files are looked
+/// up in. It scans the work tree (a `stat` of every tracked file), the slow
+/// part of change detection, and needs nothing from the data but the
+/// recorded commit: [`list`] runs it on a thread of its own, with its own
+/// handle on the repository, while the data is read.
+pub struct Listing {
+    git_target: Target,
+    since_base: Option<String>,
+    listing_base: Option<String>,
+    path_changes: Vec<git::PathChange>,
+    /// Blob ids by path: of the target commit, or of HEAD for the work tree
+    /// and the index.
+    tree_ids: HashMap<String, String>,
+    /// Work tree only: paths that may differ from HEAD (`git status`).
+    dirty: BTreeSet<String>,
+    notes: Vec<String>,
+}
+
+/// Lists what git reports as changed for `target`, from the merge base of
+/// `since` and HEAD when given, else from the recorded commit (or HEAD),
+/// in the repository at `root`.
+pub fn list(
+    root: &std::path::Path,
     target: &TargetSpec,
     since: Option<&str>,
     recorded_commit: Option<&str>,
-) -> Result<ChangeSet> {
-    let mut set = ChangeSet::default();
+) -> Result<Listing> {
+    let repo = Repo::discover(root)?;
+    let repo = &repo;
+    let mut notes = Vec::new();
     let git_target = match target {
         TargetSpec::WorkTree => Target::WorkTree,
         TargetSpec::Index => Target::Index,
         TargetSpec::Rev(r) => Target::Commit(resolve(repo, r)?),
     };
-    let baselines = store.baselines()?;
     let head = repo.head()?;
-    crate::trace::step("baselines read");
-
     // Files the data does not know, and renames, come from git's own view of
     // the changes since a base commit.
     let since_base = match since {
@@ -110,7 +128,7 @@ pub fn compute(
             Some(match base {
                 Some(b) => b,
                 None => {
-                    set.notes.push(format!(
+                    notes.push(format!(
                         "no merge base of {rev} and HEAD (a shallow clone?); comparing with {rev} itself"
                     ));
                     rev_id
@@ -130,35 +148,64 @@ pub fn compute(
         None => Vec::new(),
     };
     crate::trace::step(format_args!("{} paths changed in git", path_changes.len()));
+    let tree_ids = match (&git_target, &head) {
+        (Target::Commit(c), _) => repo.blob_ids_at(c)?,
+        (_, Some(h)) => repo.blob_ids_at(h)?,
+        (_, None) => HashMap::new(),
+    };
+    // Compared with HEAD, the listing above is what `git status` would
+    // say: no second scan of the work tree.
+    let dirty = match git_target {
+        Target::WorkTree if listing_base.is_some() && listing_base == head => path_changes
+            .iter()
+            .flat_map(|pc| std::iter::once(pc.path.clone()).chain(pc.old_path.clone()))
+            .collect(),
+        Target::WorkTree => repo.dirty_paths()?.into_iter().collect(),
+        _ => BTreeSet::new(),
+    };
+    crate::trace::step("tree ids listed");
+    Ok(Listing {
+        git_target,
+        since_base,
+        listing_base,
+        path_changes,
+        tree_ids,
+        dirty,
+        notes,
+    })
+}
+
+/// Computes the changes of every file the data knows, and the files it does
+/// not know, from git's [`Listing`]; with `since`, only files the listing
+/// reports are considered.
+pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet> {
+    let Listing {
+        git_target,
+        since_base,
+        listing_base,
+        path_changes,
+        tree_ids,
+        dirty,
+        notes,
+    } = listing;
+    let mut set = ChangeSet {
+        notes,
+        ..ChangeSet::default()
+    };
+    let baselines = store.baselines()?;
+    crate::trace::step("baselines read");
 
     // Current blob ids of known files, cheaply: from a tree where possible,
     // reading only the files git reports as dirty.
     let current_ids: HashMap<String, Option<String>> = match &git_target {
-        Target::Commit(c) => {
-            let ids = repo.blob_ids_at(c)?;
-            baselines
-                .keys()
-                .map(|p| (p.clone(), ids.get(p).cloned()))
-                .collect()
-        }
+        Target::Commit(_) => baselines
+            .keys()
+            .map(|p| (p.clone(), tree_ids.get(p).cloned()))
+            .collect(),
         Target::WorkTree => {
-            let head_ids = match &head {
-                Some(h) => repo.blob_ids_at(h)?,
-                None => HashMap::new(),
-            };
-            // Compared with HEAD, the listing above is what `git status`
-            // would say: no second scan of the work tree.
-            let dirty: BTreeSet<String> = if listing_base.is_some() && listing_base == head {
-                path_changes
-                    .iter()
-                    .flat_map(|pc| std::iter::once(pc.path.clone()).chain(pc.old_path.clone()))
-                    .collect()
-            } else {
-                repo.dirty_paths()?.into_iter().collect()
-            };
             let mut ids = HashMap::new();
             for p in baselines.keys() {
-                let id = match head_ids.get(p) {
+                let id = match tree_ids.get(p) {
                     Some(id) if !dirty.contains(p) => Some(id.clone()),
                     _ => entry_id(repo.read(&git_target, p)?),
                 };

@@ -11,6 +11,7 @@ fn main() {
     let args = Args::parse();
     let code = match Settings::from_args(&args) {
         Ok(settings) => {
+            impact::trace::step("arguments parsed");
             let out = Output::new(settings.color);
             impact::commands::run(&settings, &args.command, &out)
                 .unwrap_or_else(|e| report(&e, &out))

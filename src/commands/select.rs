@@ -93,7 +93,9 @@ pub fn compute(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<S
         (None, true) => TargetSpec::Index,
         (None, false) => TargetSpec::WorkTree,
     };
+    crate::trace::step("config loaded");
     let store = Store::open(&settings.db)?;
+    crate::trace::step("data opened");
     let opts = Options {
         target,
         since: args.since.clone(),

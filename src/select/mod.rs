@@ -217,7 +217,27 @@ pub fn select(
             start,
         ));
     };
-    let tests = store.tests()?;
+    crate::trace::step("last run read");
+    // Git's listing scans the work tree: it runs on a thread of its own
+    // while the tests are read.
+    let root = repo.root().to_owned();
+    let (tests, listing) = std::thread::scope(|scope| {
+        let listing = scope.spawn(|| {
+            changes::list(
+                &root,
+                &opts.target,
+                opts.since.as_deref(),
+                last_run.commit.as_deref(),
+            )
+        });
+        let tests = store.tests();
+        crate::trace::step("tests loaded");
+        let listing = listing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (tests, listing)
+    });
+    let tests = tests?;
     let total = tests.len();
     if let Some(max_days) = config.max_age_days
         && let Some(recorded) = parse_rfc3339(&last_run.started_at)
@@ -239,14 +259,7 @@ pub fn select(
         }
     }
 
-    crate::trace::step("tests loaded");
-    let set: ChangeSet = changes::compute(
-        repo,
-        store,
-        &opts.target,
-        opts.since.as_deref(),
-        last_run.commit.as_deref(),
-    )?;
+    let set: ChangeSet = changes::compute(repo, store, listing?)?;
     let mut notes = set.notes.clone();
     if !set.unreconstructable.is_empty() {
         return Ok(Selection::full(
@@ -261,8 +274,24 @@ pub fn select(
     }
 
     crate::trace::step("changes computed");
-    // Parsing dominates analysis: spread the changed files over the cores.
-    let analysed = analyse_all(&set.changes, config);
+    // Parsing dominates analysis: spread the changed files over the cores,
+    // while this thread gets the resolver ready. A changed Python module is
+    // looked up in the strings of test files (`python -m pkg.mod`): those
+    // are indexed meanwhile.
+    let module_changed = set
+        .changes
+        .iter()
+        .any(|c| crate::facts::is_python(&c.path) && !is_test_side(&c.path));
+    let (analysed, resolver) = analyse_while(&set.changes, config, || {
+        let mut resolver =
+            resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
+        if module_changed {
+            resolver.prepare_module_strings()?;
+        }
+        crate::trace::step("resolver ready");
+        Ok::<_, crate::error::Error>(resolver)
+    });
+    let mut resolver = resolver?;
     crate::trace::step("changes analysed");
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
@@ -325,9 +354,6 @@ pub fn select(
     }
 
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
-    let mut resolver =
-        resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
-    crate::trace::step("resolver ready");
     for (index, found) in &data_files {
         // Resolved first and each on its own, so that names followed for one
         // change are not skipped for the next.
@@ -451,32 +477,47 @@ fn baseline_lines(change: &changes::Change) -> Vec<u32> {
     }
 }
 
-/// The effects of every change, computed on all cores.
-fn analyse_all(changes: &[changes::Change], config: &Config) -> Vec<Vec<Effect>> {
+/// The effects of every change, computed on all cores (each worker takes
+/// the next file, so one large file does not hold up a fixed share), while
+/// the calling thread runs `meanwhile`.
+fn analyse_while<T>(
+    changes: &[changes::Change],
+    config: &Config,
+    meanwhile: impl FnOnce() -> T,
+) -> (Vec<Vec<Effect>>, T) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if threads < 2 || changes.len() < 8 {
-        return changes
+        let effects = changes
             .iter()
             .map(|c| analyze::effects(c, config))
             .collect();
+        return (effects, meanwhile());
     }
-    let chunk = changes.len().div_ceil(threads);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = changes
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|c| analyze::effects(c, config))
-                        .collect::<Vec<_>>()
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(c) = changes.get(i) else {
+                            return done;
+                        };
+                        done.push((i, analyze::effects(c, config)));
+                    }
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        let value = meanwhile();
+        let mut effects: Vec<Vec<Effect>> = vec![Vec::new(); changes.len()];
+        for w in workers {
+            for (i, e) in w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+                effects[i] = e;
+            }
+        }
+        (effects, value)
     })
 }

@@ -22,7 +22,7 @@ pub struct Resolver<'a> {
     repo: &'a Repo,
     store: &'a Store,
     target: Target,
-    test_ids: Vec<String>,
+    test_ids: Vec<&'a str>,
     /// Known files whose content is the recorded one (path -> blob id).
     unchanged: BTreeMap<String, String>,
     file_ids: BTreeMap<String, Option<i64>>,
@@ -34,7 +34,7 @@ pub struct Resolver<'a> {
     /// Per measured file: name -> names carried from it (see `binding_index`).
     bindings: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Known test ids by test file, for prefix lookups.
-    by_file: BTreeMap<String, Vec<String>>,
+    by_file: BTreeMap<&'a str, Vec<&'a str>>,
     /// Tests that ran any line of a file, by file.
     measured: BTreeMap<String, BTreeSet<String>>,
     /// Importer closures already computed, by file.
@@ -74,7 +74,7 @@ impl<'a> Resolver<'a> {
         repo: &'a Repo,
         store: &'a Store,
         target: &TargetSpec,
-        tests: &[TestRow],
+        tests: &'a [TestRow],
         unchanged: BTreeMap<String, String>,
     ) -> Result<Self> {
         let target = match target {
@@ -88,7 +88,7 @@ impl<'a> Resolver<'a> {
             repo,
             store,
             target,
-            test_ids: tests.iter().map(|t| t.nodeid.clone()).collect(),
+            test_ids: tests.iter().map(|t| t.nodeid.as_str()).collect(),
             unchanged,
             file_ids: BTreeMap::new(),
             baselines: None,
@@ -97,10 +97,10 @@ impl<'a> Resolver<'a> {
             imports: None,
             bindings: BTreeMap::new(),
             by_file: {
-                let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for t in tests {
-                    let file = t.nodeid.split("::").next().unwrap_or(&t.nodeid).to_string();
-                    m.entry(file).or_default().push(t.nodeid.clone());
+                    let file = t.nodeid.split("::").next().unwrap_or(&t.nodeid);
+                    m.entry(file).or_default().push(&t.nodeid);
                 }
                 m
             },
@@ -152,7 +152,7 @@ impl<'a> Resolver<'a> {
             self.testside = Some(TestSide::new(
                 self.repo,
                 &self.target,
-                &self.test_ids,
+                self.by_file.keys().copied(),
                 self.store,
                 &self.unchanged,
             )?);
@@ -214,8 +214,8 @@ impl<'a> Resolver<'a> {
                 self.whole_test_file(path, Reason::TestFile { path: path.clone() }, out)
             }
             Effect::Doctests { path } => {
-                for id in self.by_file.get(path).cloned().unwrap_or_default() {
-                    add(out, id, Reason::Scope { path: path.clone() });
+                for id in self.by_file.get(path.as_str()).into_iter().flatten() {
+                    add(out, id.to_string(), Reason::Scope { path: path.clone() });
                 }
             }
             Effect::ModuleNamed { path } => {
@@ -337,7 +337,7 @@ impl<'a> Resolver<'a> {
                     };
                     for t in &self.test_ids {
                         if scope_contains(&scope, t) {
-                            add(out, t.clone(), reason.clone());
+                            add(out, t.to_string(), reason.clone());
                         }
                     }
                 }
@@ -356,7 +356,7 @@ impl<'a> Resolver<'a> {
                         .test_ids
                         .iter()
                         .filter(|t| selector_matches(selector, t))
-                        .cloned()
+                        .map(|t| t.to_string())
                         .collect();
                     if known.is_empty() {
                         // Not in the data (yet): pass the selector to pytest as given.
@@ -382,11 +382,16 @@ impl<'a> Resolver<'a> {
     fn select_prefix(&self, prefix: &str, known: Reason, unknown: Reason, out: &mut Selected) {
         // Look in the file's own tests first.
         let file = prefix.split("::").next().unwrap_or(prefix);
-        let matching: Vec<&String> = match self.by_file.get(file) {
-            Some(ids) => ids.iter().filter(|t| selector_matches(prefix, t)).collect(),
+        let matching: Vec<&str> = match self.by_file.get(file) {
+            Some(ids) => ids
+                .iter()
+                .copied()
+                .filter(|t| selector_matches(prefix, t))
+                .collect(),
             None => self
                 .test_ids
                 .iter()
+                .copied()
                 .filter(|t| selector_matches(prefix, t))
                 .collect(),
         };
@@ -394,7 +399,7 @@ impl<'a> Resolver<'a> {
             add(out, prefix.to_string(), unknown);
         } else {
             for t in matching {
-                add(out, t.clone(), known.clone());
+                add(out, t.to_string(), known.clone());
             }
         }
     }
@@ -405,7 +410,7 @@ impl<'a> Resolver<'a> {
         for (file, ids) in &self.by_file {
             if dir.is_empty() || file.starts_with(&prefix) {
                 for id in ids {
-                    add(out, id.clone(), reason.clone());
+                    add(out, id.to_string(), reason.clone());
                 }
             }
         }
@@ -599,6 +604,12 @@ impl<'a> Resolver<'a> {
         Ok(seen)
     }
 
+    /// Builds what [`Effect::ModuleString`] looks up (the string tokens of
+    /// test-side files, the import graph) ahead of the first one.
+    pub fn prepare_module_strings(&mut self) -> Result<()> {
+        self.quoted_modules().map(|_| ())
+    }
+
     /// Dotted names quoted in test-side files that name a measured module
     /// which imports something: (module file, name).
     fn quoted_modules(&mut self) -> Result<Vec<(String, String)>> {
@@ -685,8 +696,8 @@ impl<'a> Resolver<'a> {
                     add(out, test, reason.clone());
                 }
             }
-            for id in self.by_file.get(file).into_iter().flatten() {
-                add(out, id.clone(), reason.clone());
+            for id in self.by_file.get(file.as_str()).into_iter().flatten() {
+                add(out, id.to_string(), reason.clone());
             }
         }
         let files = self.testside()?.importers_of(&modules);

@@ -211,33 +211,31 @@ fn push(map: &mut std::collections::HashMap<String, Vec<(u32, u32)>>, key: &str,
 }
 
 impl TestSide {
-    /// The test files of the known tests, and the conftest.py files that may
-    /// apply to them.
-    pub fn new(
+    /// The files of the known tests (`test_files`: the part of their ids
+    /// before `::`), and the conftest.py files that may apply to them.
+    pub fn new<'t>(
         repo: &Repo,
         target: &Target,
-        test_ids: &[String],
+        test_files: impl Iterator<Item = &'t str>,
         store: &Store,
         unchanged: &BTreeMap<String, String>,
     ) -> Result<TestSide> {
         let mut files = BTreeSet::new();
-        for id in test_ids {
-            let file = id.split("::").next().unwrap_or(id);
-            if file.ends_with(".py") {
-                files.insert(file.to_string());
-                let mut dir = dir_of(file);
-                loop {
-                    let conftest = if dir.is_empty() {
-                        "conftest.py".to_string()
-                    } else {
-                        format!("{dir}/conftest.py")
-                    };
-                    files.insert(conftest);
-                    if dir.is_empty() {
-                        break;
-                    }
-                    dir = dir_of(&dir);
+        let mut dirs = BTreeSet::new();
+        for file in test_files.filter(|f| f.ends_with(".py")) {
+            files.insert(file.to_string());
+            let mut dir = dir_of(file);
+            // Each directory's conftest once, up to the root.
+            while dirs.insert(dir.clone()) {
+                files.insert(if dir.is_empty() {
+                    "conftest.py".to_string()
+                } else {
+                    format!("{dir}/conftest.py")
+                });
+                if dir.is_empty() {
+                    break;
                 }
+                dir = dir_of(&dir);
             }
         }
         let work_tree = matches!(target, Target::WorkTree);
