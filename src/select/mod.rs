@@ -477,9 +477,9 @@ fn baseline_lines(change: &changes::Change) -> Vec<u32> {
     }
 }
 
-/// The effects of every change, computed on all cores (each worker takes
-/// the next file, so one large file does not hold up a fixed share), while
-/// the calling thread runs `meanwhile`.
+/// The effects of every change, computed on all cores (each thread takes
+/// the next file, so one large file does not hold up a fixed share): the
+/// calling thread runs `meanwhile` first, then joins the workers.
 fn analyse_while<T>(
     changes: &[changes::Change],
     config: &Config,
@@ -496,27 +496,25 @@ fn analyse_while<T>(
         return (effects, meanwhile());
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(c) = changes.get(i) else {
+                return done;
+            };
+            done.push((i, analyze::effects(c, config)));
+        }
+    };
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(c) = changes.get(i) else {
-                            return done;
-                        };
-                        done.push((i, analyze::effects(c, config)));
-                    }
-                })
-            })
-            .collect();
+        let workers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         let value = meanwhile();
         let mut effects: Vec<Vec<Effect>> = vec![Vec::new(); changes.len()];
-        for w in workers {
-            for (i, e) in w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                effects[i] = e;
-            }
+        let done = workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        for (i, e) in std::iter::once(work()).chain(done).flatten() {
+            effects[i] = e;
         }
         (effects, value)
     })

@@ -97,10 +97,22 @@ impl<'a> Resolver<'a> {
             imports: None,
             bindings: BTreeMap::new(),
             by_file: {
+                // Sorted ids come file by file: one map entry per file.
                 let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                let mut run: Option<(&str, Vec<&str>)> = None;
                 for t in tests {
                     let file = t.nodeid.split("::").next().unwrap_or(&t.nodeid);
-                    m.entry(file).or_default().push(&t.nodeid);
+                    match &mut run {
+                        Some((f, ids)) if *f == file => ids.push(&t.nodeid),
+                        _ => {
+                            if let Some((f, ids)) = run.replace((file, vec![&t.nodeid])) {
+                                m.entry(f).or_default().extend(ids);
+                            }
+                        }
+                    }
+                }
+                if let Some((f, ids)) = run {
+                    m.entry(f).or_default().extend(ids);
                 }
                 m
             },
