@@ -43,8 +43,8 @@ pub struct Change {
     pub baseline: Option<Vec<u8>>,
     /// The content in the target; `None` when deleted (or not a regular file).
     pub current: Option<Vec<u8>>,
-    /// Changed line ranges, when both sides are text.
-    pub diff: Option<LineDiff>,
+    /// Changed line ranges, when both sides are text: see [`Change::diff`].
+    diff: std::sync::OnceLock<Option<LineDiff>>,
     /// What the target holds when it is not a regular file (a symlink, a submodule).
     pub special: Option<&'static str>,
     /// For a file the data does not know: its content at the base commit the
@@ -56,6 +56,39 @@ pub struct Change {
 }
 
 impl Change {
+    /// A change of `path` from `before` (the baseline, or for a file the
+    /// data does not know its previous version) to `current`.
+    pub fn new(
+        path: String,
+        status: Status,
+        before: Option<Vec<u8>>,
+        current: Option<Vec<u8>>,
+    ) -> Change {
+        Change {
+            path,
+            old_path: None,
+            status,
+            baseline: before,
+            current,
+            diff: std::sync::OnceLock::new(),
+            special: None,
+            previous: None,
+            outline: None,
+        }
+    }
+
+    /// The changed line ranges from the baseline (or the previous version)
+    /// to the current content, when both are there; computed on first use,
+    /// by the thread that analyses the file.
+    pub fn diff(&self) -> Option<&LineDiff> {
+        self.diff
+            .get_or_init(|| {
+                let before = self.baseline.as_ref().or(self.previous.as_ref())?;
+                Some(git::diff_lines(before, self.current.as_ref()?))
+            })
+            .as_ref()
+    }
+
     /// The path the data knows this file under, if any.
     pub fn known_path(&self) -> Option<&str> {
         if self.baseline.is_none() {
@@ -95,6 +128,10 @@ pub struct Listing {
     tree_ids: HashMap<String, String>,
     /// Work tree only: paths that may differ from HEAD (`git status`).
     dirty: BTreeSet<String>,
+    /// Work tree only: what the dirty paths that HEAD tracks hold now, read
+    /// on the listing's thread (change detection needs their blob ids and
+    /// analysis their text).
+    read: HashMap<String, Option<Entry>>,
     notes: Vec<String>,
 }
 
@@ -163,7 +200,13 @@ pub fn list(
         Target::WorkTree => repo.dirty_paths()?.into_iter().collect(),
         _ => BTreeSet::new(),
     };
-    crate::trace::step("tree ids listed");
+    let mut read = HashMap::new();
+    if git_target == Target::WorkTree {
+        for p in dirty.iter().filter(|p| tree_ids.contains_key(*p)) {
+            read.insert(p.clone(), repo.read(&git_target, p)?);
+        }
+    }
+    crate::trace::step("tree ids listed, dirty files read");
     Ok(Listing {
         git_target,
         since_base,
@@ -171,6 +214,7 @@ pub fn list(
         path_changes,
         tree_ids,
         dirty,
+        read,
         notes,
     })
 }
@@ -186,8 +230,16 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
         path_changes,
         tree_ids,
         dirty,
+        read,
         notes,
     } = listing;
+    // A path's entry in the target: as read on the listing's thread, or now.
+    let entry = |p: &str| -> Result<Option<Entry>> {
+        match read.get(p) {
+            Some(e) => Ok(e.clone()),
+            None => Ok(repo.read(&git_target, p)?),
+        }
+    };
     let mut set = ChangeSet {
         notes,
         ..ChangeSet::default()
@@ -207,7 +259,7 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
             for p in baselines.keys() {
                 let id = match tree_ids.get(p) {
                     Some(id) if !dirty.contains(p) => Some(id.clone()),
-                    _ => entry_id(repo.read(&git_target, p)?),
+                    _ => entry_id(entry(p)?),
                 };
                 ids.insert(p.clone(), id);
             }
@@ -281,7 +333,7 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
         if renamed_from.contains(path) {
             continue; // handled as the rename's new path below
         }
-        let (current, special) = read_target(repo, &git_target, path)?;
+        let (current, special) = split_entry(entry(path)?);
         let status = if current.is_none() && special.is_none() {
             Status::Deleted
         } else {
@@ -299,7 +351,7 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
             set.unreconstructable.push(old.clone());
             continue;
         };
-        let (current, special) = read_target(repo, &git_target, new)?;
+        let (current, special) = split_entry(entry(new)?);
         let mut change = make_change(
             new.clone(),
             Some(old.clone()),
@@ -314,7 +366,7 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
     // Byte-code caches are never source changes (when not git-ignored).
     added.retain(|p, _| !is_cache(p));
     for (path, kind) in &added {
-        let (current, special) = read_target(repo, &git_target, path)?;
+        let (current, special) = split_entry(entry(path)?);
         let previous = match (&listing_base, kind) {
             (Some(base), ChangeKind::Modified | ChangeKind::TypeChanged) => {
                 match repo.read(&Target::Commit(base.clone()), path)? {
@@ -337,9 +389,6 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
             _ => Status::Added,
         };
         let mut change = make_change(path.clone(), old_path, status, None, current, special);
-        if let (Some(p), Some(c)) = (&previous, &change.current) {
-            change.diff = Some(git::diff_lines(p, c));
-        }
         change.previous = previous;
         set.changes.push(change);
     }
@@ -355,21 +404,10 @@ fn make_change(
     current: Option<Vec<u8>>,
     special: Option<&'static str>,
 ) -> Change {
-    let diff = match (&baseline, &current) {
-        (Some(b), Some(c)) => Some(git::diff_lines(b, c)),
-        _ => None,
-    };
-    Change {
-        path,
-        old_path,
-        status,
-        baseline,
-        current,
-        diff,
-        special,
-        previous: None,
-        outline: None,
-    }
+    let mut change = Change::new(path, status, baseline, current);
+    change.old_path = old_path;
+    change.special = special;
+    change
 }
 
 /// The stored outline of a Python baseline, when there is a usable one.
@@ -382,19 +420,14 @@ fn outline(store: &Store, path: &str, blob: &str) -> Result<Option<python::Outli
         .and_then(|text| python::Outline::decode(&text)))
 }
 
-/// The content of a path in the target: a regular file's bytes, or what
-/// special kind of entry is there instead.
-fn read_target(
-    repo: &Repo,
-    target: &Target,
-    path: &str,
-) -> Result<(Option<Vec<u8>>, Option<&'static str>)> {
-    Ok(match repo.read(target, path)? {
+/// A regular file's bytes, or what special kind of entry is there instead.
+fn split_entry(entry: Option<Entry>) -> (Option<Vec<u8>>, Option<&'static str>) {
+    match entry {
         Some(Entry::File { content, .. }) => (Some(content), None),
         Some(Entry::Symlink { .. }) => (None, Some("a symlink")),
         Some(Entry::Submodule { .. }) => (None, Some("a submodule")),
         None => (None, None),
-    })
+    }
 }
 
 fn is_cache(path: &str) -> bool {

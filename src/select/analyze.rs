@@ -132,7 +132,7 @@ pub fn effects(change: &Change, config: &Config) -> Vec<Effect> {
 fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
     let py = is_python(known) || is_python(&change.path);
     let baseline = change.baseline.as_deref().unwrap_or_default();
-    let text_change = match (&change.current, &change.diff) {
+    let text_change = match (&change.current, change.diff()) {
         (Some(current), Some(LineDiff::Text(hunks))) => Some((current, hunks)),
         _ => None,
     };
@@ -933,21 +933,12 @@ if __name__ == "__main__":
 
     fn change(path: &str, old: &str, new: &str, outline: bool) -> Change {
         let (baseline, current) = (old.as_bytes().to_vec(), new.as_bytes().to_vec());
-        Change {
-            path: path.into(),
-            old_path: None,
-            status: Status::Modified,
-            diff: Some(crate::git::diff_lines(&baseline, &current)),
-            outline: if outline {
-                python::Outline::of(&python::parse(&baseline))
-            } else {
-                None
-            },
-            baseline: Some(baseline),
-            current: Some(current),
-            special: None,
-            previous: None,
-        }
+        let outline = outline
+            .then(|| python::Outline::of(&python::parse(&baseline)))
+            .flatten();
+        let mut change = Change::new(path.into(), Status::Modified, Some(baseline), Some(current));
+        change.outline = outline;
+        change
     }
 
     /// Parsing only the changed regions must give exactly the effects of
@@ -1005,7 +996,7 @@ if __name__ == "__main__":
                 assert_eq!(regions, whole, "{path} edited into:\n{new}");
                 cases += 1;
                 let c = change(path, src, &new, true);
-                if let Some(LineDiff::Text(hunks)) = &c.diff
+                if let Some(LineDiff::Text(hunks)) = c.diff()
                     && let Some(outline) = &c.outline
                 {
                     let stripped = match crate::git::diff_lines(

@@ -471,7 +471,7 @@ fn data_file_effect(
 /// The changed lines of a file in its baseline numbering; a pure insertion
 /// is reported as the lines around it.
 fn baseline_lines(change: &changes::Change) -> Vec<u32> {
-    match &change.diff {
+    match change.diff() {
         Some(LineDiff::Text(hunks)) => analyze::hunk_lines(hunks),
         _ => Vec::new(),
     }
