@@ -219,10 +219,16 @@ pub fn list(
     })
 }
 
-/// Computes the changes of every file the data knows, and the files it does
-/// not know, from git's [`Listing`]; with `since`, only files the listing
+/// Computes the changes of every file the data knows (`baselines`: path ->
+/// blob id, as [`Store::baselines`] reads them), and the files it does not
+/// know, from git's [`Listing`]; with `since`, only files the listing
 /// reports are considered.
-pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet> {
+pub fn compute(
+    repo: &Repo,
+    store: &Store,
+    baselines: BTreeMap<String, String>,
+    listing: Listing,
+) -> Result<ChangeSet> {
     let Listing {
         git_target,
         since_base,
@@ -244,8 +250,6 @@ pub fn compute(repo: &Repo, store: &Store, listing: Listing) -> Result<ChangeSet
         notes,
         ..ChangeSet::default()
     };
-    let baselines = store.baselines()?;
-    crate::trace::step("baselines read");
 
     // Current blob ids of known files, cheaply: from a tree where possible,
     // reading only the files git reports as dirty.

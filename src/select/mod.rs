@@ -221,7 +221,7 @@ pub fn select(
     // Git's listing scans the work tree: it runs on a thread of its own
     // while the tests are read.
     let root = repo.root().to_owned();
-    let (tests, listing) = std::thread::scope(|scope| {
+    let (tests, baselines, listing) = std::thread::scope(|scope| {
         let listing = scope.spawn(|| {
             changes::list(
                 &root,
@@ -232,10 +232,12 @@ pub fn select(
         });
         let tests = store.tests();
         crate::trace::step("tests loaded");
+        let baselines = store.baselines();
+        crate::trace::step("baselines read");
         let listing = listing
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (tests, listing)
+        (tests, baselines, listing)
     });
     let tests = tests?;
     let total = tests.len();
@@ -259,7 +261,7 @@ pub fn select(
         }
     }
 
-    let set: ChangeSet = changes::compute(repo, store, listing?)?;
+    let set: ChangeSet = changes::compute(repo, store, baselines?, listing?)?;
     let mut notes = set.notes.clone();
     if !set.unreconstructable.is_empty() {
         return Ok(Selection::full(
@@ -282,7 +284,7 @@ pub fn select(
         .changes
         .iter()
         .any(|c| crate::facts::is_python(&c.path) && !is_test_side(&c.path));
-    let (analysed, resolver) = analyse_while(&set.changes, config, || {
+    let (analysed, resolver) = analyse_while(&set.changes, config, store.path(), || {
         let mut resolver =
             resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
         if module_changed {
@@ -292,13 +294,14 @@ pub fn select(
         Ok::<_, crate::error::Error>(resolver)
     });
     let mut resolver = resolver?;
+    let analysed = analysed?;
     crate::trace::step("changes analysed");
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
-    let mut effects: Vec<Effect> = Vec::new();
+    let mut effects: Vec<(Effect, Option<resolve::LineHits>)> = Vec::new();
     // Files that are not Python, resolved one by one to tell those that
     // select nothing: (index in `changed`, effects).
-    let mut data_files: Vec<(usize, Vec<Effect>)> = Vec::new();
+    let mut data_files: Vec<(usize, Vec<(Effect, Option<resolve::LineHits>)>)> = Vec::new();
     let mut ignored = Vec::new();
     let mut considered = 0;
     for (change, found) in set.changes.iter().zip(analysed) {
@@ -333,11 +336,12 @@ pub fn select(
             changed.push(report("full run"));
             continue;
         }
-        changed.push(report(&analyze::describe(&found, change)));
+        changed.push(report(&analyze::describe(&found.effects, change)));
+        let found = found.effects.into_iter().zip(found.hits);
         if crate::facts::is_python(&change.path) {
             effects.extend(found);
         } else {
-            data_files.push((changed.len() - 1, found));
+            data_files.push((changed.len() - 1, found.collect()));
         }
     }
     if considered > config.max_changed_files {
@@ -354,16 +358,16 @@ pub fn select(
     }
 
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
-    for (index, found) in &data_files {
+    for (index, found) in data_files {
         // Resolved first and each on its own, so that names followed for one
         // change are not skipped for the next.
         resolver.forget_followed_names();
         let full_before = resolver.full_run.len();
         let mut own: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
-        for effect in found {
-            resolver.resolve(effect, &mut own)?;
+        for (effect, hits) in found {
+            resolver.resolve_with(&effect, hits, &mut own)?;
         }
-        let c = &mut changed[*index];
+        let c = &mut changed[index];
         if own.is_empty() && resolver.full_run.len() == full_before {
             c.effect = "ignored: no test read it and no rule or code names it".into();
             ignored.push(c.path.clone());
@@ -378,9 +382,9 @@ pub fn select(
     }
     resolver.forget_followed_names();
     // IMPACT_TRACE=1 prints how long each effect takes (stderr).
-    for effect in &effects {
+    for (effect, hits) in effects {
         crate::trace::timed(format_args!("resolved {effect:?}"), || {
-            resolver.resolve(effect, &mut selected)
+            resolver.resolve_with(&effect, hits, &mut selected)
         })?;
     }
     crate::trace::step("effects resolved");
@@ -477,45 +481,90 @@ fn baseline_lines(change: &changes::Change) -> Vec<u32> {
     }
 }
 
+/// One changed file's effects, and for each `Lines` effect its lookup,
+/// made by the thread that analysed the file (`None`: left to the resolver).
+struct Analysed {
+    effects: Vec<Effect>,
+    hits: Vec<Option<resolve::LineHits>>,
+}
+
 /// The effects of every change, computed on all cores (each thread takes
-/// the next file, so one large file does not hold up a fixed share): the
-/// calling thread runs `meanwhile` first, then joins the workers.
+/// the next file, so one large file does not hold up a fixed share), with
+/// their changed lines looked up in the data file at `db` on a connection
+/// of each thread's own: the calling thread runs `meanwhile` first, then
+/// joins the workers.
 fn analyse_while<T>(
     changes: &[changes::Change],
     config: &Config,
+    db: &std::path::Path,
     meanwhile: impl FnOnce() -> T,
-) -> (Vec<Vec<Effect>>, T) {
+) -> (Result<Vec<Analysed>>, T) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if threads < 2 || changes.len() < 8 {
-        let effects = changes
+        let analysed = changes
             .iter()
-            .map(|c| analyze::effects(c, config))
+            .map(|c| {
+                let effects = analyze::effects(c, config);
+                let hits = effects.iter().map(|_| None).collect();
+                Analysed { effects, hits }
+            })
             .collect();
-        return (effects, meanwhile());
+        return (Ok(analysed), meanwhile());
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
+    let work = || -> Result<Vec<(usize, Analysed)>> {
+        let mut reader: Option<Store> = None;
+        let mut file_ids: BTreeMap<String, Option<i64>> = BTreeMap::new();
         let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(c) = changes.get(i) else {
-                return done;
+                return Ok(done);
             };
-            done.push((i, analyze::effects(c, config)));
+            let effects = analyze::effects(c, config);
+            let mut hits = Vec::with_capacity(effects.len());
+            for effect in &effects {
+                let Effect::Lines { path, lines } = effect else {
+                    hits.push(None);
+                    continue;
+                };
+                let store = match &mut reader {
+                    Some(s) => s,
+                    None => reader.insert(Store::open_reader(db)?),
+                };
+                let file_id = match file_ids.get(path) {
+                    Some(id) => *id,
+                    None => *file_ids.entry(path.clone()).or_insert(store.file_id(path)?),
+                };
+                hits.push(Some(resolve::line_hits(store, file_id, lines)?));
+            }
+            done.push((i, Analysed { effects, hits }));
         }
     };
     std::thread::scope(|scope| {
         let workers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         let value = meanwhile();
-        let mut effects: Vec<Vec<Effect>> = vec![Vec::new(); changes.len()];
+        let mut slots: Vec<Option<Analysed>> = (0..changes.len()).map(|_| None).collect();
+        let mut failed = None;
         let done = workers
             .into_iter()
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        for (i, e) in std::iter::once(work()).chain(done).flatten() {
-            effects[i] = e;
+        for part in std::iter::once(work()).chain(done) {
+            match part {
+                Ok(part) => {
+                    for (i, a) in part {
+                        slots[i] = Some(a);
+                    }
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
-        (effects, value)
+        let analysed = match failed {
+            Some(e) => Err(e),
+            None => Ok(slots.into_iter().flatten().collect()),
+        };
+        (analysed, value)
     })
 }

@@ -172,23 +172,29 @@ impl<'a> Resolver<'a> {
         Ok(self.testside.as_mut().expect("just set"))
     }
 
+    /// Adds the tests an effect selects; `hits`, when given, are the
+    /// effect's [`line_hits`], already looked up.
+    pub fn resolve_with(
+        &mut self,
+        effect: &Effect,
+        hits: Option<LineHits>,
+        out: &mut Selected,
+    ) -> Result<()> {
+        match (effect, hits) {
+            (Effect::Lines { path, .. }, Some(hits)) => {
+                add_line_hits(path, hits, out);
+                Ok(())
+            }
+            _ => self.resolve(effect, out),
+        }
+    }
+
     /// Adds the tests an effect selects.
     pub fn resolve(&mut self, effect: &Effect, out: &mut Selected) -> Result<()> {
         match effect {
             Effect::Lines { path, lines } => {
-                if let Some(fid) = self.file_id(path)? {
-                    let bits = numbits::encode(lines.iter().copied());
-                    for (test, hit) in self.store.tests_intersecting(fid, &bits)? {
-                        add(
-                            out,
-                            test,
-                            Reason::Lines {
-                                path: path.clone(),
-                                lines: numbits::decode(&hit),
-                            },
-                        );
-                    }
-                }
+                let fid = self.file_id(path)?;
+                add_line_hits(path, line_hits(self.store, fid, lines)?, out);
             }
             Effect::ImportTimeLines { path, lines, name } => {
                 if let Some(fid) = self.file_id(path)?
@@ -723,6 +729,32 @@ impl<'a> Resolver<'a> {
             ));
         }
         Ok(())
+    }
+}
+
+/// The tests that executed any of `lines` of a file (its id in the data,
+/// `None` when the data has no lines for it), each with the lines it
+/// executed among them (numbits); import-time data left out. A pure
+/// lookup: threads analysing changed files run it on their own connection.
+pub struct LineHits(Vec<(String, Vec<u8>)>);
+
+pub fn line_hits(store: &Store, file_id: Option<i64>, lines: &[u32]) -> Result<LineHits> {
+    Ok(LineHits(match file_id {
+        Some(fid) => store.tests_intersecting(fid, &numbits::encode(lines.iter().copied()))?,
+        None => Vec::new(),
+    }))
+}
+
+fn add_line_hits(path: &str, hits: LineHits, out: &mut Selected) {
+    for (test, hit) in hits.0 {
+        add(
+            out,
+            test,
+            Reason::Lines {
+                path: path.to_string(),
+                lines: numbits::decode(&hit),
+            },
+        );
     }
 }
 

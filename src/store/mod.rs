@@ -158,6 +158,17 @@ impl Store {
         Ok(store)
     }
 
+    /// Another connection to a data file that [`Store::open`] opened,
+    /// checked and migrated, for reading only: for a thread of its own (a
+    /// connection serves one thread at a time).
+    pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
     /// The path of the data file.
     pub fn path(&self) -> &Path {
         &self.path
