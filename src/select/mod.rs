@@ -298,10 +298,10 @@ pub fn select(
     crate::trace::step("changes analysed");
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
-    let mut effects: Vec<(Effect, Option<resolve::LineHits>)> = Vec::new();
+    let mut effects: Vec<WithHits> = Vec::new();
     // Files that are not Python, resolved one by one to tell those that
     // select nothing: (index in `changed`, effects).
-    let mut data_files: Vec<(usize, Vec<(Effect, Option<resolve::LineHits>)>)> = Vec::new();
+    let mut data_files: Vec<(usize, Vec<WithHits>)> = Vec::new();
     let mut ignored = Vec::new();
     let mut considered = 0;
     for (change, found) in set.changes.iter().zip(analysed) {
@@ -480,6 +480,9 @@ fn baseline_lines(change: &changes::Change) -> Vec<u32> {
         _ => Vec::new(),
     }
 }
+
+/// An effect and, when already made, its line lookup.
+type WithHits = (Effect, Option<resolve::LineHits>);
 
 /// One changed file's effects, and for each `Lines` effect its lookup,
 /// made by the thread that analysed the file (`None`: left to the resolver).
