@@ -219,27 +219,17 @@ pub fn select(
     };
     crate::trace::step("last run read");
     // Git's listing scans the work tree: it runs on a thread of its own
-    // while the tests are read.
-    let root = repo.root().to_owned();
-    let (tests, baselines, listing) = std::thread::scope(|scope| {
-        let listing = scope.spawn(|| {
-            changes::list(
-                &root,
-                &opts.target,
-                opts.since.as_deref(),
-                last_run.commit.as_deref(),
-            )
-        });
-        let tests = store.tests();
-        crate::trace::step("tests loaded");
-        let baselines = store.baselines();
-        crate::trace::step("baselines read");
-        let listing = listing
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (tests, baselines, listing)
-    });
-    let tests = tests?;
+    // while the data is read and the resolver made ready.
+    let listing = {
+        let root = repo.root().to_owned();
+        let (target, since) = (opts.target.clone(), opts.since.clone());
+        let commit = last_run.commit.clone();
+        std::thread::spawn(move || {
+            changes::list(&root, &target, since.as_deref(), commit.as_deref())
+        })
+    };
+    let tests = store.tests()?;
+    crate::trace::step("tests loaded");
     let total = tests.len();
     if let Some(max_days) = config.max_age_days
         && let Some(recorded) = parse_rfc3339(&last_run.started_at)
@@ -260,8 +250,16 @@ pub fn select(
             ));
         }
     }
+    let baselines = store.baselines()?;
+    let mut resolver = resolve::Resolver::new(repo, store, &opts.target, &tests)?;
+    resolver.read_tokens(&baselines)?;
+    crate::trace::step("baselines and string tokens read");
+    let listing = listing
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
 
-    let set: ChangeSet = changes::compute(repo, store, baselines?, listing?)?;
+    let set: ChangeSet = changes::compute(repo, store, baselines, listing)?;
+    resolver.set_unchanged(set.unchanged.clone());
     let mut notes = set.notes.clone();
     if !set.unreconstructable.is_empty() {
         return Ok(Selection::full(
@@ -284,16 +282,16 @@ pub fn select(
         .changes
         .iter()
         .any(|c| crate::facts::is_python(&c.path) && !is_test_side(&c.path));
-    let (analysed, resolver) = analyse_while(&set.changes, config, store.path(), || {
-        let mut resolver =
-            resolve::Resolver::new(repo, store, &opts.target, &tests, set.unchanged.clone())?;
-        if module_changed {
-            resolver.prepare_module_strings()?;
-        }
+    let (analysed, prepared) = analyse_while(&set.changes, config, store.path(), || {
+        let prepared = if module_changed {
+            resolver.prepare_module_strings()
+        } else {
+            Ok(())
+        };
         crate::trace::step("resolver ready");
-        Ok::<_, crate::error::Error>(resolver)
+        prepared
     });
-    let mut resolver = resolver?;
+    prepared?;
     let analysed = analysed?;
     crate::trace::step("changes analysed");
     let mut changed = Vec::new();

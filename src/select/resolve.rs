@@ -25,6 +25,9 @@ pub struct Resolver<'a> {
     test_ids: Vec<&'a str>,
     /// Known files whose content is the recorded one (path -> blob id).
     unchanged: BTreeMap<String, String>,
+    /// The stored string tokens of test-side contents, by blob id, when
+    /// read ahead (see [`Resolver::read_tokens`]).
+    tokens: Option<BTreeMap<String, String>>,
     file_ids: BTreeMap<String, Option<i64>>,
     baselines: Option<BTreeMap<String, String>>,
     testside: Option<TestSide>,
@@ -75,7 +78,6 @@ impl<'a> Resolver<'a> {
         store: &'a Store,
         target: &TargetSpec,
         tests: &'a [TestRow],
-        unchanged: BTreeMap<String, String>,
     ) -> Result<Self> {
         let target = match target {
             TargetSpec::WorkTree => Target::WorkTree,
@@ -89,7 +91,8 @@ impl<'a> Resolver<'a> {
             store,
             target,
             test_ids: tests.iter().map(|t| t.nodeid.as_str()).collect(),
-            unchanged,
+            unchanged: BTreeMap::new(),
+            tokens: None,
             file_ids: BTreeMap::new(),
             baselines: None,
             testside: None,
@@ -126,6 +129,25 @@ impl<'a> Resolver<'a> {
             full_run: Vec::new(),
             notes: Vec::new(),
         })
+    }
+
+    /// Known files whose content is the recorded one (path -> blob id):
+    /// set before resolving.
+    pub fn set_unchanged(&mut self, unchanged: BTreeMap<String, String>) {
+        self.unchanged = unchanged;
+    }
+
+    /// Reads the stored string tokens of the test-side baselines among
+    /// `baselines` (path -> blob id) ahead of their first use, e.g. while
+    /// git lists the changes.
+    pub fn read_tokens(&mut self, baselines: &BTreeMap<String, String>) -> Result<()> {
+        let blobs: Vec<&str> = baselines
+            .iter()
+            .filter(|(p, _)| super::is_test_side(p))
+            .map(|(_, b)| b.as_str())
+            .collect();
+        self.tokens = Some(self.store.quoted(&blobs)?);
+        Ok(())
     }
 
     pub fn notes(&mut self) -> Vec<String> {
@@ -166,6 +188,7 @@ impl<'a> Resolver<'a> {
                 &self.target,
                 self.by_file.keys().copied(),
                 self.store,
+                self.tokens.as_ref(),
                 &self.unchanged,
             )?);
         }

@@ -213,11 +213,14 @@ fn push(map: &mut std::collections::HashMap<String, Vec<(u32, u32)>>, key: &str,
 impl TestSide {
     /// The files of the known tests (`test_files`: the part of their ids
     /// before `::`), and the conftest.py files that may apply to them.
+    /// `tokens`: the stored string tokens of recorded test-side contents,
+    /// by blob id, when already read (else they are read from `store`).
     pub fn new<'t>(
         repo: &Repo,
         target: &Target,
         test_files: impl Iterator<Item = &'t str>,
         store: &Store,
+        tokens: Option<&BTreeMap<String, String>>,
         unchanged: &BTreeMap<String, String>,
     ) -> Result<TestSide> {
         let mut files = BTreeSet::new();
@@ -242,11 +245,18 @@ impl TestSide {
         // Files as recorded: their string tokens were stored at record time.
         let mut stored = BTreeMap::new();
         if work_tree {
-            let blobs: Vec<&str> = files
-                .iter()
-                .filter_map(|f| unchanged.get(f).map(String::as_str))
-                .collect();
-            let tokens = store.quoted(&blobs)?;
+            let read;
+            let tokens = match tokens {
+                Some(t) => t,
+                None => {
+                    let blobs: Vec<&str> = files
+                        .iter()
+                        .filter_map(|f| unchanged.get(f).map(String::as_str))
+                        .collect();
+                    read = store.quoted(&blobs)?;
+                    &read
+                }
+            };
             for f in &files {
                 if let Some(t) = unchanged.get(f).and_then(|b| tokens.get(b)) {
                     stored.insert(f.clone(), t.clone());
