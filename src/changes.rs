@@ -251,41 +251,29 @@ pub fn compute(
         ..ChangeSet::default()
     };
 
-    // Current blob ids of known files, cheaply: from a tree where possible,
-    // reading only the files git reports as dirty.
-    let current_ids: HashMap<String, Option<String>> = match &git_target {
-        Target::Commit(_) => baselines
-            .keys()
-            .map(|p| (p.clone(), tree_ids.get(p).cloned()))
-            .collect(),
-        Target::WorkTree => {
-            let mut ids = HashMap::new();
-            for p in baselines.keys() {
-                let id = match tree_ids.get(p) {
-                    Some(id) if !dirty.contains(p) => Some(id.clone()),
-                    _ => entry_id(entry(p)?),
-                };
-                ids.insert(p.clone(), id);
+    // Whether a known file holds its baseline in the target, cheaply: by the
+    // blob id in a tree where possible, reading only the files git reports
+    // as dirty. Each entry moves to `unchanged` or stays a candidate.
+    let mut changed: BTreeMap<String, String> = BTreeMap::new();
+    for (p, blob) in baselines {
+        let same = match &git_target {
+            Target::Commit(_) => tree_ids.get(&p) == Some(&blob),
+            Target::WorkTree if !dirty.contains(&p) && tree_ids.contains_key(&p) => {
+                tree_ids.get(&p) == Some(&blob)
             }
-            ids
-        }
-        Target::Index => {
-            let mut ids = HashMap::new();
-            for p in baselines.keys() {
-                ids.insert(p.clone(), entry_id(repo.read(&git_target, p)?));
+            Target::WorkTree | Target::Index => {
+                entry_id(entry(&p)?).as_deref() == Some(blob.as_str())
             }
-            ids
-        }
-    };
-    crate::trace::step("current blob ids");
-    let mut changed_known = BTreeSet::new();
-    for (p, blob) in &baselines {
-        if current_ids.get(p).cloned().flatten().as_deref() == Some(blob.as_str()) {
-            set.unchanged.insert(p.clone(), blob.clone());
+        };
+        if same {
+            set.unchanged.insert(p, blob);
         } else {
-            changed_known.insert(p.clone());
+            changed.insert(p, blob);
         }
     }
+    crate::trace::step("current blob ids");
+    let known = |p: &str| changed.contains_key(p) || set.unchanged.contains_key(p);
+    let mut changed_known: BTreeSet<String> = changed.keys().cloned().collect();
 
     let mut renames: BTreeMap<String, String> = BTreeMap::new();
     let mut added: BTreeMap<String, ChangeKind> = BTreeMap::new();
@@ -298,9 +286,9 @@ pub fn compute(
             if let Some(old) = &pc.old_path {
                 touched.insert(old.clone());
             }
-            let known_new = baselines.contains_key(&pc.path);
+            let known_new = known(&pc.path);
             match (pc.kind, &pc.old_path) {
-                (ChangeKind::Renamed, Some(old)) if baselines.contains_key(old) && !known_new => {
+                (ChangeKind::Renamed, Some(old)) if known(old) && !known_new => {
                     renames.insert(pc.path.clone(), old.clone());
                 }
                 // A deleted data file matters to the tests that read it; a
@@ -327,7 +315,7 @@ pub fn compute(
 
     let renamed_from: BTreeSet<&String> = renames.values().collect();
     for path in &changed_known {
-        let Some(blob) = baselines.get(path) else {
+        let Some(blob) = changed.get(path) else {
             continue;
         };
         let Some(baseline) = store.source(blob)? else {
@@ -348,7 +336,7 @@ pub fn compute(
         set.changes.push(change);
     }
     for (new, old) in &renames {
-        let Some(blob) = baselines.get(old) else {
+        let Some(blob) = changed.get(old).or_else(|| set.unchanged.get(old)) else {
             continue;
         };
         let Some(baseline) = store.source(blob)? else {
