@@ -209,6 +209,7 @@ pub fn select(
             start,
         ));
     };
+    let _snapshot = store.snapshot()?;
     let Some(last_run) = store.last_run()? else {
         return Ok(Selection::full(
             vec!["no data yet: record with `impact run`".into()],

@@ -158,11 +158,23 @@ impl Store {
         Ok(store)
     }
 
+    /// A read transaction that lasts until the guard is dropped: every read
+    /// through this store sees one snapshot of the data (a concurrent
+    /// `impact run` commits before or after it, never between two reads),
+    /// and the file is locked once instead of once per query.
+    pub fn snapshot(&self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Deferred)
+            .map_err(|e| sql_error("start reading", &self.path, e))
+    }
+
     /// Another connection to a data file that [`Store::open`] opened,
     /// checked and migrated, for reading only: for a thread of its own (a
-    /// connection serves one thread at a time).
+    /// connection serves one thread at a time). Its reads form one
+    /// snapshot, as with [`Store::snapshot`], until it is dropped.
     pub fn open_reader(path: &Path) -> Result<Store, StoreError> {
         let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.execute_batch("BEGIN DEFERRED")
+            .map_err(|e| sql_error("start reading", path, e))?;
         Ok(Store {
             conn,
             path: path.to_owned(),
