@@ -304,12 +304,12 @@ impl Module {
         self.all_main_blocks().any(|(a, b)| a <= line && line <= b)
     }
 
-    /// The body lines of the `if __name__ == "__main__":` blocks (the test
-    /// itself runs at every import).
+    /// The body lines of the `if __name__ == "__main__":` blocks (not the
+    /// `if` line: that runs at every import).
     pub fn main_block_lines(&self) -> Vec<u32> {
         let mut blocks: Vec<(u32, u32)> = self.all_main_blocks().collect();
         blocks.sort_unstable();
-        blocks.into_iter().flat_map(|(a, b)| a + 1..=b).collect()
+        blocks.into_iter().flat_map(|(a, b)| a..=b).collect()
     }
 
     fn all_main_blocks(&self) -> impl Iterator<Item = (u32, u32)> + '_ {

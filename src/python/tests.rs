@@ -198,6 +198,8 @@ fn scopes_and_kinds() {
     assert_eq!(m.statement_at(6).unwrap().scope, Scope::Module);
     assert!(m.in_main_block(6));
     assert!(!m.in_main_block(5));
+    // The block's body, also when it is one line (a script's usual `main()`).
+    assert_eq!(m.main_block_lines(), [6]);
 
     let m = parse(
         b"@dataclass(\n    frozen=True,\n)\nclass Point:\n    x: int\n\nfor i in r:\n    pass\nelse:\n    done = 1\n",

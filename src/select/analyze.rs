@@ -941,6 +941,26 @@ if __name__ == "__main__":
         change
     }
 
+    /// A function the `__main__` block calls changed: the tests whose
+    /// (child) processes ran the block are selected by its recorded lines,
+    /// also when the block is the usual one line.
+    #[test]
+    fn a_function_the_main_block_calls_selects_by_the_block_lines() {
+        let config = Config::load(&std::env::temp_dir().join("impact-no-config")).unwrap();
+        let old = "import sys\n\n\ndef main():\n    return 0\n\n\nif __name__ == \"__main__\":\n    sys.exit(main())\n";
+        let new = old.replace("return 0", "return 1");
+        for outline in [false, true] {
+            let found = effects(&change("shop/cli.py", old, &new, outline), &config);
+            assert!(
+                found.contains(&Effect::Lines {
+                    path: "shop/cli.py".into(),
+                    lines: vec![9],
+                }),
+                "{found:?}"
+            );
+        }
+    }
+
     /// Parsing only the changed regions must give exactly the effects of
     /// parsing both versions whole, for every edit; and the regions must
     /// actually be used for most of them (or this would test nothing).
