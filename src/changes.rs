@@ -229,16 +229,10 @@ pub fn compute(
     baselines: BTreeMap<String, String>,
     listing: Listing,
 ) -> Result<ChangeSet> {
-    let Listing {
-        git_target,
-        since_base,
-        listing_base,
-        path_changes,
-        tree_ids,
-        dirty,
-        read,
-        notes,
-    } = listing;
+    let git_target = listing.git_target;
+    let (since_base, listing_base) = (listing.since_base, listing.listing_base);
+    let (tree_ids, dirty, read) = (listing.tree_ids, listing.dirty, listing.read);
+    let path_changes = listing.path_changes;
     // A path's entry in the target: as read on the listing's thread, or now.
     let entry = |p: &str| -> Result<Option<Entry>> {
         match read.get(p) {
@@ -247,7 +241,7 @@ pub fn compute(
         }
     };
     let mut set = ChangeSet {
-        notes,
+        notes: listing.notes,
         ..ChangeSet::default()
     };
 

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::facts;
 use crate::git::{self, LineDiff};
 use crate::linemap::LineMap;
-use crate::store::{RunWrite, Store, TestWrite};
+use crate::store::{ByContent, RunWrite, Store, TestWrite};
 
 /// What one import or run measured.
 #[derive(Debug, Default)]
@@ -107,7 +107,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             let id = w.set_baseline(path, &blob_id, content)?;
             if facts::is_python(path) {
                 let need_facts = !w.facts_current(id, &blob_id)?;
-                let need_outline = !w.has_outline(&blob_id)?;
+                let need_outline = !w.has_by_content(ByContent::Outline, &blob_id)?;
                 if need_facts || need_outline {
                     let module = crate::python::parse(content);
                     if need_facts {
@@ -119,14 +119,16 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                         let outline = crate::python::Outline::of(&module)
                             .map(|o| o.encode())
                             .unwrap_or_default();
-                        w.set_outline(&blob_id, &outline)?;
+                        w.set_by_content(ByContent::Outline, &blob_id, &outline)?;
                     }
                 }
             }
-            if crate::select::is_test_side(path) && !w.has_quoted(&blob_id)? {
+            if crate::select::is_test_side(path)
+                && !w.has_by_content(ByContent::Quoted, &blob_id)?
+            {
                 // Test files are searched for strings at every selection.
                 let tokens = crate::select::stored_quoted_tokens(&String::from_utf8_lossy(content));
-                w.set_quoted(&blob_id, &tokens)?;
+                w.set_by_content(ByContent::Quoted, &blob_id, &tokens)?;
             }
             file_ids.insert(path.as_str(), id);
         }

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use combine::{ListName, RunKey, RunRow, Side, TestVersion};
 pub use coverage_file::{CoverageFile, write_coverage_file};
 pub use read::{FileLines, RunInfo, Summary, TestInfo, TestRow};
-pub use write::{RunWrite, TestWrite, Writer};
+pub use write::{ByContent, RunWrite, TestWrite, Writer};
 
 /// Failures of the data file, each naming the file and the fix.
 #[derive(Debug, thiserror::Error)]

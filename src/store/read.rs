@@ -205,25 +205,29 @@ impl Store {
 
     /// The stored outline of a content (see migration 9), if any.
     pub fn outline(&self, blob_id: &str) -> Result<Option<String>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT outline FROM impact_outline WHERE blob_id = ?1",
-                [blob_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(read_err(&self.path))
+        self.by_blob(
+            "SELECT outline FROM impact_outline WHERE blob_id = ?1",
+            blob_id,
+        )
     }
 
     /// The stored content of a baseline.
     pub fn source(&self, blob_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.by_blob(
+            "SELECT content FROM impact_source WHERE blob_id = ?1",
+            blob_id,
+        )
+    }
+
+    /// The one column `sql` selects for a blob id, if there is a row.
+    fn by_blob<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        blob_id: &str,
+    ) -> Result<Option<T>, StoreError> {
         self.conn()
-            .query_row(
-                "SELECT content FROM impact_source WHERE blob_id = ?1",
-                [blob_id],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row([blob_id], |r| r.get(0)).optional())
             .map_err(read_err(&self.path))
     }
 

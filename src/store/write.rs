@@ -407,24 +407,12 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
-    /// Whether the string tokens of a content are stored.
-    pub fn has_quoted(&self, blob_id: &str) -> Result<bool, StoreError> {
-        self.tx
-            .query_row(
-                "SELECT count(*) FROM impact_quoted WHERE blob_id = ?1",
-                [blob_id],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(self.err("read"))
-    }
-
-    /// Whether the outline of a content is stored (possibly empty: the
+    /// Whether `kind` of a content is stored (an outline possibly empty: the
     /// content has syntax errors).
-    pub fn has_outline(&self, blob_id: &str) -> Result<bool, StoreError> {
+    pub fn has_by_content(&self, kind: ByContent, blob_id: &str) -> Result<bool, StoreError> {
         self.tx
             .query_row(
-                "SELECT count(*) FROM impact_outline WHERE blob_id = ?1",
+                &format!("SELECT count(*) FROM {} WHERE blob_id = ?1", kind.table()),
                 [blob_id],
                 |r| r.get::<_, i64>(0),
             )
@@ -432,26 +420,48 @@ impl<'conn> Writer<'conn> {
             .map_err(self.err("read"))
     }
 
-    /// Stores the outline of a content (see migration 9).
-    pub fn set_outline(&mut self, blob_id: &str, outline: &str) -> Result<(), StoreError> {
+    /// Stores `kind` of a content.
+    pub fn set_by_content(
+        &mut self,
+        kind: ByContent,
+        blob_id: &str,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let (table, column) = (kind.table(), kind.column());
         self.tx
             .execute(
-                "INSERT OR REPLACE INTO impact_outline (blob_id, outline) VALUES (?1, ?2)",
-                params![blob_id, outline],
+                &format!("INSERT OR REPLACE INTO {table} (blob_id, {column}) VALUES (?1, ?2)"),
+                params![blob_id, text],
             )
             .map_err(self.err("write"))?;
         Ok(())
     }
+}
 
-    /// Stores the string tokens of a content (see migration 8).
-    pub fn set_quoted(&mut self, blob_id: &str, tokens: &str) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "INSERT OR REPLACE INTO impact_quoted (blob_id, tokens) VALUES (?1, ?2)",
-                params![blob_id, tokens],
-            )
-            .map_err(self.err("write"))?;
-        Ok(())
+/// What is stored per recorded content beside it, so that selection need
+/// not read or parse the file: caches, recomputed when missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByContent {
+    /// The tokens inside string literals of a test file or conftest
+    /// (migration 8).
+    Quoted,
+    /// A Python file's outline (migration 9).
+    Outline,
+}
+
+impl ByContent {
+    fn table(self) -> &'static str {
+        match self {
+            ByContent::Quoted => "impact_quoted",
+            ByContent::Outline => "impact_outline",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            ByContent::Quoted => "tokens",
+            ByContent::Outline => "outline",
+        }
     }
 }
 
