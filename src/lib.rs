@@ -12,6 +12,7 @@ pub mod cli;
 pub mod combine;
 pub mod commands;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod facts;
 pub mod git;

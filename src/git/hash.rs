@@ -23,7 +23,7 @@ pub fn blob_id(content: &[u8]) -> String {
 }
 
 /// Whether git would treat `content` as binary.
-fn is_binary(content: &[u8]) -> bool {
+pub fn is_binary(content: &[u8]) -> bool {
     content.iter().take(BINARY_PROBE_BYTES).any(|&b| b == 0)
 }
 

@@ -22,7 +22,7 @@ use git2::{
     RepositoryOpenFlags, Status, StatusOptions, StatusShow,
 };
 
-pub use hash::{blob_id, diff_lines};
+pub use hash::{blob_id, diff_lines, is_binary};
 
 /// A commit id: 40 lowercase hex digits.
 pub type CommitId = String;

@@ -27,6 +27,9 @@ pub(super) struct Built {
     /// Line spans of the top-level statements, merged where they share a
     /// line (`a = 1; b = 2`): the units a partial parse is made of.
     pub tops: Vec<(u32, u32)>,
+    /// Per def: the line spans of the statements directly in its body,
+    /// merged the same way (the units inside it).
+    pub members: Vec<Vec<(u32, u32)>>,
 }
 
 pub(super) fn build(text: &str, line_count: u32) -> Built {
@@ -103,13 +106,14 @@ fn build_from(text: &str, line_count: u32, tree: Option<Tree>) -> Built {
         imports: Vec::new(),
         main_blocks: Vec::new(),
         tops: Vec::new(),
+        members: Vec::new(),
     };
     let mut string_spans = Vec::new();
     match &tree {
         Some(tree) => {
             let root = tree.root_node();
             out.has_errors = root.has_error();
-            out.tops = top_spans(&mut tree.walk(), root);
+            out.tops = child_spans(&mut tree.walk(), root);
             let mut walker = Walker {
                 text: text.as_bytes(),
                 cursor: tree.walk(),
@@ -137,10 +141,11 @@ fn build_from(text: &str, line_count: u32, tree: Option<Tree>) -> Built {
     out
 }
 
-/// Line spans of the module's statements, merged where they share a line.
-fn top_spans<'t>(cursor: &mut TreeCursor<'t>, root: Node<'t>) -> Vec<(u32, u32)> {
+/// Line spans of the statements of a module or block, merged where they
+/// share a line.
+fn child_spans<'t>(cursor: &mut TreeCursor<'t>, parent: Node<'t>) -> Vec<(u32, u32)> {
     let mut tops: Vec<(u32, u32)> = Vec::new();
-    for (_, k) in kids(cursor, root) {
+    for (_, k) in kids(cursor, parent) {
         if is_trivia(k) || !k.is_named() || k.start_byte() >= k.end_byte() {
             continue;
         }
@@ -151,34 +156,6 @@ fn top_spans<'t>(cursor: &mut TreeCursor<'t>, root: Node<'t>) -> Vec<(u32, u32)>
         }
     }
     tops
-}
-
-/// Moves a built region of a file (parsed on its own) to where it sits:
-/// its first line becomes line `offset + 1` of a file of `total_lines`.
-pub(super) fn relocate(mut b: Built, offset: u32, total_lines: u32) -> Built {
-    let at = |l: u32| l + offset;
-    for d in &mut b.defs {
-        d.header = (at(d.header.0), at(d.header.1));
-        d.body = (at(d.body.0), at(d.body.1));
-    }
-    for s in &mut b.statements {
-        s.start = at(s.start);
-        s.end = at(s.end);
-    }
-    for i in &mut b.imports {
-        i.line = at(i.line);
-    }
-    for r in b.main_blocks.iter_mut().chain(b.tops.iter_mut()) {
-        *r = (at(r.0), at(r.1));
-    }
-    let mut has_code = vec![false; total_lines as usize + 2];
-    for (line, &code) in b.has_code.iter().enumerate().skip(1) {
-        if let Some(slot) = has_code.get_mut(line + offset as usize) {
-            *slot = code;
-        }
-    }
-    b.has_code = has_code;
-    b
 }
 
 fn parse_tree(text: &str, old: Option<&Tree>) -> Option<Tree> {
@@ -477,6 +454,10 @@ impl<'t> Walker<'t, '_> {
             cached,
         });
         self.out.bases.push(bases);
+        self.out.members.push(match block {
+            Some(b) => child_spans(&mut self.cursor, b),
+            None => Vec::new(),
+        });
         if let Some(b) = block {
             let inner = Ctx {
                 scope: match kind {

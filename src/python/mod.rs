@@ -164,6 +164,8 @@ pub struct Module {
     bases: Vec<Vec<String>>,
     /// Line spans of the top-level statements (see [`Outline`]).
     tops: Vec<(u32, u32)>,
+    /// Per def: the line spans of the statements directly in its body.
+    members: Vec<Vec<(u32, u32)>>,
     /// Set when only regions of the file were parsed: what selection needs
     /// to know of the code outside them (see [`parse_pair_in_regions`]).
     outside: Option<Box<outline::Outside>>,
@@ -234,6 +236,7 @@ fn module_from(built: build::Built, line_count: u32) -> Module {
         main_blocks: built.main_blocks,
         bases: built.bases,
         tops: built.tops,
+        members: built.members,
         outside: None,
     }
 }
@@ -463,6 +466,7 @@ fn opaque(source: &[u8]) -> Module {
         main_blocks: Vec::new(),
         bases: Vec::new(),
         tops: Vec::new(),
+        members: Vec::new(),
         outside: None,
     }
 }

@@ -177,7 +177,7 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         return;
     }
     // Compare code, not comments: a comment edit on a code line is no change.
-    let hunks = match crate::git::diff_lines(&strip_comments(baseline), &strip_comments(current)) {
+    let hunks = match code_diff(baseline, current) {
         LineDiff::Text(h) => h,
         LineDiff::Binary => hunks.clone(),
     };
@@ -306,7 +306,7 @@ fn unknown_file(change: &Change, out: &mut Vec<Effect>) {
 /// helper passes the change on by name, module-level code selects the file
 /// (or the conftest's directory).
 fn unmeasured_test_side(path: &str, previous: &[u8], current: &[u8], out: &mut Vec<Effect>) {
-    let hunks = match crate::git::diff_lines(&strip_comments(previous), &strip_comments(current)) {
+    let hunks = match code_diff(previous, current) {
         LineDiff::Text(h) => h,
         LineDiff::Binary => {
             out.push(whole_test_side_file(path));
@@ -696,6 +696,20 @@ fn is_docstring(st: &Statement, src: &[u8]) -> bool {
         && st.refs.is_empty()
 }
 
+/// Where the code of two versions of a Python file differs: their lines
+/// with comments and trailing whitespace removed, compared (git's own diff
+/// only when they differ in too many lines for ours).
+fn code_diff(old: &[u8], new: &[u8]) -> LineDiff {
+    let (old, new) = (strip_comments(old), strip_comments(new));
+    if crate::git::is_binary(&old) || crate::git::is_binary(&new) {
+        return LineDiff::Binary;
+    }
+    match crate::diff::changed_lines(&old, &new) {
+        Some(hunks) => LineDiff::Text(hunks),
+        None => crate::git::diff_lines(&old, &new),
+    }
+}
+
 /// Python source with comments and trailing whitespace removed, line by line
 /// (line numbers are kept). Strings, including triple-quoted ones spanning
 /// lines, are left alone.
@@ -902,7 +916,9 @@ if __name__ == "__main__":
             .filter_map(|l| l.strip_prefix("def ").or_else(|| l.strip_prefix("class ")))
             .filter_map(|rest| rest.split(['(', ':']).next())
             .collect();
-        match rng.next(13) {
+        match rng.next(15) {
+            13 => lines[i].push_str(" \\"),
+            14 => lines.insert(i, format!("{indent}    deeper = 1")),
             12 if !defined.is_empty() => {
                 let name = defined[rng.next(defined.len())];
                 lines.insert(i, format!("def {name}(v):\n    return v\n"));
@@ -1019,10 +1035,7 @@ if __name__ == "__main__":
                 if let Some(LineDiff::Text(hunks)) = c.diff()
                     && let Some(outline) = &c.outline
                 {
-                    let stripped = match crate::git::diff_lines(
-                        &strip_comments(src.as_bytes()),
-                        &strip_comments(new.as_bytes()),
-                    ) {
+                    let stripped = match code_diff(src.as_bytes(), new.as_bytes()) {
                         LineDiff::Text(h) => h,
                         LineDiff::Binary => hunks.clone(),
                     };
