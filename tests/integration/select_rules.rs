@@ -303,6 +303,48 @@ fn odd_files_neither_crash_nor_drop_changes() {
         "{json:#}"
     );
 
+    // A measured module replaced by a submodule: its tests are selected,
+    // the change is reported; a new submodule is reported too.
+    repo.git(&["checkout", "--", "."]);
+    let mut lib = TestRepo::empty();
+    lib.write("lib.py", "x = 1\n");
+    lib.commit_all("lib");
+    let lib_path = lib.path().display().to_string();
+    repo.git(&["rm", "-q", "shop/payments.py"]);
+    for at in ["shop/payments.py", "vendor/lib"] {
+        repo.git(&[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &lib_path,
+            at,
+        ]);
+    }
+    for staged in [false, true] {
+        let flags: &[&str] = if staged { &["--staged"] } else { &[] };
+        let (run, json) = select(&repo, flags);
+        assert_eq!(run.code, 0, "{run:#?}");
+        assert!(
+            tests(&json)
+                .iter()
+                .any(|t| t.starts_with("tests/test_payments.py")),
+            "{json:#}"
+        );
+        let changed: Vec<&str> = json["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap())
+            .collect();
+        for path in ["shop/payments.py", "vendor/lib"] {
+            assert!(changed.contains(&path), "{path} not reported: {json:#}");
+        }
+    }
+    repo.git(&["reset", "-q", "--hard"]);
+    repo.git(&["clean", "-q", "-dff"]);
+
     // A README change selects nothing, and says why.
     repo.git(&["checkout", "--", "."]);
     repo.write("NOTES.md", "# notes\n");
