@@ -123,6 +123,9 @@ fn build_from(text: &str, line_count: u32, tree: Option<Tree>) -> Built {
                     stack: Vec::new(),
                     binds: Vec::new(),
                     refs: Vec::new(),
+                    bare: Vec::new(),
+                    attrs: Vec::new(),
+                    attr_ids: Vec::new(),
                     strings: Vec::new(),
                 },
                 out: &mut out,
@@ -257,7 +260,12 @@ impl<'t> Walker<'t, '_> {
     }
 
     fn push_stmt(&mut self, start: u32, end: u32, scope: Scope, kind: StmtKind, depth: u32) {
-        let (binds, refs) = self.col.finish();
+        let Names {
+            binds,
+            refs,
+            bare,
+            attrs,
+        } = self.col.finish();
         self.out.statements.push(Statement {
             start,
             end: end.max(start),
@@ -265,6 +273,8 @@ impl<'t> Walker<'t, '_> {
             kind,
             binds,
             refs,
+            bare,
+            attrs,
         });
         self.out.depths.push(depth);
     }
@@ -537,6 +547,7 @@ impl<'t> Walker<'t, '_> {
         if n.kind() == "future_import_statement" {
             module = "__future__".to_string();
             self.col.refs.push("__future__");
+            self.col.bare.push("__future__");
         }
         for &(f, k) in &children {
             match (f, k.kind()) {
@@ -929,8 +940,35 @@ struct Collector<'t> {
     stack: Vec<Item<'t>>,
     binds: Vec<&'t str>,
     refs: Vec<&'t str>,
+    /// Refs met as plain names.
+    bare: Vec<&'t str>,
+    /// Attribute references: (attribute, the object's name chain).
+    attrs: Vec<(&'t str, Option<String>)>,
+    /// Identifier nodes that are an attribute's name (not plain names).
+    attr_ids: Vec<usize>,
     /// Line spans of multi-line strings: their blank and '#' lines are code.
     strings: Vec<(u32, u32)>,
+}
+
+/// What one statement binds and references (see [`Statement`]).
+struct Names {
+    binds: Vec<String>,
+    refs: Vec<String>,
+    bare: Vec<String>,
+    attrs: Vec<(String, Option<String>)>,
+}
+
+/// `a`, `a.b`: an expression that is a name or a chain of attribute names.
+fn name_chain(n: Node, text: &[u8]) -> Option<String> {
+    match n.kind() {
+        "identifier" => Some(text_of(n, text).to_string()),
+        "attribute" => {
+            let object = name_chain(n.child_by_field_name("object")?, text)?;
+            let attr = n.child_by_field_name("attribute")?;
+            (attr.kind() == "identifier").then(|| format!("{object}.{}", text_of(attr, text)))
+        }
+        _ => None,
+    }
 }
 
 /// Kinds through which a binding target passes its role to its children.
@@ -965,14 +1003,27 @@ impl<'t> Collector<'t> {
         self.run();
     }
 
-    fn finish(&mut self) -> (Vec<String>, Vec<String>) {
+    fn finish(&mut self) -> Names {
         // Sort and dedup borrowed names first: one allocation per name kept.
         let own = |v: &mut Vec<&'t str>| -> Vec<String> {
             v.sort_unstable();
             v.dedup();
             v.drain(..).map(str::to_string).collect()
         };
-        (own(&mut self.binds), own(&mut self.refs))
+        let mut attrs: Vec<(String, Option<String>)> = self
+            .attrs
+            .drain(..)
+            .map(|(a, chain)| (a.to_string(), chain))
+            .collect();
+        attrs.sort_unstable();
+        attrs.dedup();
+        self.attr_ids.clear();
+        Names {
+            binds: own(&mut self.binds),
+            refs: own(&mut self.refs),
+            bare: own(&mut self.bare),
+            attrs,
+        }
     }
 
     /// Pushes named children; `f` picks each child's role and string flag.
@@ -1022,11 +1073,26 @@ impl<'t> Collector<'t> {
                     }
                     if role != Role::Bind {
                         self.refs.push(name);
+                        if !self.attr_ids.contains(&n.id()) {
+                            self.bare.push(name);
+                        }
                     }
                     if role != Role::Ref {
                         self.binds.push(name);
                     }
                     continue;
+                }
+                "attribute" if role != Role::All => {
+                    if let Some(attr) = n
+                        .child_by_field_name("attribute")
+                        .filter(|a| a.kind() == "identifier")
+                    {
+                        let chain = n
+                            .child_by_field_name("object")
+                            .and_then(|o| name_chain(o, self.text));
+                        self.attrs.push((text_of(attr, self.text), chain));
+                        self.attr_ids.push(attr.id());
+                    }
                 }
                 "string" => {
                     let (a, b) = (start_line(n), end_line(n));
@@ -1119,6 +1185,7 @@ impl<'t> Collector<'t> {
             let piece = piece.trim();
             if is_identifier(piece) {
                 self.refs.push(piece);
+                self.bare.push(piece);
             }
         }
     }
@@ -1295,7 +1362,9 @@ fn classify_lines(text: &str, out: &mut Built, strings: &[(u32, u32)]) -> bool {
             scope: Scope::Module,
             kind: StmtKind::Simple,
             binds: words.clone(),
+            bare: words.clone(),
             refs: words,
+            attrs: Vec::new(),
         });
         out.depths.push(0);
     }

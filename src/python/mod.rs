@@ -120,6 +120,12 @@ pub struct Statement {
     /// Identifiers referenced (names, attribute names, fixture names given
     /// as strings), sorted and unique.
     pub refs: Vec<String>,
+    /// Those of `refs` referenced as plain names somewhere in the statement
+    /// (not only as an attribute), sorted and unique.
+    pub bare: Vec<String>,
+    /// Attribute references: the attribute's name and, when the object is a
+    /// name or a chain of them (`mod.sub`), that chain; sorted and unique.
+    pub attrs: Vec<(String, Option<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,6 +464,8 @@ fn opaque(source: &[u8]) -> Module {
             kind: StmtKind::Simple,
             binds: Vec::new(),
             refs: Vec::new(),
+            bare: Vec::new(),
+            attrs: Vec::new(),
         }],
         line_stmt: Vec::new(),
         opaque: true,

@@ -1103,3 +1103,23 @@ fn outlines_round_trip_and_refuse_what_they_cannot_describe() {
     assert!(Outline::decode("").is_none());
     assert!(Outline::decode(&outline.encode().replace("{\"v\":1", "{\"v\":99")).is_none());
 }
+
+#[test]
+fn references_keep_their_form() {
+    let m = parse(
+        b"import pkg.config\nfrom shop import cart as c\n\nTOTAL = pkg.config.RATE + c.total(RATE) + f().total\n",
+    );
+    let st = m.statement_at(4).unwrap();
+    assert_eq!(st.bare, strs(&["RATE", "c", "f", "pkg"]));
+    assert_eq!(
+        st.attrs,
+        vec![
+            ("RATE".to_string(), Some("pkg.config".to_string())),
+            ("config".to_string(), Some("pkg".to_string())),
+            ("total".to_string(), None),
+            ("total".to_string(), Some("c".to_string())),
+        ]
+    );
+    // `refs` still holds every identifier, plain or attribute.
+    assert_eq!(st.refs, strs(&["RATE", "c", "config", "f", "pkg", "total"]));
+}
