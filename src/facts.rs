@@ -16,6 +16,10 @@ use crate::python::{self, Scope, StmtKind};
 pub struct Facts {
     /// identifier -> numbits of the lines referencing it.
     pub refs: Vec<(String, Vec<u8>)>,
+    /// (identifier, target, numbits): the lines whose every reference to
+    /// the identifier denotes the object `target` ("pkg.mod.name"), as the
+    /// file's imports and definitions tell (see [`targets`]).
+    pub targets: Vec<(String, String, Vec<u8>)>,
     /// Absolute dotted module names it may import (all candidates).
     pub imports: Vec<String>,
     /// (name, carried): code naming `name` binds or carries `carried`.
@@ -63,9 +67,119 @@ pub fn compute(path: &str, module: &python::Module) -> Facts {
         .collect();
     Facts {
         refs,
+        targets: targets(path, module),
         imports: imports.into_iter().collect(),
         carries,
     }
+}
+
+/// What every reference to `name` in statement `st` denotes, when they all
+/// denote one object that the file's bindings `b` tell (see [`targets`]);
+/// `own_module` is the file's module.
+pub fn target_in(
+    st: &python::Statement,
+    name: &str,
+    b: &python::Bindings,
+    own_module: &str,
+) -> Option<String> {
+    let resolve_name = |n: &str| -> Option<String> {
+        match b.imported_target(n) {
+            Some(t) => Some(t.to_string()),
+            None if b.own(n) => Some(format!("{own_module}.{n}")),
+            None => None,
+        }
+    };
+    let resolve_chain = |chain: &str| -> Option<String> {
+        let (first, rest) = match chain.split_once('.') {
+            Some((a, r)) => (a, Some(r)),
+            None => (chain, None),
+        };
+        let base = resolve_name(first)?;
+        Some(match rest {
+            Some(r) => format!("{base}.{r}"),
+            None => base,
+        })
+    };
+    let mut found: Vec<Option<String>> = Vec::new();
+    if st.bare.binary_search_by(|x| x.as_str().cmp(name)).is_ok() {
+        found.push(resolve_name(name));
+    }
+    for (attr, chain) in st.attrs.iter().filter(|(a, _)| a == name) {
+        found.push(
+            chain
+                .as_deref()
+                .and_then(resolve_chain)
+                .map(|base| format!("{base}.{attr}")),
+        );
+    }
+    match found.split_first() {
+        Some((first, rest)) if first.is_some() && rest.iter().all(|t| t == first) => first.clone(),
+        _ => None,
+    }
+}
+
+/// What each reference of a file denotes, where its imports and definitions
+/// tell: for an identifier, the lines whose every reference to it names one
+/// object, and that object's qualified path. `cfg.RATE` with `from pkg import
+/// cfg` denotes "pkg.cfg.RATE"; a plain `total` the file defines itself,
+/// "<its module>.total"; `total` imported with `from shop.cart import total`,
+/// "shop.cart.total".
+///
+/// Only what cannot be otherwise: a name is resolved through the file's
+/// imports only when module-level imports are all that bind it (to one
+/// target), and as the file's own only when module-level definitions are
+/// all that bind it; any other binding of it anywhere in the file (a
+/// parameter, a local, a class attribute, an assignment), a star import, or
+/// a syntax error leaves it unresolved. An attribute of anything but such a
+/// name (`self.x`, `f().x`) is unresolved. Selection uses targets only to
+/// leave out references that provably denote another module's own
+/// definition; unresolved ones always count.
+pub fn targets(path: &str, m: &python::Module) -> Vec<(String, String, Vec<u8>)> {
+    use std::collections::HashMap;
+    let Some(own_module) = python::module_names_for_path(path).into_iter().next() else {
+        return Vec::new();
+    };
+    let Some(b) = m.bindings(path) else {
+        return Vec::new();
+    };
+    // Per identifier and line: the one target, or `None` once unresolved
+    // or conflicting.
+    let mut marks: HashMap<&str, BTreeMap<u32, Option<String>>> = HashMap::new();
+    for s in m.statements() {
+        let (lo, hi) = match s.kind {
+            StmtKind::DefHeader(id) | StmtKind::ClassHeader(id) => match m.defs().get(id) {
+                Some(d) => (d.header.0, d.body.1.max(d.header.1)),
+                None => (s.start, s.end),
+            },
+            _ => (s.start, s.end),
+        };
+        for r in &s.refs {
+            let target = target_in(s, r, &b, &own_module);
+            let lines = marks.entry(r.as_str()).or_default();
+            for line in lo..=hi {
+                match lines.get(&line) {
+                    None => {
+                        lines.insert(line, target.clone());
+                    }
+                    Some(t) if *t != target => {
+                        lines.insert(line, None);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let mut out: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
+    for (name, lines) in marks {
+        for (line, target) in lines {
+            if let Some(t) = target {
+                out.entry((name.to_string(), t)).or_default().push(line);
+            }
+        }
+    }
+    out.into_iter()
+        .map(|((name, target), lines)| (name, target, numbits::encode(lines)))
+        .collect()
 }
 
 /// For one parsed file: referenced name -> the names that code naming it
@@ -118,4 +232,64 @@ pub fn binding_index(m: &python::Module) -> BTreeMap<String, Vec<String>> {
         }
     }
     index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(path: &str, src: &str) -> BTreeMap<(String, String), Vec<u32>> {
+        targets(path, &python::parse(src.as_bytes()))
+            .into_iter()
+            .map(|(n, t, bits)| ((n, t), numbits::decode(&bits)))
+            .collect()
+    }
+
+    fn key(n: &str, t: &str) -> (String, String) {
+        (n.to_string(), t.to_string())
+    }
+
+    #[test]
+    fn references_resolve_only_where_nothing_else_can_bind_them() {
+        let src = "\
+import os
+import pkg.config
+from pkg import cart as c
+from .helpers import fmt
+from . import sibling
+
+RATE = 2
+
+def total(x, rate=RATE):
+    return c.total(x) + pkg.config.RATE + fmt(x) + os.path.join('a') + helper()
+
+def helper():
+    return sibling.value
+
+class K:
+    RATE = 3
+    def m(self):
+        return self.total()
+";
+        let r = rows("shop/mod.py", src);
+        assert_eq!(r.get(&key("total", "pkg.cart.total")), Some(&vec![10]));
+        assert_eq!(r.get(&key("fmt", "shop.helpers.fmt")), Some(&vec![4, 10]));
+        assert_eq!(r.get(&key("join", "os.path.join")), Some(&vec![10]));
+        assert_eq!(r.get(&key("helper", "shop.mod.helper")), Some(&vec![10]));
+        assert_eq!(r.get(&key("value", "shop.sibling.value")), Some(&vec![13]));
+        // `self.total` and `RATE` (bound at module level and in a class, and
+        // named by a default the header spreads over the body) stay open.
+        assert!(!r.keys().any(|(n, _)| n == "RATE"), "{r:?}");
+        assert!(!r.values().any(|lines| lines.contains(&18)), "{r:?}");
+
+        // A star import may bind anything: nothing resolves.
+        assert!(rows("shop/mod.py", &format!("from pkg import *\n{src}")).is_empty());
+        // A name bound two ways resolves through neither.
+        let two = "try:\n    import json\nexcept ImportError:\n    json = None\n\ndef f():\n    return json.dumps(1)\n";
+        assert!(!rows("m.py", two).keys().any(|(n, _)| n == "dumps"));
+        // A parameter shadows the import everywhere (conservatively).
+        let shadow =
+            "import cfg\n\ndef f(cfg):\n    return cfg.RATE\n\ndef g():\n    return cfg.RATE\n";
+        assert!(!rows("m.py", shadow).keys().any(|(n, _)| n == "RATE"));
+    }
 }

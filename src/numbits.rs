@@ -59,6 +59,20 @@ pub fn intersection(a: &[u8], b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The lines of `a` that are not in `b`, trimmed of trailing zero bytes
+/// (empty when none are left).
+pub fn difference(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = a
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x & !b.get(i).copied().unwrap_or(0))
+        .collect();
+    while out.last() == Some(&0) {
+        out.pop();
+    }
+    out
+}
+
 /// Whether two blobs share any line.
 pub fn any_intersection(a: &[u8], b: &[u8]) -> bool {
     // Compare eight bytes at a time: this is the inner loop of selection.
@@ -166,6 +180,15 @@ mod tests {
     }
 
     /// Vectors produced by coverage.py 7.17.3 (shared/reference/coveragepy-facts.md).
+    #[test]
+    fn difference_leaves_the_lines_of_one_not_in_the_other() {
+        let a = encode([1, 5, 9, 30]);
+        let b = encode([5, 30, 31]);
+        assert_eq!(decode(&difference(&a, &b)), [1, 9]);
+        assert!(difference(&b, &union(&a, &b)).is_empty());
+        assert_eq!(decode(&difference(&a, &[])), [1, 5, 9, 30]);
+    }
+
     #[test]
     fn encodes_like_coverage_py() {
         assert_eq!(hex(&encode([])), "");

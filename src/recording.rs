@@ -112,7 +112,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                     let module = crate::python::parse(content);
                     if need_facts {
                         let f = facts::compute(path, &module);
-                        w.replace_facts(id, &blob_id, &f.refs, &f.imports, &f.carries)?;
+                        w.replace_facts(id, &blob_id, &f)?;
                     }
                     if need_outline {
                         // Empty for a file with syntax errors: parsed whole.

@@ -542,6 +542,7 @@ impl<'t> Walker<'t, '_> {
         let children = kids(&mut self.cursor, n);
         let mut module = String::new();
         let mut names = Vec::new();
+        let mut binds = Vec::new();
         let mut star = false;
         let is_plain = n.kind() == "import_statement";
         if n.kind() == "future_import_statement" {
@@ -563,19 +564,45 @@ impl<'t> Walker<'t, '_> {
                     if let Some(t) = target {
                         self.col.add(t, Role::Ref, false);
                     }
-                    if let Some(a) = k.child_by_field_name("alias") {
+                    let alias = k.child_by_field_name("alias");
+                    if let Some(a) = alias {
                         self.col.add(a, Role::Bind, false);
                     }
-                    self.name_entry(is_plain, dotted, line, ctx, &mut names);
+                    // `import a.b as x` binds x to a.b; `from m import n as k`, k to m.n.
+                    let bind = alias.map(|a| {
+                        let named = if is_plain {
+                            dotted.clone()
+                        } else {
+                            join_module(&module, &dotted)
+                        };
+                        (text_of(a, self.text).to_string(), named)
+                    });
+                    if !is_plain {
+                        binds.extend(bind.clone());
+                    }
+                    self.name_entry(is_plain, dotted, bind, line, ctx, &mut names);
                 }
                 (Some("name"), _) => {
                     let dotted = dotted_text(k, self.text);
                     self.col.add(k, Role::Ref, false);
                     // `import a.b` binds `a`; `from m import x` binds `x`.
-                    if let Some(first) = first_identifier(k, self.text) {
+                    // `import a.b` binds a to the module a; `from m import n`, n to m.n.
+                    let first = first_identifier(k, self.text);
+                    if let Some(first) = first {
                         self.col.binds.push(first);
                     }
-                    self.name_entry(is_plain, dotted, line, ctx, &mut names);
+                    let bind = first.map(|f| {
+                        let named = if is_plain {
+                            f.to_string()
+                        } else {
+                            join_module(&module, &dotted)
+                        };
+                        (f.to_string(), named)
+                    });
+                    if !is_plain {
+                        binds.extend(bind.clone());
+                    }
+                    self.name_entry(is_plain, dotted, bind, line, ctx, &mut names);
                 }
                 (_, "wildcard_import") => {
                     star = true;
@@ -591,6 +618,7 @@ impl<'t> Walker<'t, '_> {
                 names,
                 star,
                 function_level: ctx.in_function,
+                binds,
             });
         }
         let scope = if n.has_error() {
@@ -607,6 +635,7 @@ impl<'t> Walker<'t, '_> {
         &mut self,
         is_plain: bool,
         dotted: String,
+        bind: Option<(String, String)>,
         line: u32,
         ctx: Ctx,
         names: &mut Vec<String>,
@@ -615,16 +644,28 @@ impl<'t> Walker<'t, '_> {
             return;
         }
         if is_plain {
+            let binds = bind.into_iter().collect();
             self.out.imports.push(Import {
                 line,
                 module: dotted,
                 names: Vec::new(),
                 star: false,
                 function_level: ctx.in_function,
+                binds,
             });
         } else {
             names.push(dotted);
         }
+    }
+}
+
+/// `m.n` for a name imported from module `m`; `.n` from the package
+/// itself (`from . import n`).
+fn join_module(module: &str, name: &str) -> String {
+    if module.ends_with('.') {
+        format!("{module}{name}")
+    } else {
+        format!("{module}.{name}")
     }
 }
 
@@ -1268,6 +1309,7 @@ fn crude_import(line: &str, line_no: u32, out: &mut Vec<Import>) {
                     names: Vec::new(),
                     star: false,
                     function_level: false,
+                    binds: Vec::new(),
                 });
             }
         }
@@ -1285,6 +1327,7 @@ fn crude_import(line: &str, line_no: u32, out: &mut Vec<Import>) {
             names: Vec::new(),
             star: false,
             function_level: false,
+            binds: Vec::new(),
         };
         for part in names.split(',') {
             let name = clean(part.split(" as ").next().unwrap_or(""));

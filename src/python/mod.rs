@@ -139,6 +139,10 @@ pub struct Import {
     pub star: bool,
     /// Inside a function body, so it runs only when the function is called.
     pub function_level: bool,
+    /// The names it binds and what each names: `import a.b` binds `a` to
+    /// "a", `import a.b as x` binds `x` to "a.b", `from m import n as k`
+    /// binds `k` to "m.n" (a relative `m` keeps its leading dots).
+    pub binds: Vec<(String, String)>,
 }
 
 /// A test pytest collects by default.
@@ -372,6 +376,54 @@ impl Module {
         }
     }
 
+    /// Who binds each name of the file at `path` (relative imports are
+    /// resolved against it), and how; `None` when that cannot be trusted: a
+    /// syntax error, a star import (it may bind anything), or a partial
+    /// parse.
+    pub fn bindings(&self, path: &str) -> Option<Bindings> {
+        if self.has_errors || self.opaque || self.outside.is_some() {
+            return None;
+        }
+        if self.imports.iter().any(|i| i.star) {
+            return None;
+        }
+        let mut b = Bindings::default();
+        let module_level: std::collections::BTreeSet<u32> = self
+            .statements
+            .iter()
+            .filter(|s| s.kind == StmtKind::Import && s.scope == Scope::Module)
+            .map(|s| s.start)
+            .collect();
+        for i in &self.imports {
+            if !module_level.contains(&i.line) || i.function_level {
+                continue;
+            }
+            for (bound, target) in &i.binds {
+                match resolve_relative(path, target) {
+                    Some(t) => {
+                        b.imported.entry(bound.clone()).or_default().insert(t);
+                    }
+                    None => {
+                        b.otherwise.insert(bound.clone());
+                    }
+                }
+            }
+        }
+        for s in &self.statements {
+            let set = match (s.kind, s.scope) {
+                (StmtKind::Import, Scope::Module) => continue,
+                (_, Scope::Module) => &mut b.defined,
+                // Locals, class attributes, imports inside functions.
+                _ => &mut b.otherwise,
+            };
+            set.extend(s.binds.iter().cloned());
+        }
+        for d in &self.defs {
+            b.otherwise.extend(d.params.iter().cloned());
+        }
+        Some(b)
+    }
+
     /// True when only regions of the file were parsed
     /// ([`parse_pair_in_regions`]): `statements()`, `defs()`, `imports()`
     /// and the references then hold the code of those regions only.
@@ -402,6 +454,55 @@ impl Module {
     /// under the subclass id. A redefined test keeps only its last def.
     pub fn test_functions(&self) -> Vec<TestFn> {
         build::test_functions(&self.defs, &self.bases)
+    }
+}
+
+/// How a file binds its names, for telling what a reference denotes (see
+/// [`Module::bindings`]).
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    /// Names module-level imports bind, with what each import names
+    /// (resolved to absolute dotted paths).
+    imported: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Names module-level statements other than imports bind.
+    defined: std::collections::BTreeSet<String>,
+    /// Names bound any other way: parameters, locals, class attributes,
+    /// imports inside functions or classes, relative imports that do not
+    /// resolve.
+    otherwise: std::collections::BTreeSet<String>,
+}
+
+impl Bindings {
+    /// What `name` denotes everywhere in the file, when module-level
+    /// imports are all that bind it and agree ("pkg.mod" or "pkg.mod.name").
+    pub fn imported_target(&self, name: &str) -> Option<&str> {
+        match self.imported.get(name) {
+            Some(t)
+                if t.len() == 1
+                    && !self.defined.contains(name)
+                    && !self.otherwise.contains(name) =>
+            {
+                t.iter().next().map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the file defines `name` itself: module-level statements
+    /// other than imports are all that bind it.
+    pub fn own(&self, name: &str) -> bool {
+        self.defined.contains(name)
+            && !self.otherwise.contains(name)
+            && !self.imported.contains_key(name)
+    }
+
+    /// Every name the file defines itself.
+    pub fn own_names(&self) -> Vec<String> {
+        self.defined
+            .iter()
+            .filter(|n| self.own(n))
+            .cloned()
+            .collect()
     }
 }
 

@@ -31,8 +31,14 @@ pub struct Resolver<'a> {
     file_ids: BTreeMap<String, Option<i64>>,
     baselines: Option<BTreeMap<String, String>>,
     testside: Option<TestSide>,
-    /// Names already followed, with where they came from.
-    names_done: BTreeSet<String>,
+    /// Names already followed, with the file that binds them.
+    names_done: BTreeSet<(String, String)>,
+    /// Every name followed, for the limit.
+    distinct_names: BTreeSet<String>,
+    /// Module name -> the files of the data it can mean.
+    module_files: Option<BTreeMap<String, Vec<String>>>,
+    /// Outlines of unchanged files, read on demand.
+    outlines: BTreeMap<String, Option<python::Outline>>,
     imports: Option<BTreeMap<String, BTreeSet<String>>>,
     /// Per measured file: name -> names carried from it (see `binding_index`).
     bindings: BTreeMap<String, BTreeMap<String, Vec<String>>>,
@@ -97,6 +103,9 @@ impl<'a> Resolver<'a> {
             baselines: None,
             testside: None,
             names_done: BTreeSet::new(),
+            distinct_names: BTreeSet::new(),
+            module_files: None,
+            outlines: BTreeMap::new(),
             imports: None,
             bindings: BTreeMap::new(),
             by_file: {
@@ -157,6 +166,7 @@ impl<'a> Resolver<'a> {
     /// Lets names be followed again (for resolving a change on its own).
     pub fn forget_followed_names(&mut self) {
         self.names_done.clear();
+        self.distinct_names.clear();
     }
 
     fn file_id(&mut self, path: &str) -> Result<Option<i64>> {
@@ -461,11 +471,17 @@ impl<'a> Resolver<'a> {
     /// lines name them, followed through import-time bindings, fixtures and
     /// helpers.
     fn names(&mut self, origin: &str, names: &[String], out: &mut Selected) -> Result<()> {
-        let mut queue: VecDeque<String> = names.iter().cloned().collect();
-        while let Some(name) = queue.pop_front() {
-            if !self.names_done.insert(name.clone()) {
+        // Each name with the file that binds it: references that provably
+        // denote another module's own definition of it are left out.
+        let mut queue: VecDeque<(String, String)> = names
+            .iter()
+            .map(|n| (n.clone(), origin.to_string()))
+            .collect();
+        while let Some((name, binder)) = queue.pop_front() {
+            if !self.names_done.insert((name.clone(), binder.clone())) {
                 continue;
             }
+            self.distinct_names.insert(name.clone());
             if out.len() * 10 >= self.test_ids.len() * 9 && self.test_ids.len() >= 100 {
                 self.overflow = Some(format!(
                     "the changes reach {} of {} tests (through `{name}`, from {origin}): running everything",
@@ -474,7 +490,7 @@ impl<'a> Resolver<'a> {
                 ));
                 return Ok(());
             }
-            if self.names_done.len() > MAX_NAMES {
+            if self.distinct_names.len() > MAX_NAMES {
                 self.overflow = Some(format!(
                     "the changes reach more than {MAX_NAMES} definitions by name (through `{name}`, from {origin})"
                 ));
@@ -488,19 +504,109 @@ impl<'a> Resolver<'a> {
             for test in self.store.fixture_users(&name)? {
                 add(out, test, reason.clone());
             }
+            let elsewhere = self.denoting_elsewhere(&name, &binder)?;
             for (fid, path, bits) in self.store.references(&name)? {
+                let bits = match elsewhere.get(&fid) {
+                    Some(other) => numbits::difference(&bits, other),
+                    None => bits,
+                };
+                if bits.is_empty() {
+                    continue;
+                }
                 for (test, _) in self.store.tests_intersecting(fid, &bits)? {
                     add(out, test, reason.clone());
                 }
                 // Import-time code naming it binds new names from it.
                 for n in self.bound_from(&path, &name)? {
-                    queue.push_back(n);
+                    queue.push_back((n, path.clone()));
                 }
             }
             let hits = self.testside()?.find(&name);
             self.apply_hits(hits, &reason, origin, out)?;
         }
         Ok(())
+    }
+
+    /// Per file id, the lines whose references to `name` provably denote
+    /// another module's own `name`, not the one `binder` binds: their
+    /// recorded target is `m.name` for a module `m` of the data other than
+    /// `binder`'s, whose file is unchanged and defines `name` itself. Such
+    /// lines cannot reach the changed definition by that name; every other
+    /// reference counts (unresolved ones, and all of them in data recorded
+    /// before targets were).
+    fn denoting_elsewhere(&mut self, name: &str, binder: &str) -> Result<BTreeMap<i64, Vec<u8>>> {
+        let mut out: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+        let rows = self.store.ref_targets(name)?;
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let binder_modules = python::module_names_for_path(binder);
+        for (fid, target, bits) in rows {
+            let Some((module, last)) = target.rsplit_once('.') else {
+                continue;
+            };
+            if last != name || binder_modules.iter().any(|m| m == module) {
+                continue;
+            }
+            if self.defines_itself(module, name, binder)? {
+                let merged = match out.remove(&fid) {
+                    Some(b) => numbits::union(&b, &bits),
+                    None => bits,
+                };
+                out.insert(fid, merged);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether module `module` is a file of the data, other than `binder`,
+    /// unchanged, that defines `name` itself (its outline says so).
+    fn defines_itself(&mut self, module: &str, name: &str, binder: &str) -> Result<bool> {
+        if self.module_files.is_none() {
+            if self.baselines.is_none() {
+                self.baselines = Some(self.store.baselines()?);
+            }
+            let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for path in self.baselines.iter().flat_map(|b| b.keys()) {
+                if is_python(path) {
+                    for m in python::module_names_for_path(path) {
+                        files.entry(m).or_default().push(path.clone());
+                    }
+                }
+            }
+            self.module_files = Some(files);
+        }
+        let files = self
+            .module_files
+            .as_ref()
+            .and_then(|f| f.get(module))
+            .cloned()
+            .unwrap_or_default();
+        if files.is_empty() {
+            return Ok(false);
+        }
+        for file in files {
+            if file == binder {
+                return Ok(false);
+            }
+            let Some(blob) = self.unchanged.get(&file).cloned() else {
+                return Ok(false);
+            };
+            if !self.outlines.contains_key(&file) {
+                let outline = self
+                    .store
+                    .outline(&blob)?
+                    .and_then(|t| python::Outline::decode(&t));
+                self.outlines.insert(file.clone(), outline);
+            }
+            if !self.outlines[&file]
+                .as_ref()
+                .is_some_and(|o| o.defines_itself(name))
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn apply_hits(

@@ -277,11 +277,15 @@ impl Writer<'_> {
             .map_err(&err)?;
         for sql in [
             "DELETE FROM main.impact_ref WHERE file_id = ?1",
+            "DELETE FROM main.impact_ref_target WHERE file_id = ?1",
             "DELETE FROM main.impact_import WHERE file_id = ?1",
             "DELETE FROM main.impact_carry WHERE file_id = ?1",
             "DELETE FROM main.impact_facts WHERE file_id = ?1",
             "INSERT INTO main.impact_ref (file_id, name, numbits)
              SELECT ?1, r.name, r.numbits FROM src.impact_ref r
+             JOIN src.file f ON f.id = r.file_id WHERE f.path = ?2",
+            "INSERT INTO main.impact_ref_target (file_id, name, target, numbits)
+             SELECT ?1, r.name, r.target, r.numbits FROM src.impact_ref_target r
              JOIN src.file f ON f.id = r.file_id WHERE f.path = ?2",
             "INSERT INTO main.impact_import (file_id, module)
              SELECT ?1, i.module FROM src.impact_import i
@@ -289,7 +293,9 @@ impl Writer<'_> {
             "INSERT INTO main.impact_carry (file_id, name, carried)
              SELECT ?1, c.name, c.carried FROM src.impact_carry c
              JOIN src.file f ON f.id = c.file_id WHERE f.path = ?2",
-            "INSERT INTO main.impact_facts (file_id, blob_id) VALUES (?1, ?3)",
+            "INSERT INTO main.impact_facts (file_id, blob_id, version)
+             SELECT ?1, ?3, x.version FROM src.impact_facts x JOIN src.file f ON f.id = x.file_id
+             WHERE f.path = ?2",
         ] {
             let mut stmt = self.tx.prepare_cached(sql).map_err(&err)?;
             let count = stmt.parameter_count();

@@ -342,6 +342,22 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// For `name`, the lines of each file whose references to it denote one
+    /// known object: (file id, target, numbits); see migration 11.
+    pub fn ref_targets(&self, name: &str) -> Result<Vec<(i64, String, Vec<u8>)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT file_id, target, numbits FROM impact_ref_target WHERE name = ?1",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
     /// Every (importing path, imported module name) pair.
     pub fn imports(&self) -> Result<Vec<(String, String)>, StoreError> {
         let err = read_err(&self.path);

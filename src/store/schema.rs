@@ -201,7 +201,27 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE impact_line_bits_by_file RENAME TO line_bits;
     CREATE INDEX impact_line_bits_context ON line_bits (context_id);
     "#,
+    // 11: what the references of a file denote, where its imports and
+    // definitions tell (identifier, qualified target, lines), so that a
+    // changed definition leaves out references that provably name another
+    // module's own one; and which facts format a file's facts were
+    // computed with (2 has targets; older facts are recomputed when the
+    // file is recorded again, and are used as they are until then).
+    r#"
+    CREATE TABLE impact_ref_target (
+        file_id integer not null references file (id),
+        name text not null,
+        target text not null,
+        numbits blob not null,
+        unique (file_id, name, target)
+    );
+    CREATE INDEX impact_ref_target_name ON impact_ref_target (name);
+    ALTER TABLE impact_facts ADD COLUMN version integer not null default 1;
+    "#,
 ];
+
+/// The facts format [`crate::facts::compute`] writes (see migration 11).
+pub const FACTS_VERSION: i64 = 2;
 
 /// Migrations that rewrite a large table: when one of them was applied, the
 /// file is vacuumed afterwards, so that it does not keep the old table's

@@ -487,16 +487,16 @@ pub struct RunWrite<'a> {
 impl Writer<'_> {
     /// Whether the static facts of a file were computed from `blob_id`.
     pub fn facts_current(&self, file_id: i64, blob_id: &str) -> Result<bool, StoreError> {
-        let found: Option<String> = self
+        let found: Option<(String, i64)> = self
             .tx
             .query_row(
-                "SELECT blob_id FROM impact_facts WHERE file_id = ?1",
+                "SELECT blob_id, version FROM impact_facts WHERE file_id = ?1",
                 [file_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(self.err("read"))?;
-        Ok(found.as_deref() == Some(blob_id))
+        Ok(found.is_some_and(|(b, v)| b == blob_id && v >= super::schema::FACTS_VERSION))
     }
 
     /// Replaces a file's static facts: identifier -> numbits of referencing
@@ -505,20 +505,23 @@ impl Writer<'_> {
         &mut self,
         file_id: i64,
         blob_id: &str,
-        refs: &[(String, Vec<u8>)],
-        imports: &[String],
-        carries: &[(String, String)],
+        facts: &crate::facts::Facts,
     ) -> Result<(), StoreError> {
         let err = self.err("write");
-        self.tx
-            .execute("DELETE FROM impact_ref WHERE file_id = ?1", [file_id])
-            .map_err(&err)?;
-        self.tx
-            .execute("DELETE FROM impact_import WHERE file_id = ?1", [file_id])
-            .map_err(&err)?;
-        self.tx
-            .execute("DELETE FROM impact_carry WHERE file_id = ?1", [file_id])
-            .map_err(&err)?;
+        for table in [
+            "impact_ref",
+            "impact_ref_target",
+            "impact_import",
+            "impact_carry",
+        ] {
+            self.tx
+                .execute(
+                    &format!("DELETE FROM {table} WHERE file_id = ?1"),
+                    [file_id],
+                )
+                .map_err(&err)?;
+        }
+        let (refs, imports, carries) = (&facts.refs, &facts.imports, &facts.carries);
         {
             let mut ins = self
                 .tx
@@ -528,6 +531,17 @@ impl Writer<'_> {
                 .map_err(&err)?;
             for (name, bits) in refs {
                 ins.execute(params![file_id, name, bits]).map_err(&err)?;
+            }
+            let mut ins = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO impact_ref_target (file_id, name, target, numbits)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(&err)?;
+            for (name, target, bits) in &facts.targets {
+                ins.execute(params![file_id, name, target, bits])
+                    .map_err(&err)?;
             }
             let mut ins = self
                 .tx
@@ -550,9 +564,10 @@ impl Writer<'_> {
         }
         self.tx
             .execute(
-                "INSERT INTO impact_facts (file_id, blob_id) VALUES (?1, ?2)
-                 ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id",
-                params![file_id, blob_id],
+                "INSERT INTO impact_facts (file_id, blob_id, version) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id,
+                     version = excluded.version",
+                params![file_id, blob_id, super::schema::FACTS_VERSION],
             )
             .map_err(&err)?;
         Ok(())
