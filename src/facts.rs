@@ -22,8 +22,9 @@ pub struct Facts {
     pub targets: Vec<(String, String, Vec<u8>)>,
     /// Absolute dotted module names it may import (all candidates).
     pub imports: Vec<String>,
-    /// (name, carried): code naming `name` binds or carries `carried`.
-    pub carries: Vec<(String, String)>,
+    /// (name, carried, numbits): the statements on these lines name `name`
+    /// and bind or carry `carried`.
+    pub carries: Vec<(String, String, Vec<u8>)>,
 }
 
 /// Whether a path is Python source we parse.
@@ -63,7 +64,11 @@ pub fn compute(path: &str, module: &python::Module) -> Facts {
     }
     let carries = binding_index(module)
         .into_iter()
-        .flat_map(|(name, carried)| carried.into_iter().map(move |c| (name.clone(), c)))
+        .flat_map(|(name, carried)| {
+            carried
+                .into_iter()
+                .map(move |(c, lines)| (name.clone(), c, numbits::encode(lines)))
+        })
         .collect();
     Facts {
         refs,
@@ -102,7 +107,14 @@ pub fn target_in(
     };
     let mut found: Vec<Option<String>> = Vec::new();
     if st.bare.binary_search_by(|x| x.as_str().cmp(name)).is_ok() {
-        found.push(resolve_name(name));
+        // `from m import name [as k]` names m.name, whatever it binds.
+        let imported = (st.kind == StmtKind::Import)
+            .then(|| b.from_import(st.start, name))
+            .flatten();
+        found.push(match imported {
+            Some(t) => Some(t.to_string()),
+            None => resolve_name(name),
+        });
     }
     for (attr, chain) in st.attrs.iter().filter(|(a, _)| a == name) {
         found.push(
@@ -183,10 +195,11 @@ pub fn targets(path: &str, m: &python::Module) -> Vec<(String, String, Vec<u8>)>
 }
 
 /// For one parsed file: referenced name -> the names that code naming it
-/// binds or carries (see selection). Built once per file, so
-/// following many names does not parse a file many times.
-pub fn binding_index(m: &python::Module) -> BTreeMap<String, Vec<String>> {
-    let mut index: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// binds or carries (see selection), each with the lines of the statements
+/// that do. Built once per file, so following many names does not parse a
+/// file many times.
+pub fn binding_index(m: &python::Module) -> BTreeMap<String, BTreeMap<String, Vec<u32>>> {
+    let mut index: BTreeMap<String, BTreeMap<String, Vec<u32>>> = BTreeMap::new();
     for st in m.statements() {
         let mut carried = Vec::new();
         match (st.kind, st.scope) {
@@ -225,9 +238,10 @@ pub fn binding_index(m: &python::Module) -> BTreeMap<String, Vec<String>> {
         for r in &st.refs {
             let entry = index.entry(r.clone()).or_default();
             for c in &carried {
-                if !entry.contains(c) {
-                    entry.push(c.clone());
-                }
+                entry
+                    .entry(c.clone())
+                    .or_default()
+                    .extend(st.start..=st.end);
             }
         }
     }

@@ -395,6 +395,14 @@ impl Module {
             .map(|s| s.start)
             .collect();
         for i in &self.imports {
+            if !i.names.is_empty() {
+                for (_, target) in &i.binds {
+                    let name = target.rsplit('.').next().unwrap_or(target);
+                    if let Some(t) = resolve_relative(path, target) {
+                        b.from_imports.insert((i.line, name.to_string()), t);
+                    }
+                }
+            }
             if !module_level.contains(&i.line) || i.function_level {
                 continue;
             }
@@ -470,6 +478,9 @@ pub struct Bindings {
     /// imports inside functions or classes, relative imports that do not
     /// resolve.
     otherwise: std::collections::BTreeSet<String>,
+    /// What the names a `from` import imports denote, by the import's line
+    /// and the name as imported (`from m import n as k`: n -> "m.n").
+    from_imports: BTreeMap<(u32, String), String>,
 }
 
 impl Bindings {
@@ -494,6 +505,13 @@ impl Bindings {
         self.defined.contains(name)
             && !self.otherwise.contains(name)
             && !self.imported.contains_key(name)
+    }
+
+    /// What `name` denotes as imported by the `from` import on `line`.
+    pub fn from_import(&self, line: u32, name: &str) -> Option<&str> {
+        self.from_imports
+            .get(&(line, name.to_string()))
+            .map(String::as_str)
     }
 
     /// Every name the file defines itself.

@@ -40,8 +40,9 @@ pub struct Resolver<'a> {
     /// Outlines of unchanged files, read on demand.
     outlines: BTreeMap<String, Option<python::Outline>>,
     imports: Option<BTreeMap<String, BTreeSet<String>>>,
-    /// Per measured file: name -> names carried from it (see `binding_index`).
-    bindings: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Per measured file: name -> names carried from it, with the lines
+    /// that carry them (see `binding_index`).
+    bindings: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<u32>>>>,
     /// Known test ids by test file, for prefix lookups.
     by_file: BTreeMap<&'a str, Vec<&'a str>>,
     /// Tests that ran any line of a file, by file.
@@ -517,12 +518,28 @@ impl<'a> Resolver<'a> {
                     add(out, test, reason.clone());
                 }
                 // Import-time code naming it binds new names from it.
-                for n in self.bound_from(&path, &name)? {
+                for n in self.bound_from(&path, &name, &bits)? {
                     queue.push_back((n, path.clone()));
                 }
             }
-            let hits = self.testside()?.find(&name);
-            self.apply_hits(hits, &reason, origin, out)?;
+            // Test-side mentions too, but for those that provably denote
+            // another module's own definition of it.
+            let binder_modules = python::module_names_for_path(&binder);
+            let mut hits = BTreeSet::new();
+            for (hit, target) in self.testside()?.find_denoting(&name) {
+                let elsewhere = match target.as_deref().and_then(|t| t.rsplit_once('.')) {
+                    Some((module, last))
+                        if last == name && !binder_modules.iter().any(|m| m == module) =>
+                    {
+                        self.defines_itself(module, &name, &binder)?
+                    }
+                    _ => false,
+                };
+                if !elsewhere {
+                    hits.insert(hit);
+                }
+            }
+            self.apply_hits(hits.into_iter().collect(), &reason, origin, out)?;
         }
         Ok(())
     }
@@ -631,15 +648,21 @@ impl<'a> Resolver<'a> {
 
     /// Names that import-time statements of a measured file bind from `name`:
     /// `B = A * 2`, `from m import A as B`, a class whose bases or body name it,
-    /// a cached function or fixture whose header names it.
-    fn bound_from(&mut self, path: &str, name: &str) -> Result<Vec<String>> {
+    /// a cached function or fixture whose header names it; only from the
+    /// statements on `lines` (the references to `name` that count).
+    fn bound_from(&mut self, path: &str, name: &str, lines: &[u8]) -> Result<Vec<String>> {
         if !is_python(path) {
             return Ok(Vec::new());
         }
+        let counts = |at: Option<&[u8]>| at.is_none_or(|at| numbits::any_intersection(at, lines));
         // Computed at record time; parsed here only for data recorded before
         // these facts existed.
         if let Some(carried) = self.store.carried(path, name)? {
-            return Ok(carried);
+            return Ok(carried
+                .into_iter()
+                .filter(|(_, at)| counts(at.as_deref()))
+                .map(|(c, _)| c)
+                .collect());
         }
         if !self.bindings.contains_key(path) {
             let index = match self.baseline_module(path)? {
@@ -648,7 +671,13 @@ impl<'a> Resolver<'a> {
             };
             self.bindings.insert(path.to_string(), index);
         }
-        Ok(self.bindings[path].get(name).cloned().unwrap_or_default())
+        Ok(self.bindings[path]
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|(_, at)| counts(Some(&numbits::encode(at.iter().copied()))))
+            .map(|(c, _)| c.clone())
+            .collect())
     }
 
     /// The parsed baseline of a measured file.

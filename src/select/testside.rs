@@ -35,6 +35,9 @@ struct Parsed {
     module: Module,
     /// def id -> test id ("test_x", "TestK::test_y").
     tests: BTreeMap<usize, String>,
+    /// How the file binds its names, and its module: for telling what a
+    /// mention denotes.
+    bindings: Option<(python::Bindings, String)>,
 }
 
 /// Test files and conftests, read and parsed on demand.
@@ -308,11 +311,48 @@ impl TestSide {
 
     /// Where test-side files mention `needle` (as a whole word or dotted name).
     pub fn find(&mut self, needle: &str) -> Vec<Hit> {
-        if needle.bytes().all(is_ident_byte) {
-            let places = self.index().words.get(needle).cloned().unwrap_or_default();
-            return self.classify_places(&places);
+        let mut hits: Vec<Hit> = self
+            .find_denoting(needle)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        hits.sort();
+        hits.dedup();
+        hits
+    }
+
+    /// Like [`TestSide::find`], each hit with what the mention there denotes
+    /// when the file's bindings tell ("pkg.mod.name"; see
+    /// [`crate::facts::target_in`]), one entry per mention.
+    pub fn find_denoting(&mut self, needle: &str) -> Vec<(Hit, Option<String>)> {
+        if !needle.bytes().all(is_ident_byte) {
+            return self
+                .search(|text| word_lines(text, needle))
+                .into_iter()
+                .map(|h| (h, None))
+                .collect();
         }
-        self.search(|text| word_lines(text, needle))
+        let places = self.index().words.get(needle).cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        for &(fi, line) in &places {
+            let file = self.files[fi as usize].clone();
+            self.load(&file);
+            let Some(Some(text)) = self.contents.get(&file) else {
+                continue;
+            };
+            let parsed = self
+                .parsed
+                .entry(file.clone())
+                .or_insert_with(|| parse(&file, text));
+            let target = match (&parsed.bindings, parsed.module.statement_at(line)) {
+                (Some((b, module)), Some(st)) => crate::facts::target_in(st, needle, b, module),
+                _ => None,
+            };
+            let mut hits = BTreeSet::new();
+            classify(&file, parsed, line, &mut hits);
+            out.extend(hits.into_iter().map(|h| (h, target.clone())));
+        }
+        out
     }
 
     /// Where test-side files mention `needle` inside a string literal on a line
@@ -380,7 +420,7 @@ impl TestSide {
             let parsed = self
                 .parsed
                 .entry(file.clone())
-                .or_insert_with(|| parse(text));
+                .or_insert_with(|| parse(&file, text));
             classify(&file, parsed, line, &mut hits);
         }
         hits.into_iter().collect()
@@ -401,7 +441,7 @@ impl TestSide {
             let parsed = self
                 .parsed
                 .entry(file.clone())
-                .or_insert_with(|| parse(text));
+                .or_insert_with(|| parse(&file, text));
             for line in lines {
                 classify(&file, parsed, line, &mut hits);
             }
@@ -426,7 +466,7 @@ impl TestSide {
             let parsed = self
                 .parsed
                 .entry(file.clone())
-                .or_insert_with(|| parse(text));
+                .or_insert_with(|| parse(&file, text));
             let imports = parsed.module.imports();
             let hit = imports.iter().any(|imp| {
                 let base = if imp.module.starts_with('.') {
@@ -448,17 +488,21 @@ impl TestSide {
     }
 }
 
-fn parse(text: &str) -> Parsed {
+fn parse(file: &str, text: &str) -> Parsed {
     let module = python::parse(text.as_bytes());
     let tests = module
         .test_functions()
         .into_iter()
         .map(|t| (t.def, t.id))
         .collect();
+    let bindings = module
+        .bindings(file)
+        .zip(python::module_names_for_path(file).into_iter().next());
     Parsed {
         text: text.to_string(),
         module,
         tests,
+        bindings,
     }
 }
 
@@ -649,7 +693,7 @@ class TestK:
     def test_b(self):
         assert helper()
 "#;
-        let p = parse(src);
+        let p = parse("tests/test_x.py", src);
         let find = |needle: &str| {
             let mut hits = BTreeSet::new();
             for l in word_lines(src, needle) {

@@ -290,8 +290,8 @@ impl Writer<'_> {
             "INSERT INTO main.impact_import (file_id, module)
              SELECT ?1, i.module FROM src.impact_import i
              JOIN src.file f ON f.id = i.file_id WHERE f.path = ?2",
-            "INSERT INTO main.impact_carry (file_id, name, carried)
-             SELECT ?1, c.name, c.carried FROM src.impact_carry c
+            "INSERT INTO main.impact_carry (file_id, name, carried, numbits)
+             SELECT ?1, c.name, c.carried, c.numbits FROM src.impact_carry c
              JOIN src.file f ON f.id = c.file_id WHERE f.path = ?2",
             "INSERT INTO main.impact_facts (file_id, blob_id, version)
              SELECT ?1, ?3, x.version FROM src.impact_facts x JOIN src.file f ON f.id = x.file_id

@@ -431,9 +431,15 @@ impl Store {
         )
     }
 
-    /// What code in `path` naming `name` carries; `None` when the file's facts
-    /// were not computed (data recorded by an older impact).
-    pub fn carried(&self, path: &str, name: &str) -> Result<Option<Vec<String>>, StoreError> {
+    /// What code in `path` naming `name` carries, each with the lines of the
+    /// statements that do (`None` in facts recorded before they were);
+    /// `None` when the file's facts were not computed (data recorded by an
+    /// older impact).
+    pub fn carried(
+        &self,
+        path: &str,
+        name: &str,
+    ) -> Result<Option<Vec<(String, Option<Vec<u8>>)>>, StoreError> {
         let has_facts: i64 = self
             .conn()
             .query_row(
@@ -445,12 +451,18 @@ impl Store {
         if has_facts == 0 {
             return Ok(None);
         }
-        self.strings(
-            "SELECT c.carried FROM impact_carry c JOIN file f ON f.id = c.file_id
-             WHERE f.path = ?1 AND c.name = ?2",
-            params![path, name],
-        )
-        .map(Some)
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT c.carried, c.numbits FROM impact_carry c JOIN file f ON f.id = c.file_id
+                 WHERE f.path = ?1 AND c.name = ?2",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![path, name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map(Some).map_err(&err)
     }
 
     /// The most recent run.

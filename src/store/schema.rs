@@ -217,6 +217,9 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX impact_ref_target_name ON impact_ref_target (name);
     ALTER TABLE impact_facts ADD COLUMN version integer not null default 1;
+    -- The lines of the statements that carry a name (NULL before: they
+    -- count wherever the name is referenced).
+    ALTER TABLE impact_carry ADD COLUMN numbits blob;
     "#,
 ];
 

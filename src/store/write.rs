@@ -555,11 +555,13 @@ impl Writer<'_> {
             let mut ins = self
                 .tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO impact_carry (file_id, name, carried) VALUES (?1, ?2, ?3)",
+                    "INSERT OR IGNORE INTO impact_carry (file_id, name, carried, numbits)
+                     VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(&err)?;
-            for (name, carried) in carries {
-                ins.execute(params![file_id, name, carried]).map_err(&err)?;
+            for (name, carried, bits) in carries {
+                ins.execute(params![file_id, name, carried, bits])
+                    .map_err(&err)?;
             }
         }
         self.tx

@@ -26,7 +26,7 @@ struct Mutation {
 }
 
 /// The node ids pytest reports as failed or errored.
-fn failing_tests(repo: &TestRepo) -> BTreeSet<String> {
+pub fn failing_tests(repo: &TestRepo) -> BTreeSet<String> {
     let out = std::process::Command::new(venv_python())
         .current_dir(repo.path())
         .env("PYTHONDONTWRITEBYTECODE", "1")

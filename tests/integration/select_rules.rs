@@ -419,3 +419,107 @@ fn failed_stale_and_always_run_tests_are_selected_beside_the_diff() {
         "{json:#}"
     );
 }
+
+/// Two modules define a cached `load`. A change to one selects the tests
+/// that reach it (by module attribute, by an aliased import, through a
+/// module that re-exports it, through a module loaded by name), not those
+/// that provably call the other one, which matching by identifier selected
+/// too; in both kinds of recording (`impact run` measures the test files,
+/// pytest-cov here only `shop/`, so their mentions are found in the text).
+#[test]
+fn a_changed_definition_does_not_reach_another_modules_namesake() {
+    let cache = |rate: u32| {
+        format!(
+            "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef load():\n    return {{\"rate\": {rate}}}\n"
+        )
+    };
+    let test_file = "\
+import importlib
+
+from shop import a_cache, b_cache, caches
+from shop.b_cache import load as load_b
+
+
+def test_a():
+    assert a_cache.load()[\"rate\"] == 2
+
+
+def test_b():
+    assert b_cache.load()[\"rate\"] == 3
+
+
+def test_b_alias():
+    assert load_b()[\"rate\"] == 3
+
+
+def test_b_reexported():
+    assert caches.load()[\"rate\"] == 3
+
+
+def test_a_by_name():
+    module = importlib.import_module(\"shop.a_cache\")
+    assert module.load()[\"rate\"] == 2
+";
+    for recording in ["run", "pytest-cov"] {
+        let mut repo = TestRepo::with_fixture("sample");
+        repo.write("shop/a_cache.py", &cache(2));
+        repo.write("shop/b_cache.py", &cache(3));
+        repo.write("shop/caches.py", "from .b_cache import load\n");
+        repo.write("tests/test_caches.py", test_file);
+        repo.commit_all("two caches");
+        if recording == "run" {
+            let run = crate::run::impact_run_command(&repo, &[], &[]).run();
+            assert_eq!(run.code, 0, "{run:#?}");
+        } else {
+            repo.pytest_cov(&[]);
+            repo.impact().args(["import", ".coverage"]).ok();
+        }
+        let caches_tests = |json: &Value| -> Vec<String> {
+            tests(json)
+                .into_iter()
+                .filter_map(|t| t.strip_prefix("tests/test_caches.py::").map(String::from))
+                .collect()
+        };
+
+        repo.write("shop/b_cache.py", &cache(4));
+        let (run, json) = select(&repo, &[]);
+        assert_eq!(run.code, 0, "{run:#?}");
+        // `module.load()` on a module loaded by name could be either: it
+        // stays. `a_cache.load()` provably is the other one.
+        assert_eq!(
+            caches_tests(&json),
+            [
+                "test_a_by_name",
+                "test_b",
+                "test_b_alias",
+                "test_b_reexported"
+            ],
+            "{recording}: {json:#}"
+        );
+        let failing = crate::mutations::failing_tests(&repo);
+        for t in &failing {
+            assert!(
+                tests(&json).contains(t),
+                "{recording}: {t} fails but is not selected"
+            );
+        }
+        assert_eq!(failing.len(), 3, "{failing:?}");
+
+        repo.write("shop/b_cache.py", &cache(3));
+        repo.write("shop/a_cache.py", &cache(5));
+        let (_, json) = select(&repo, &[]);
+        // Through `caches` (it defines no `load` of its own) it may, so it
+        // stays; the one loaded by name is selected by its recorded lines.
+        assert_eq!(
+            caches_tests(&json),
+            ["test_a", "test_a_by_name", "test_b_reexported"],
+            "{recording}: {json:#}"
+        );
+        for t in crate::mutations::failing_tests(&repo) {
+            assert!(
+                tests(&json).contains(&t),
+                "{recording}: {t} fails but is not selected"
+            );
+        }
+    }
+}
