@@ -269,6 +269,10 @@ fn run_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
     })
 }
 
+/// A name carried by code naming another, with the lines of the statements
+/// that carry it (`None` in facts recorded before they were).
+pub type Carried = (String, Option<Vec<u8>>);
+
 /// A test as selection sees it.
 #[derive(Debug, Clone)]
 pub struct TestRow {
@@ -435,11 +439,7 @@ impl Store {
     /// statements that do (`None` in facts recorded before they were);
     /// `None` when the file's facts were not computed (data recorded by an
     /// older impact).
-    pub fn carried(
-        &self,
-        path: &str,
-        name: &str,
-    ) -> Result<Option<Vec<(String, Option<Vec<u8>>)>>, StoreError> {
+    pub fn carried(&self, path: &str, name: &str) -> Result<Option<Vec<Carried>>, StoreError> {
         let has_facts: i64 = self
             .conn()
             .query_row(
