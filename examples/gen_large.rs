@@ -640,9 +640,20 @@ fn gen_modules(rng: &mut Rng, files: usize) -> Vec<Module> {
             }
         }
         let imports: Vec<usize> = imports.into_iter().collect();
-        let import_names: Vec<(String, String)> = imports
+        // Each import with the functions its module defines: calls name
+        // those, as working code does.
+        let import_names: Vec<Imported> = imports
             .iter()
-            .map(|&j| (modules[j].package.clone(), modules[j].name.clone()))
+            .map(|&j| Imported {
+                package: modules[j].package.clone(),
+                module: modules[j].name.clone(),
+                functions: modules[j]
+                    .functions
+                    .iter()
+                    .filter(|f| !f.qualname.contains('.'))
+                    .map(|f| f.qualname.clone())
+                    .collect(),
+            })
             .collect();
         // Core modules are longer; most modules are 80-400 lines.
         let target = if index < core {
@@ -658,11 +669,18 @@ fn gen_modules(rng: &mut Rng, files: usize) -> Vec<Module> {
     modules
 }
 
+/// A module another one imports, and the functions it defines.
+struct Imported {
+    package: String,
+    module: String,
+    functions: Vec<String>,
+}
+
 fn gen_module(
     rng: &mut Rng,
     package: &str,
     name: &str,
-    imports: &[(String, String)],
+    imports: &[Imported],
     target: u32,
 ) -> Module {
     let mut w = Writer::new();
@@ -690,8 +708,8 @@ fn gen_module(
         import_time.push(w.line(0, stdlib));
     }
     w.blank();
-    for (pkg, module) in imports {
-        import_time.push(w.line(0, &format!("from {pkg} import {module}")));
+    for i in imports {
+        import_time.push(w.line(0, &format!("from {} import {}", i.package, i.module)));
     }
     w.blank();
     import_time.push(w.line(0, "LOG = logging.getLogger(__name__)"));
@@ -833,7 +851,7 @@ fn gen_body(
     w: &mut Writer,
     indent: usize,
     depth: usize,
-    imports: &[(String, String)],
+    imports: &[Imported],
     (min, max): (usize, usize),
 ) -> Vec<Block> {
     let mut blocks = Vec::new();
@@ -856,12 +874,12 @@ fn gen_body(
             };
             blocks.push(Block::Line(w.line(indent, &expr)));
         } else if r < 0.42 && !imports.is_empty() {
-            let (_, module) = &imports[rng.below(imports.len())];
-            let call = format!(
-                "{v} = {module}.{}_{}(value, options)",
-                rng.pick(VERBS),
-                rng.pick(OBJECTS)
-            );
+            let i = &imports[rng.below(imports.len())];
+            let function = match i.functions.as_slice() {
+                [] => format!("{}_{}", rng.pick(VERBS), rng.pick(OBJECTS)),
+                fs => fs[rng.below(fs.len())].clone(),
+            };
+            let call = format!("{v} = {}.{function}(value, options)", i.module);
             blocks.push(Block::Line(w.line(indent, &call)));
         } else if r < 0.48 {
             // A multi-line statement: only its first line is executable.
