@@ -213,8 +213,8 @@ pub const MIGRATIONS: &[&str] = &[
         name text not null,
         target text not null,
         numbits blob not null,
-        unique (file_id, name, target)
-    );
+        primary key (file_id, name, target)
+    ) WITHOUT ROWID;
     CREATE INDEX impact_ref_target_name ON impact_ref_target (name);
     ALTER TABLE impact_facts ADD COLUMN version integer not null default 1;
     -- The lines of the statements that carry a name (NULL before: they
