@@ -22,6 +22,8 @@ pub struct Facts {
     pub targets: Vec<(String, String, Vec<u8>)>,
     /// Absolute dotted module names it may import (all candidates).
     pub imports: Vec<String>,
+    /// The names it defines itself (see [`python::Bindings::own`]).
+    pub own: Vec<String>,
     /// (name, carried, numbits): the statements on these lines name `name`
     /// and bind or carry `carried`.
     pub carries: Vec<(String, String, Vec<u8>)>,
@@ -74,6 +76,10 @@ pub fn compute(path: &str, module: &python::Module) -> Facts {
         refs,
         targets: targets(path, module),
         imports: imports.into_iter().collect(),
+        own: module
+            .bindings(path)
+            .map(|b| b.own_names())
+            .unwrap_or_default(),
         carries,
     }
 }

@@ -51,10 +51,6 @@ pub struct Outline {
     main_blocks: Vec<(u32, u32)>,
     /// Statements inside those blocks: lines and names referenced.
     main: Vec<(u32, u32, Vec<String>)>,
-    /// The names the file defines itself (see [`super::Bindings::own`]);
-    /// absent in outlines written before they were recorded.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    own: Vec<String>,
 }
 
 const VERSION: u32 = 1;
@@ -199,14 +195,7 @@ impl Outline {
             import_time,
             main_blocks: m.main_blocks.clone(),
             main,
-            own: m.bindings("").map(|b| b.own_names()).unwrap_or_default(),
         })
-    }
-
-    /// Whether the file defines `name` itself, so that `module.name` denotes
-    /// its own object (false when the outline does not say).
-    pub fn defines_itself(&self, name: &str) -> bool {
-        self.own.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
     }
 
     /// The stored form.

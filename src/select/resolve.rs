@@ -37,8 +37,8 @@ pub struct Resolver<'a> {
     distinct_names: BTreeSet<String>,
     /// Module name -> the files of the data it can mean.
     module_files: Option<BTreeMap<String, Vec<String>>>,
-    /// Outlines of unchanged files, read on demand.
-    outlines: BTreeMap<String, Option<python::Outline>>,
+    /// Per name, the files that define it themselves.
+    defining: BTreeMap<String, BTreeSet<String>>,
     imports: Option<BTreeMap<String, BTreeSet<String>>>,
     /// Per measured file: name -> names carried from it, with the lines
     /// that carry them (see `binding_index`).
@@ -106,7 +106,7 @@ impl<'a> Resolver<'a> {
             names_done: BTreeSet::new(),
             distinct_names: BTreeSet::new(),
             module_files: None,
-            outlines: BTreeMap::new(),
+            defining: BTreeMap::new(),
             imports: None,
             bindings: BTreeMap::new(),
             by_file: {
@@ -577,7 +577,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Whether module `module` is a file of the data, other than `binder`,
-    /// unchanged, that defines `name` itself (its outline says so).
+    /// unchanged, that defines `name` itself (its facts say so).
     fn defines_itself(&mut self, module: &str, name: &str, binder: &str) -> Result<bool> {
         if self.module_files.is_none() {
             if self.baselines.is_none() {
@@ -602,28 +602,14 @@ impl<'a> Resolver<'a> {
         if files.is_empty() {
             return Ok(false);
         }
-        for file in files {
-            if file == binder {
-                return Ok(false);
-            }
-            let Some(blob) = self.unchanged.get(&file).cloned() else {
-                return Ok(false);
-            };
-            if !self.outlines.contains_key(&file) {
-                let outline = self
-                    .store
-                    .outline(&blob)?
-                    .and_then(|t| python::Outline::decode(&t));
-                self.outlines.insert(file.clone(), outline);
-            }
-            if !self.outlines[&file]
-                .as_ref()
-                .is_some_and(|o| o.defines_itself(name))
-            {
-                return Ok(false);
-            }
+        if !self.defining.contains_key(name) {
+            let files: BTreeSet<String> = self.store.defining(name)?.into_iter().collect();
+            self.defining.insert(name.to_string(), files);
         }
-        Ok(true)
+        let defining = &self.defining[name];
+        Ok(files.iter().all(|file| {
+            file != binder && self.unchanged.contains_key(file) && defining.contains(file)
+        }))
     }
 
     fn apply_hits(

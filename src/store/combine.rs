@@ -278,6 +278,7 @@ impl Writer<'_> {
         for sql in [
             "DELETE FROM main.impact_ref WHERE file_id = ?1",
             "DELETE FROM main.impact_ref_target WHERE file_id = ?1",
+            "DELETE FROM main.impact_own WHERE file_id = ?1",
             "DELETE FROM main.impact_import WHERE file_id = ?1",
             "DELETE FROM main.impact_carry WHERE file_id = ?1",
             "DELETE FROM main.impact_facts WHERE file_id = ?1",
@@ -287,6 +288,9 @@ impl Writer<'_> {
             "INSERT INTO main.impact_ref_target (file_id, name, target, numbits)
              SELECT ?1, r.name, r.target, r.numbits FROM src.impact_ref_target r
              JOIN src.file f ON f.id = r.file_id WHERE f.path = ?2",
+            "INSERT INTO main.impact_own (name, file_id)
+             SELECT o.name, ?1 FROM src.impact_own o
+             JOIN src.file f ON f.id = o.file_id WHERE f.path = ?2",
             "INSERT INTO main.impact_import (file_id, module)
              SELECT ?1, i.module FROM src.impact_import i
              JOIN src.file f ON f.id = i.file_id WHERE f.path = ?2",

@@ -362,6 +362,14 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// The files that define `name` themselves (see migration 11).
+    pub fn defining(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        self.strings(
+            "SELECT f.path FROM impact_own o JOIN file f ON f.id = o.file_id WHERE o.name = ?1",
+            [name],
+        )
+    }
+
     /// Every (importing path, imported module name) pair.
     pub fn imports(&self) -> Result<Vec<(String, String)>, StoreError> {
         let err = read_err(&self.path);

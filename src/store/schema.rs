@@ -202,9 +202,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX impact_line_bits_context ON line_bits (context_id);
     "#,
     // 11: what the references of a file denote, where its imports and
-    // definitions tell (identifier, qualified target, lines), so that a
-    // changed definition leaves out references that provably name another
-    // module's own one; and which facts format a file's facts were
+    // definitions tell (identifier, qualified target, lines), and the names
+    // each file defines itself, so that a changed definition leaves out
+    // references that provably name another module's own one; and which
+    // facts format a file's facts were
     // computed with (2 has targets; older facts are recomputed when the
     // file is recorded again, and are used as they are until then).
     r#"
@@ -216,6 +217,14 @@ pub const MIGRATIONS: &[&str] = &[
         primary key (file_id, name, target)
     ) WITHOUT ROWID;
     CREATE INDEX impact_ref_target_name ON impact_ref_target (name);
+    -- The names each file defines itself (by a definition, not an import;
+    -- none in a file with a star import or syntax errors).
+    CREATE TABLE impact_own (
+        name text not null,
+        file_id integer not null references file (id),
+        primary key (name, file_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX impact_own_file ON impact_own (file_id);
     ALTER TABLE impact_facts ADD COLUMN version integer not null default 1;
     -- The lines of the statements that carry a name (NULL before: they
     -- count wherever the name is referenced).

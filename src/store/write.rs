@@ -511,6 +511,7 @@ impl Writer<'_> {
         for table in [
             "impact_ref",
             "impact_ref_target",
+            "impact_own",
             "impact_import",
             "impact_carry",
         ] {
@@ -542,6 +543,13 @@ impl Writer<'_> {
             for (name, target, bits) in &facts.targets {
                 ins.execute(params![file_id, name, target, bits])
                     .map_err(&err)?;
+            }
+            let mut ins = self
+                .tx
+                .prepare_cached("INSERT OR IGNORE INTO impact_own (name, file_id) VALUES (?1, ?2)")
+                .map_err(&err)?;
+            for name in &facts.own {
+                ins.execute(params![name, file_id]).map_err(&err)?;
             }
             let mut ins = self
                 .tx
