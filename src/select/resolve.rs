@@ -524,16 +524,11 @@ impl<'a> Resolver<'a> {
             }
             // Test-side mentions too, but for those that provably denote
             // another module's own definition of it.
-            let binder_modules = python::module_names_for_path(&binder);
             let mut hits = BTreeSet::new();
             for (hit, target) in self.testside()?.find_denoting(&name) {
-                let elsewhere = match target.as_deref().and_then(|t| t.rsplit_once('.')) {
-                    Some((module, last))
-                        if last == name && !binder_modules.iter().any(|m| m == module) =>
-                    {
-                        self.defines_itself(module, &name, &binder)?
-                    }
-                    _ => false,
+                let elsewhere = match &target {
+                    Some(t) => self.denotes_another(t, &name, &binder)?,
+                    None => false,
                 };
                 if !elsewhere {
                     hits.insert(hit);
@@ -553,19 +548,8 @@ impl<'a> Resolver<'a> {
     /// before targets were).
     fn denoting_elsewhere(&mut self, name: &str, binder: &str) -> Result<BTreeMap<i64, Vec<u8>>> {
         let mut out: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
-        let rows = self.store.ref_targets(name)?;
-        if rows.is_empty() {
-            return Ok(out);
-        }
-        let binder_modules = python::module_names_for_path(binder);
-        for (fid, target, bits) in rows {
-            let Some((module, last)) = target.rsplit_once('.') else {
-                continue;
-            };
-            if last != name || binder_modules.iter().any(|m| m == module) {
-                continue;
-            }
-            if self.defines_itself(module, name, binder)? {
+        for (fid, target, bits) in self.store.ref_targets(name)? {
+            if self.denotes_another(&target, name, binder)? {
                 let merged = match out.remove(&fid) {
                     Some(b) => numbits::union(&b, &bits),
                     None => bits,
@@ -574,6 +558,23 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Whether a reference to `name` that denotes `target` ("pkg.mod.name")
+    /// provably denotes another module's own `name`, not the one `binder`
+    /// binds.
+    fn denotes_another(&mut self, target: &str, name: &str, binder: &str) -> Result<bool> {
+        let Some((module, last)) = target.rsplit_once('.') else {
+            return Ok(false);
+        };
+        let own = self
+            .module_names
+            .entry(binder.to_string())
+            .or_insert_with(|| python::module_names_for_path(binder));
+        if last != name || own.iter().any(|m| m == module) {
+            return Ok(false);
+        }
+        self.defines_itself(module, name, binder)
     }
 
     /// Whether module `module` is a file of the data, other than `binder`,
