@@ -371,15 +371,9 @@ impl TestSide {
         let places = self.index().words.get(needle).cloned().unwrap_or_default();
         let mut out = Vec::new();
         for &(fi, line) in &places {
-            let file = self.files[fi as usize].clone();
-            self.load(&file);
-            let Some(Some(text)) = self.contents.get(&file) else {
+            let Some((file, parsed)) = self.parsed_at(fi) else {
                 continue;
             };
-            let parsed = self
-                .parsed
-                .entry(file.clone())
-                .or_insert_with(|| parse(&file, text));
             let target = match (&parsed.bindings, parsed.module.statement_at(line)) {
                 (Some((b, module)), Some(st)) => crate::facts::target_in(st, needle, b, module),
                 _ => None,
@@ -389,6 +383,20 @@ impl TestSide {
             out.extend(hits.into_iter().map(|h| (h, target.clone())));
         }
         out
+    }
+
+    /// The `fi`th file, read and parsed (once); `None` when it cannot be read.
+    fn parsed_at(&mut self, fi: u32) -> Option<(String, &Parsed)> {
+        let file = self.files[fi as usize].clone();
+        self.load(&file);
+        let Some(Some(text)) = self.contents.get(&file) else {
+            return None;
+        };
+        let parsed = self
+            .parsed
+            .entry(file.clone())
+            .or_insert_with(|| parse(&file, text));
+        Some((file, parsed))
     }
 
     /// Where test-side files mention `needle` inside a string literal on a line
@@ -448,16 +456,9 @@ impl TestSide {
     fn classify_places(&mut self, places: &[(u32, u32)]) -> Vec<Hit> {
         let mut hits = BTreeSet::new();
         for &(fi, line) in places {
-            let file = self.files[fi as usize].clone();
-            self.load(&file);
-            let Some(Some(text)) = self.contents.get(&file) else {
-                continue;
-            };
-            let parsed = self
-                .parsed
-                .entry(file.clone())
-                .or_insert_with(|| parse(&file, text));
-            classify(&file, parsed, line, &mut hits);
+            if let Some((file, parsed)) = self.parsed_at(fi) {
+                classify(&file, parsed, line, &mut hits);
+            }
         }
         hits.into_iter().collect()
     }

@@ -19,6 +19,11 @@ fn tests(json: &Value) -> Vec<String> {
     serde_json::from_value(json["tests"].clone()).unwrap()
 }
 
+/// Whether the selection holds a test of `file`.
+fn selects_from(json: &Value, file: &str) -> bool {
+    tests(json).iter().any(|t| t.starts_with(file))
+}
+
 fn assert_full(run: &Run, json: &Value, reason: &str) {
     assert_eq!(run.code, 10, "a full-run verdict exits 10: {run:#?}");
     assert_eq!(json["mode"], "full", "{json:#}");
@@ -274,21 +279,11 @@ fn odd_files_neither_crash_nor_drop_changes() {
     .unwrap();
     let (run, json) = select(&repo, &[]);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        tests(&json)
-            .iter()
-            .any(|t| t.starts_with("tests/test_payments.py")),
-        "{json:#}"
-    );
+    assert!(selects_from(&json, "tests/test_payments.py"), "{json:#}");
     std::fs::write(repo.path().join("shop/payments.py"), b"x = '\xff\xfe'\n").unwrap();
     let (run, json) = select(&repo, &[]);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        tests(&json)
-            .iter()
-            .any(|t| t.starts_with("tests/test_payments.py")),
-        "{json:#}"
-    );
+    assert!(selects_from(&json, "tests/test_payments.py"), "{json:#}");
     repo.git(&["checkout", "--", "."]);
 
     // A measured module replaced by a symlink.
@@ -296,12 +291,7 @@ fn odd_files_neither_crash_nor_drop_changes() {
     std::os::unix::fs::symlink("cart.py", repo.path().join("shop/payments.py")).unwrap();
     let (run, json) = select(&repo, &[]);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        tests(&json)
-            .iter()
-            .any(|t| t.starts_with("tests/test_payments.py")),
-        "{json:#}"
-    );
+    assert!(selects_from(&json, "tests/test_payments.py"), "{json:#}");
 
     // A measured module replaced by a submodule: its tests are selected,
     // the change is reported; a new submodule is reported too.
@@ -326,12 +316,7 @@ fn odd_files_neither_crash_nor_drop_changes() {
         let flags: &[&str] = if staged { &["--staged"] } else { &[] };
         let (run, json) = select(&repo, flags);
         assert_eq!(run.code, 0, "{run:#?}");
-        assert!(
-            tests(&json)
-                .iter()
-                .any(|t| t.starts_with("tests/test_payments.py")),
-            "{json:#}"
-        );
+        assert!(selects_from(&json, "tests/test_payments.py"), "{json:#}");
         let changed: Vec<&str> = json["changed"]
             .as_array()
             .unwrap()
