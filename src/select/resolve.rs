@@ -237,7 +237,7 @@ impl<'a> Resolver<'a> {
                         .import_time_touches(fid, &numbits::encode(lines.iter().copied()))?
                 {
                     self.module(path, out)?;
-                    self.names(path, std::slice::from_ref(name), out)?;
+                    self.names(path, path, std::slice::from_ref(name), out)?;
                 }
             }
             Effect::WholeFile { path } => {
@@ -247,7 +247,7 @@ impl<'a> Resolver<'a> {
                     }
                 }
             }
-            Effect::Names { path, names } => self.names(path, names, out)?,
+            Effect::Names { path, names } => self.names(path, path, names, out)?,
             Effect::Module { path } => self.module(path, out)?,
             Effect::Scope { path, dir } => {
                 self.select_dir(dir, &Reason::Scope { path: path.clone() }, out)
@@ -351,7 +351,7 @@ impl<'a> Resolver<'a> {
                             },
                             &mut found,
                         )?;
-                        self.names(&file, &bound, &mut found)?;
+                        self.names(&file, &file, &bound, &mut found)?;
                     }
                     let hits = self.testside()?.find_quoted(name);
                     self.apply_hits(hits, &reason, path, &mut found)?;
@@ -468,15 +468,21 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Definitions named `names` changed in `origin`: the tests whose executed
-    /// lines name them, followed through import-time bindings, fixtures and
-    /// helpers.
-    fn names(&mut self, origin: &str, names: &[String], out: &mut Selected) -> Result<()> {
+    /// Definitions named `names`, which `binder` binds, changed in effect
+    /// by a change to `origin`: the tests whose executed lines name them,
+    /// followed through import-time bindings, fixtures and helpers.
+    fn names(
+        &mut self,
+        origin: &str,
+        binder: &str,
+        names: &[String],
+        out: &mut Selected,
+    ) -> Result<()> {
         // Each name with the file that binds it: references that provably
         // denote another module's own definition of it are left out.
         let mut queue: VecDeque<(String, String)> = names
             .iter()
-            .map(|n| (n.clone(), origin.to_string()))
+            .map(|n| (n.clone(), binder.to_string()))
             .collect();
         while let Some((name, binder)) = queue.pop_front() {
             if !self.names_done.insert((name.clone(), binder.clone())) {
@@ -627,7 +633,9 @@ impl<'a> Resolver<'a> {
                 Hit::Dir(dir) => self.select_dir(&dir, reason, out),
                 // A fixture or helper names it: follow its name (already
                 // followed names are skipped).
-                Hit::Name(n) => self.names(origin, std::slice::from_ref(&n), out)?,
+                Hit::Name { name, file } => {
+                    self.names(origin, &file, std::slice::from_ref(&name), out)?
+                }
             }
         }
         Ok(())

@@ -26,8 +26,9 @@ pub enum Hit {
     File(String),
     /// Every test under this directory ("" = all).
     Dir(String),
-    /// A fixture or helper mentions it: the change travels under this name.
-    Name(String),
+    /// A fixture or helper mentions it: the change travels under its name,
+    /// which `file` (the test-side file it is in) binds.
+    Name { name: String, file: String },
 }
 
 struct Parsed {
@@ -554,6 +555,11 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
         (_, Scope::Module) => None,
     };
     let conftest = is_conftest(file);
+    // The change travels under a name this file binds.
+    let named = |name: &str| Hit::Name {
+        name: name.to_string(),
+        file: file.to_string(),
+    };
     // Inside a test function (or a test class): those tests.
     let mut cur = start;
     while let Some(d) = cur {
@@ -579,9 +585,9 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
             while let Some(id) = cur {
                 let def = &m.defs()[id];
                 if def.kind == DefKind::Function {
-                    hits.insert(Hit::Name(def.name.clone()));
+                    hits.insert(named(&def.name));
                     if let Some(f) = &def.fixture {
-                        hits.insert(Hit::Name(f.name.clone()));
+                        hits.insert(named(&f.name));
                         if f.autouse {
                             hits.insert(if conftest {
                                 Hit::Dir(dir_of(file))
@@ -598,14 +604,14 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
                 cur = def.parent;
             }
             // A non-test class: its name carries the change.
-            hits.insert(Hit::Name(m.defs()[d].name.clone()));
+            hits.insert(named(&m.defs()[d].name));
         }
         None => {
             if st.kind == StmtKind::Import {
                 // Re-bound under the same or another name; uses are found by name.
                 for b in &st.binds {
                     if b != "*" {
-                        hits.insert(Hit::Name(b.clone()));
+                        hits.insert(named(b));
                     }
                 }
                 if st.binds.iter().any(|b| b == "*") {
@@ -619,7 +625,7 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
                 // Module-level code of a test file or conftest (marks, constants
                 // used in parametrize, plugins): all of its tests.
                 for b in &st.binds {
-                    hits.insert(Hit::Name(b.clone()));
+                    hits.insert(named(b));
                 }
                 hits.insert(if conftest {
                     Hit::Dir(dir_of(file))
@@ -731,6 +737,10 @@ class TestK:
         assert helper()
 "#;
         let p = parse("tests/test_x.py", src);
+        let name = |n: &str| Hit::Name {
+            name: n.into(),
+            file: "tests/test_x.py".into(),
+        };
         let find = |needle: &str| {
             let mut hits = BTreeSet::new();
             for l in word_lines(src, needle) {
@@ -742,23 +752,23 @@ class TestK:
             find("MAX"),
             vec![
                 Hit::File("tests/test_x.py".into()),
-                Hit::Name("LIMIT".into()),
-                Hit::Name("helper".into()),
-                Hit::Name("inventory".into()),
+                name("LIMIT"),
+                name("helper"),
+                name("inventory"),
             ]
         );
         assert_eq!(
             find("inventory"),
             vec![
                 Hit::Tests("tests/test_x.py::test_a".into()),
-                Hit::Name("inventory".into())
+                name("inventory")
             ]
         );
         assert_eq!(
             find("helper"),
             vec![
                 Hit::Tests("tests/test_x.py::TestK::test_b".into()),
-                Hit::Name("helper".into())
+                name("helper")
             ]
         );
     }

@@ -508,3 +508,50 @@ def test_a_by_name():
         }
     }
 }
+
+/// A cached function changes; a conftest helper memoises what it returns,
+/// and a test file imports that helper. Only the first test to call it ran
+/// the changed lines; the other reaches the change through the helper's
+/// name. The conftest (measured by `impact run`) defines that name itself,
+/// so references that denote it are the ones to follow, not a namesake to
+/// leave out.
+#[test]
+fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
+    let mut repo = TestRepo::with_fixture("sample");
+    repo.write(
+        "shop/rates.py",
+        "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef base_rate():\n    return 2\n",
+    );
+    let conftest = std::fs::read_to_string(repo.path().join("tests/conftest.py")).unwrap();
+    repo.write(
+        "tests/conftest.py",
+        &format!(
+            "{conftest}\n\nfrom shop.rates import base_rate\n\n_MEMO = {{}}\n\n\ndef rate():\n    if not _MEMO:\n        _MEMO[\"rate\"] = base_rate()\n    return _MEMO[\"rate\"]\n"
+        ),
+    );
+    repo.write(
+        "tests/test_rates.py",
+        "from tests.conftest import rate\n\n\ndef test_first():\n    assert rate() > 0\n\n\ndef test_second():\n    assert rate() == 2\n",
+    );
+    repo.commit_all("a cached helper");
+    let run = crate::run::impact_run_command(&repo, &[], &[]).run();
+    assert_eq!(run.code, 0, "{run:#?}");
+
+    repo.write(
+        "shop/rates.py",
+        "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef base_rate():\n    return 3\n",
+    );
+    let (run, json) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let failing = crate::mutations::failing_tests(&repo);
+    assert!(
+        failing.contains("tests/test_rates.py::test_second"),
+        "{failing:?}"
+    );
+    for t in &failing {
+        assert!(
+            tests(&json).contains(t),
+            "{t} fails but is not selected: {json:#}"
+        );
+    }
+}
