@@ -1347,6 +1347,13 @@ fn crude_import(line: &str, line_no: u32, out: &mut Vec<Import>) {
 /// comment-only or a lone backslash, except inside a multi-line string.
 /// In a clean parse nothing is uncovered; the fallback catches what error
 /// recovery or a parser failure left behind. Returns whether it added any.
+/// Whether a line holds code by its look: not blank, not only a comment,
+/// not a lone line continuation. Inside a string the parser knows better.
+pub(super) fn looks_like_code(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && !t.starts_with('#') && t != "\\"
+}
+
 fn classify_lines(text: &str, out: &mut Built, strings: &[(u32, u32)]) -> bool {
     let n_lines = out.has_code.len();
     let mark = |v: &mut Vec<bool>, a: u32, b: u32| {
@@ -1369,8 +1376,7 @@ fn classify_lines(text: &str, out: &mut Built, strings: &[(u32, u32)]) -> bool {
         if line_no >= n_lines {
             break;
         }
-        let t = line.trim();
-        let looks_code = !t.is_empty() && !t.starts_with('#') && t != "\\";
+        let looks_code = looks_like_code(line);
         if covered[line_no] {
             out.has_code[line_no] = looks_code || in_string[line_no];
             continue;

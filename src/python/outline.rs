@@ -222,10 +222,9 @@ impl Outline {
         // Lines that look like code hold code in a clean parse (the parser
         // counts more lines as code, inside strings, never fewer).
         let looks_code = |l: u32| {
-            let t = old_lines
+            old_lines
                 .get(l.saturating_sub(1) as usize)
-                .map_or("", |t| t.trim());
-            !t.is_empty() && !t.starts_with('#') && t != "\\"
+                .is_some_and(|t| build::looks_like_code(t))
         };
         let mut plan = Plan::default();
         for h in hunks {
@@ -366,6 +365,12 @@ fn moved(hunks: &[Hunk], line: u32) -> u32 {
     u32::try_from(i64::from(line) + shift).unwrap_or(line)
 }
 
+/// Where a baseline range that ends at `line` ends in the current version:
+/// before the line after it, which the hunks up to and inside it move.
+fn end_moved(hunks: &[Hunk], line: u32) -> u32 {
+    moved(hunks, line + 1).saturating_sub(1)
+}
+
 /// Parses the baseline `old` and the current `new` of a file only where
 /// `hunks` (a diff from `old` to `new`) change them, using the baseline's
 /// outline for the rest. `None` when that cannot be done exactly: the
@@ -415,12 +420,7 @@ pub fn parse_pair_in_regions(
     // hunks before it move it, its last line moves by those inside it too.
     let new_kept: Vec<(u32, u32)> = kept
         .iter()
-        .map(|&(a, b)| {
-            (
-                plan.start_in_new(hunks, a),
-                moved(hunks, b + 1).saturating_sub(1),
-            )
-        })
+        .map(|&(a, b)| (plan.start_in_new(hunks, a), end_moved(hunks, b)))
         .collect();
     let old_part = keep_only(&old_lines, &kept);
     let new_part = keep_only(&new_lines, &new_kept);
@@ -444,7 +444,7 @@ pub fn parse_pair_in_regions(
         for &d in &part.context {
             let def = &outline.defs[d];
             let old_end = def.end;
-            let new_end = moved(hunks, def.end + 1).saturating_sub(1);
+            let new_end = end_moved(hunks, def.end);
             widen(&mut a, def, def.start, old_end)?;
             widen(&mut b, def, moved(hunks, def.start), new_end)?;
         }
@@ -457,7 +457,7 @@ pub fn parse_pair_in_regions(
             .position(|x| x.header.0 == moved(hunks, def.start) && x.qualname == def.qualname)?;
         let (lo, hi) = (
             plan.start_in_new(hunks, part.lines.0),
-            moved(hunks, part.lines.1 + 1).saturating_sub(1),
+            end_moved(hunks, part.lines.1),
         );
         let escaped = b
             .statements
