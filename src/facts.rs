@@ -72,14 +72,15 @@ pub fn compute(path: &str, module: &python::Module) -> Facts {
                 .map(move |(c, lines)| (name.clone(), c, numbits::encode(lines)))
         })
         .collect();
+    let bindings = module.bindings(path);
     Facts {
         refs,
-        targets: targets(path, module),
-        imports: imports.into_iter().collect(),
-        own: module
-            .bindings(path)
-            .map(|b| b.own_names())
+        targets: bindings
+            .as_ref()
+            .map(|b| targets(path, module, b))
             .unwrap_or_default(),
+        imports: imports.into_iter().collect(),
+        own: bindings.map(|b| b.own_names()).unwrap_or_default(),
         carries,
     }
 }
@@ -137,27 +138,30 @@ pub fn target_in(
 }
 
 /// What each reference of a file denotes, where its imports and definitions
-/// tell: for an identifier, the lines whose every reference to it names one
-/// object, and that object's qualified path. `cfg.RATE` with `from pkg import
-/// cfg` denotes "pkg.cfg.RATE"; a plain `total` the file defines itself,
-/// "<its module>.total"; `total` imported with `from shop.cart import total`,
+/// (`b`, the file's [`python::Module::bindings`]) tell: for an identifier,
+/// the lines whose every reference to it names one object, and that
+/// object's qualified path. `cfg.RATE` with `from pkg import cfg` denotes
+/// "pkg.cfg.RATE"; a plain `total` the file defines itself, "<its
+/// module>.total"; `total` imported with `from shop.cart import total`,
 /// "shop.cart.total".
 ///
 /// Only what cannot be otherwise: a name is resolved through the file's
 /// imports only when module-level imports are all that bind it (to one
 /// target), and as the file's own only when module-level definitions are
 /// all that bind it; any other binding of it anywhere in the file (a
-/// parameter, a local, a class attribute, an assignment), a star import, or
-/// a syntax error leaves it unresolved. An attribute of anything but such a
-/// name (`self.x`, `f().x`) is unresolved. Selection uses targets only to
-/// leave out references that provably denote another module's own
-/// definition; unresolved ones always count.
-pub fn targets(path: &str, m: &python::Module) -> Vec<(String, String, Vec<u8>)> {
+/// parameter, a local, a class attribute, an assignment) leaves it
+/// unresolved, and a file with a star import or a syntax error has no
+/// bindings to resolve by. An attribute of anything but such a name
+/// (`self.x`, `f().x`) is unresolved. Selection uses targets only to leave
+/// out references that provably denote another module's own definition;
+/// unresolved ones always count.
+pub fn targets(
+    path: &str,
+    m: &python::Module,
+    b: &python::Bindings,
+) -> Vec<(String, String, Vec<u8>)> {
     use std::collections::HashMap;
     let Some(own_module) = python::module_names_for_path(path).into_iter().next() else {
-        return Vec::new();
-    };
-    let Some(b) = m.bindings(path) else {
         return Vec::new();
     };
     // Per identifier and line: the one target, or `None` once unresolved
@@ -172,7 +176,7 @@ pub fn targets(path: &str, m: &python::Module) -> Vec<(String, String, Vec<u8>)>
             _ => (s.start, s.end),
         };
         for r in &s.refs {
-            let target = target_in(s, r, &b, &own_module);
+            let target = target_in(s, r, b, &own_module);
             let lines = marks.entry(r.as_str()).or_default();
             for line in lo..=hi {
                 match lines.get(&line) {
@@ -259,7 +263,11 @@ mod tests {
     use super::*;
 
     fn rows(path: &str, src: &str) -> BTreeMap<(String, String), Vec<u32>> {
-        targets(path, &python::parse(src.as_bytes()))
+        // No bindings to trust (a star import, a syntax error): no targets.
+        let m = python::parse(src.as_bytes());
+        m.bindings(path)
+            .map(|b| targets(path, &m, &b))
+            .unwrap_or_default()
             .into_iter()
             .map(|(n, t, bits)| ((n, t), numbits::decode(&bits)))
             .collect()
