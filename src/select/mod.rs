@@ -13,6 +13,8 @@
 //! 4. tests selected beside the diff: failed last time, stale, always run.
 
 mod analyze;
+#[cfg(test)]
+mod fuzz;
 mod resolve;
 mod testside;
 

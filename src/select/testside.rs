@@ -134,7 +134,7 @@ fn parse_stored(tokens: &str) -> impl Iterator<Item = (u32, &str)> {
 /// (`quoted == false`), or every token inside a string literal (`quoted`;
 /// a path-like token also by its last component). Triple-quoted strings
 /// (docstrings) are prose and skipped.
-fn scan(text: &str, quoted: bool, mut found: impl FnMut(&str, u32)) {
+pub(super) fn scan(text: &str, quoted: bool, mut found: impl FnMut(&str, u32)) {
     for (li, line) in text.lines().enumerate() {
         if quoted && !line.contains(['"', '\'']) {
             continue;
@@ -175,7 +175,10 @@ fn scan(text: &str, quoted: bool, mut found: impl FnMut(&str, u32)) {
                 }
                 j
             };
-            if quoted && in_quote.is_none() && !line[i..].contains(['"', '\'']) {
+            // Bytes, not `line[i..]`: `i` may sit inside a multi-byte
+            // character (it steps over non-ASCII bytes one at a time).
+            if quoted && in_quote.is_none() && !bytes[i..].iter().any(|&c| c == b'"' || c == b'\'')
+            {
                 break; // no string literal left on this line
             }
             if in_quote.is_some() && is_token_byte(b) {
