@@ -122,6 +122,17 @@ Example:
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    /// Merge the results of runs that could not be merged when they ended
+    #[command(after_help = "\
+When merging a run's results fails (or impact crashes) after pytest exits,
+nothing is lost: the run's results are kept in <data file>.pending/, every
+command warns about them, and this merges them, oldest first, once the cause
+is fixed. A run that fails again stays kept.
+
+Examples:
+  impact merge-pending
+  impact --db ci/.impact.db merge-pending")]
+    MergePending,
 }
 
 const COMBINE_HELP: &str = "\

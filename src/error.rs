@@ -58,6 +58,21 @@ pub enum Error {
     #[error("no data in {} yet (record some with `impact import .coverage` or `impact run`)", path.display())]
     NoData { path: PathBuf },
 
+    /// A run's results could not be merged into the data file; they are
+    /// kept for `impact merge-pending`.
+    #[error(
+        "failed to merge the results of this run into {}; they are kept in {}: once the cause \
+         below is fixed, `impact merge-pending` merges them",
+        db.display(),
+        kept.display()
+    )]
+    NotMerged {
+        db: PathBuf,
+        kept: PathBuf,
+        #[source]
+        cause: Cause,
+    },
+
     /// Writing output or a file failed.
     #[error("failed to write {}", path.display())]
     Write {
@@ -72,9 +87,28 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Store(e) if e.is_internal() => exit_codes::INTERNAL,
-            Error::Write { .. } => exit_codes::INTERNAL,
+            Error::Write { .. } | Error::NotMerged { .. } => exit_codes::INTERNAL,
             _ => exit_codes::BAD_INPUT,
         }
+    }
+}
+
+/// An error's message and its causes, as text: for a cause that must
+/// outlive the error (or a panic) it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Cause(pub String);
+
+impl Cause {
+    pub fn of(error: &dyn std::error::Error) -> Cause {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        Cause(text)
     }
 }
 

@@ -15,7 +15,11 @@ use crate::store::Store;
 
 /// Runs a parsed command; returns its exit code.
 pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> {
+    if !matches!(command, Command::MergePending) {
+        crate::run::warn_if_pending(&settings.db, out);
+    }
     match command {
+        Command::MergePending => crate::run::merge_pending(&settings.repo, &settings.db, out),
         Command::Import { files, rev } => import::run(settings, files, rev.as_deref(), out),
         Command::Who { target, format } => query::who(settings, target, *format, out),
         Command::Show { test, format } => query::show(settings, test, *format, out),

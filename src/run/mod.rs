@@ -10,6 +10,7 @@
 //! (one more data file each), following the test that runs in the parent.
 
 mod observe;
+mod pending;
 mod probe;
 mod results;
 mod workdir;
@@ -28,6 +29,7 @@ use crate::select::{self, Mode, Options, Selection};
 use crate::shard::Shard;
 use crate::store::Store;
 
+pub use pending::{merge_pending, warn_if_pending};
 pub use probe::Interpreter;
 
 use observe::{WouldBe, observe, report_observation};
@@ -167,6 +169,36 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         Ok(v) => v != "0",
         Err(_) => config.track_reads,
     };
+    let mut command_line = command.join(" ");
+    if let Some(shard) = opts.shard {
+        // Shards started in the same second are still different runs to
+        // `impact combine`.
+        command_line.push_str(&format!(" [shard {shard}]"));
+    }
+    let mut job = pending::Job {
+        full: selection.mode == Mode::Full,
+        command: command_line,
+        skip_note: skip_note(&selection, &started_at, repo.head()?.as_deref()),
+        started_at,
+        skip_candidates: match (selection.mode, opts.shard) {
+            (Mode::Full, _) => None,
+            // Tests other shards run were not skipped by the selection.
+            (Mode::Selected, Some(_)) => Some(
+                crate::shard::unselected(&selection, &known)
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+            ),
+            (Mode::Selected, None) => Some(known.clone()),
+        },
+        known,
+        fingerprint: interpreter.fingerprint.clone(),
+        would_be,
+        exit_code: None,
+    };
+    // Saved before pytest starts: if merging fails, the results and this
+    // are all a later `impact merge-pending` needs.
+    job.save(&work.path)?;
     let status = launch(
         &command,
         repo.root(),
@@ -176,8 +208,24 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         config.child_save_interval,
     )?;
     let code = status.code().unwrap_or(1);
+    job.exit_code = Some(code);
+    job.save(&work.path)?;
+    pending::finish_or_keep(work, db, |dir| finish(repo, &mut store, db, dir, &job, out))?;
+    Ok(code)
+}
 
-    let mut results = read_results(&work.path)?;
+/// After pytest: reads what the processes wrote and merges it into the data
+/// in one transaction; reports misses and the observation.
+fn finish(
+    repo: &crate::git::Repo,
+    store: &mut Store,
+    db: &Path,
+    dir: &Path,
+    job: &pending::Job,
+    out: &Output,
+) -> Result<()> {
+    let code = job.exit_code.unwrap_or(1);
+    let mut results = read_results(dir)?;
     results.drop_unreadable_child_files();
     for note in &results.notes {
         out.warn(note);
@@ -186,21 +234,12 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         out.warn(
             "pytest wrote no results (it may have failed before collecting); the data is unchanged",
         );
-        return Ok(code);
+        return Ok(());
     }
     let mut rec = crate::import::read_coverage_run(repo, &results.files, &Target::WorkTree)?;
-    rec.kind = if selection.mode == Mode::Full {
-        "full"
-    } else {
-        "run"
-    };
-    rec.started_at = started_at;
-    rec.command = command.join(" ");
-    if let Some(shard) = opts.shard {
-        // Shards started in the same second are still different runs to
-        // `impact combine`.
-        rec.command.push_str(&format!(" [shard {shard}]"));
-    }
+    rec.kind = if job.full { "full" } else { "run" };
+    rec.started_at = job.started_at.clone();
+    rec.command = job.command.clone();
     for (id, r) in &results.tests {
         let entry = rec.tests.entry(id.clone()).or_default();
         entry.outcome = Some(r.outcome.clone());
@@ -219,9 +258,9 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     rec.incomplete = results.blind.keys().cloned().collect();
     // Coverage contexts of tests that have no result (should not happen) are
     // kept; results without coverage are tests that ran no measured line.
-    let removed = if selection.mode == Mode::Full && results.complete(code) {
+    let removed: Vec<String> = if job.full && results.complete(code) {
         let collected: BTreeSet<&String> = results.collected.iter().collect();
-        known
+        job.known
             .iter()
             .filter(|t| !collected.contains(t))
             .cloned()
@@ -231,36 +270,31 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     };
     // Possible misses: tests failing now that a selection skipped since the
     // last full run (read before the merge clears the marks).
-    let misses: Vec<(String, String)> = if selection.mode == Mode::Full {
-        let skipped = store.skipped_since_full()?;
-        rec.tests
-            .iter()
-            .filter(|(_, t)| matches!(t.outcome.as_deref(), Some("failed" | "error")))
-            .filter_map(|(id, _)| skipped.get(id).map(|note| (id.clone(), note.clone())))
-            .collect()
-    } else {
-        rec.skipped = match opts.shard {
-            // Tests other shards run were not skipped by the selection.
-            Some(_) => crate::shard::unselected(&selection, &known)
-                .into_iter()
-                .filter(|t| !results.tests.contains_key(*t))
-                .cloned()
-                .collect(),
-            None => known
+    let misses: Vec<(String, String)> = match &job.skip_candidates {
+        None => {
+            let skipped = store.skipped_since_full()?;
+            rec.tests
+                .iter()
+                .filter(|(_, t)| matches!(t.outcome.as_deref(), Some("failed" | "error")))
+                .filter_map(|(id, _)| skipped.get(id).map(|note| (id.clone(), note.clone())))
+                .collect()
+        }
+        Some(candidates) => {
+            rec.skipped = candidates
                 .iter()
                 .filter(|t| !results.tests.contains_key(*t))
                 .cloned()
-                .collect(),
-        };
-        rec.skip_note = skip_note(&selection, &rec.started_at, rec.commit.as_deref());
-        Vec::new()
+                .collect();
+            rec.skip_note = job.skip_note.clone();
+            Vec::new()
+        }
     };
-    let report = merge_run(&mut store, &mut rec, &removed, &interpreter.fingerprint)?;
+    let report = merge_run(store, &mut rec, &removed, &job.fingerprint)?;
     for (id, note) in &misses {
         out.warn(&format!("possible miss: {id} fails now, but a selection skipped it since the last full run ({note})"));
     }
-    if let Some(would_be) = &would_be {
-        let observation = observe(would_be, &known, &results);
+    if let Some(would_be) = &job.would_be {
+        let observation = observe(would_be, &job.known, &results);
         report_observation(&observation, out);
         if let Some(run) = store.last_run()? {
             let json = serde_json::to_string(&observation).unwrap_or_default();
@@ -283,7 +317,7 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
             format!("; dropped {} tests that no longer exist", removed.len())
         }
     ));
-    Ok(code)
+    Ok(())
 }
 
 /// The change in effect when a selection skipped tests.

@@ -11,6 +11,7 @@ use super::results::Results;
 
 /// What the selection would have run, kept by `--observe` before it runs
 /// everything.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct WouldBe {
     pub(super) mode: Mode,
     pub(super) tests: BTreeSet<String>,

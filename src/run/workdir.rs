@@ -18,6 +18,8 @@ const PYTHON_FILES: &[(&str, &str)] = &[
 /// A temporary directory outside the work tree, removed on drop.
 pub(super) struct WorkDir {
     pub(super) path: PathBuf,
+    /// Kept for a later merge: not removed on drop.
+    kept: bool,
 }
 
 impl WorkDir {
@@ -32,17 +34,26 @@ impl WorkDir {
             path: path.clone(),
             source,
         })?;
-        let dir = WorkDir { path };
+        let dir = WorkDir { path, kept: false };
         for (name, source) in PYTHON_FILES {
             let path = dir.path.join(name);
             std::fs::write(&path, source).map_err(|source| Error::Write { path, source })?;
         }
         Ok(dir)
     }
+
+    /// Keeps the directory where it is; returns its path.
+    pub(super) fn disarm(&mut self) -> PathBuf {
+        self.kept = true;
+        self.path.clone()
+    }
 }
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         // For debugging the Python side: keep what the processes wrote.
         if std::env::var_os("IMPACT_KEEP_TEMP").is_some() {
             eprintln!("impact: kept {}", self.path.display());

@@ -12,5 +12,6 @@ mod file_deps;
 mod import_who;
 mod mutations;
 mod numbits_compat;
+mod real_world;
 mod run;
 mod select_rules;
