@@ -368,6 +368,7 @@ mod tests {
             changed: vec![],
             ignored: vec![],
             total: 4,
+            new: ["new.py::e".to_string()].into(),
             elapsed_ms: 0.0,
         };
         let parts: Vec<Part> = (1..=2)

@@ -16,7 +16,10 @@ struct SelectJson<'a> {
     changed: &'a [select::ChangedFile],
     /// Changed files that select nothing (see the summary line).
     ignored: &'a [String],
+    /// Tests the data knows.
     total: usize,
+    /// Entries of `tests` the data does not know yet (new tests).
+    new: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<std::collections::BTreeMap<&'a str, Vec<String>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,6 +133,7 @@ fn print(
             changed: &s.changed,
             ignored: &s.ignored,
             total: s.total,
+            new: s.new_count(),
             explain: explain.then(|| {
                 s.tests
                     .iter()
@@ -175,9 +179,8 @@ pub fn summary(s: &Selection, out: &Output) {
         }
         Mode::Selected => {
             out.note(&format!(
-                "{} of {} tests selected, {} {} changed{}, in {:.0} ms",
-                thousands(s.tests.len()),
-                thousands(s.total),
+                "{} selected, {} {} changed{}, in {:.0} ms",
+                s.counts(),
                 thousands(changed),
                 if changed == 1 { "file" } else { "files" },
                 s.ignored_note(),

@@ -358,9 +358,8 @@ fn announce(s: &Selection, explain: bool, out: &Output) {
             s.ignored_note()
         )),
         Mode::Selected => out.note(&format!(
-            "{} of {} tests affected by {} changed {}{} (selected in {:.0} ms)",
-            thousands(s.tests.len()),
-            thousands(s.total),
+            "{} affected by {} changed {}{} (selected in {:.0} ms)",
+            s.counts(),
             s.changed.len(),
             if s.changed.len() == 1 {
                 "file"

@@ -162,6 +162,10 @@ pub struct Selection {
     pub changed: Vec<ChangedFile>,
     /// Tests the data knows.
     pub total: usize,
+    /// Of `tests`, the entries the data does not know (new tests, node-id
+    /// prefixes of new files, selectors passed on to pytest): counted apart,
+    /// so that a selection never reads as more than the suite.
+    pub new: BTreeSet<String>,
     /// Changed files that select nothing and were left out: non-Python files
     /// that no test read and no rule or code names, and `ignore` rules.
     pub ignored: Vec<String>,
@@ -176,9 +180,31 @@ impl Selection {
             tests: BTreeMap::new(),
             changed,
             total,
+            new: BTreeSet::new(),
             ignored: Vec::new(),
             elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
         }
+    }
+
+    /// "14 of 2,311 tests" (known tests selected, of the known suite), and
+    /// " and 2 new" for selected entries the data does not know yet.
+    pub fn counts(&self) -> String {
+        let new = self.new_count();
+        let known = self.tests.len() - new;
+        let mut text = format!(
+            "{} of {} tests",
+            crate::output::thousands(known),
+            crate::output::thousands(self.total)
+        );
+        if new > 0 {
+            text.push_str(&format!(" and {} new", crate::output::thousands(new)));
+        }
+        text
+    }
+
+    /// How many selected entries the data does not know.
+    pub fn new_count(&self) -> usize {
+        self.tests.keys().filter(|t| self.new.contains(*t)).count()
     }
 
     /// ` (2 ignored: README.md, docs/x.md)` for summaries, or "".
@@ -426,12 +452,22 @@ pub fn select(
             }
         }
     }
+    let new = selected
+        .keys()
+        .filter(|k| {
+            tests
+                .binary_search_by(|t| t.nodeid.as_str().cmp(k.as_str()))
+                .is_err()
+        })
+        .cloned()
+        .collect();
     Ok(Selection {
         mode: Mode::Selected,
         reasons: notes,
         tests: selected,
         changed,
         total,
+        new,
         ignored,
         elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
     })
