@@ -34,6 +34,11 @@ mod paths;
 
 use std::collections::BTreeMap;
 
+use outline::DefSpan;
+
+/// A definition's header and body lines: ((first, last), (first, last)).
+pub type DefLines = ((u32, u32), (u32, u32));
+
 pub use outline::{Outline, parse_pair_in_regions};
 pub use paths::{module_names_for_path, resolve_relative};
 
@@ -374,6 +379,27 @@ impl Module {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The header and body lines (first ..= last) of the first definition
+    /// in source order with this qualified name and kind, from the parse or
+    /// the outline around a partial parse; `None` when neither tells.
+    pub fn def_header_and_body(&self, qualname: &str, kind: DefKind) -> Option<DefLines> {
+        let parsed = self
+            .defs
+            .iter()
+            .find(|d| d.qualname == qualname && d.kind == kind)
+            .map(|d| (d.header, d.body));
+        let outside = self.outside.as_ref().and_then(|o| {
+            o.defs
+                .iter()
+                .find(|d| d.qualname == qualname && d.kind() == kind)
+                .and_then(DefSpan::header_and_body)
+        });
+        // A partial parse blanks the lines of a body it only passes through:
+        // the body is told by where the header ends, as in the outline.
+        let parsed = parsed.map(|(h, b)| (h, ((h.1 + 1).min(b.1), b.1)));
+        outside.or(parsed)
     }
 
     /// Who binds each name of the file at `path` (relative imports are

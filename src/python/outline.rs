@@ -76,6 +76,16 @@ pub(super) struct DefSpan {
 }
 
 impl DefSpan {
+    /// Header and body lines, when the outline recorded where the header
+    /// ends.
+    pub fn header_and_body(&self) -> Option<super::DefLines> {
+        // A one-line definition's body is on its header's line.
+        (self.header_end >= self.start && self.header_end > 0).then_some((
+            (self.start, self.header_end),
+            ((self.header_end + 1).min(self.end), self.end),
+        ))
+    }
+
     pub fn kind(&self) -> DefKind {
         if self.class {
             DefKind::Class

@@ -22,10 +22,16 @@ pub enum Effect {
     Lines { path: String, lines: Vec<u32> },
     /// Lines inside a function changed; if they ran at import time (a one-time
     /// initialiser), the function's result reaches tests without running in them.
+    /// The recorded import-time lines decide: only when the data cannot tell
+    /// (`header`, the lines of the outermost definition around them, did not
+    /// run at import outside tests) does `called` (module-level code names
+    /// the definition) make it an initialiser.
     ImportTimeLines {
         path: String,
         lines: Vec<u32>,
         name: String,
+        header: Vec<u32>,
+        called: bool,
     },
     /// The whole file changed in kind (deleted, binary, symlink).
     WholeFile { path: String },
@@ -562,21 +568,52 @@ impl PyChange<'_> {
                             lines: m.main_block_lines(),
                         });
                     }
+                    // A body change does not change what the definition's
+                    // name binds; it reaches tests without running in them
+                    // only when it ran at import (a one-time initialiser,
+                    // whose result is bound then). Which lines ran at import
+                    // is recorded: the resolver asks the data, and falls
+                    // back on "module-level code names it" only when the
+                    // data cannot tell.
                     let called = m.called_at_import(&top);
-                    if called {
-                        // A one-time initialiser: its result is bound at import.
-                        out.push(Effect::Names {
-                            path: path.clone(),
-                            names: vec![top],
-                        });
-                        out.push(Effect::Module { path: path.clone() });
-                    }
+                    let top_def = outermost_def(m, d);
+                    let header = |m: &Module| {
+                        let def = &m.defs()[top_def];
+                        (def.header.0..=def.header.1).collect::<Vec<u32>>()
+                    };
                     if old_side {
                         out.push(Effect::ImportTimeLines {
                             path: path.clone(),
                             lines: span(st),
-                            name: outermost(m, d),
+                            name: top,
+                            header: header(m),
+                            called,
                         });
+                    } else {
+                        // New code in a function runs at import when the
+                        // function's body did: its baseline body tells.
+                        let (def, top) = (&m.defs()[d], &m.defs()[top_def]);
+                        let in_old =
+                            |d: &python::Def| self.old.def_header_and_body(&d.qualname, d.kind);
+                        match (in_old(def), in_old(top)) {
+                            (Some((_, body)), Some((header, _))) => {
+                                out.push(Effect::ImportTimeLines {
+                                    path: path.clone(),
+                                    lines: (body.0..=body.1).collect(),
+                                    name: top.name.clone(),
+                                    header: (header.0..=header.1).collect(),
+                                    called,
+                                })
+                            }
+                            _ if called => {
+                                out.push(Effect::Names {
+                                    path: path.clone(),
+                                    names: vec![top.name.clone()],
+                                });
+                                out.push(Effect::Module { path: path.clone() });
+                            }
+                            _ => {}
+                        }
                     }
                     self.hooks(m, d, out);
                 }
@@ -665,11 +702,16 @@ fn enclosing_function(m: &Module, mut cur: Option<usize>) -> Option<usize> {
 
 /// The name bound at module level by the outermost definition around `d`.
 fn outermost(m: &Module, d: usize) -> String {
+    m.defs()[outermost_def(m, d)].name.clone()
+}
+
+/// The outermost definition around `d` (itself at module level).
+fn outermost_def(m: &Module, d: usize) -> usize {
     let mut id = d;
     while let Some(p) = m.defs()[id].parent {
         id = p;
     }
-    m.defs()[id].name.clone()
+    id
 }
 
 fn span(st: &Statement) -> Vec<u32> {

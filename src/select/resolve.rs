@@ -230,12 +230,29 @@ impl<'a> Resolver<'a> {
                 let fid = self.file_id(path)?;
                 add_line_hits(path, line_hits(self.store, fid, lines)?, out);
             }
-            Effect::ImportTimeLines { path, lines, name } => {
-                if let Some(fid) = self.file_id(path)?
-                    && self
-                        .store
-                        .import_time_touches(fid, &numbits::encode(lines.iter().copied()))?
-                {
+            Effect::ImportTimeLines {
+                path,
+                lines,
+                name,
+                header,
+                called,
+            } => {
+                let fid = self.file_id(path)?;
+                let ran_at_import = |lines: &[u32]| -> Result<bool> {
+                    Ok(match fid {
+                        Some(fid) => self
+                            .store
+                            .import_time_touches(fid, &numbits::encode(lines.iter().copied()))?,
+                        None => false,
+                    })
+                };
+                // An initialiser when the changed lines ran at import; when
+                // the module was imported outside tests (its definition ran
+                // then) and they did not, they are not one, whatever names
+                // it at module level (a registry, a dict of functions).
+                let initialiser = ran_at_import(lines)?
+                    || (*called && (header.is_empty() || !ran_at_import(header)?));
+                if initialiser {
                     self.module(path, out)?;
                     self.names(path, path, std::slice::from_ref(name), out)?;
                 }
