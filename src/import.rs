@@ -22,11 +22,20 @@ pub enum Label<'a> {
     ImportTime,
     /// Lines run by the test with this node id.
     Test(&'a str),
+    /// Lines run by a unit that serves many tests (`impact run`'s plugin:
+    /// a wider-scoped fixture's setup, a memoised function's first call).
+    Unit(&'a str),
 }
+
+/// The context label prefix of units (the plugin's `UNIT_PREFIX`).
+pub const UNIT_PREFIX: &str = "impact-unit:";
 
 /// Interprets a context label. Node ids contain `::`; pytest-cov appends a
 /// phase; coverage.py's static context comes first, before a `|`.
 pub fn parse_label(label: &str) -> Label<'_> {
+    if let Some(key) = label.strip_prefix(UNIT_PREFIX) {
+        return Label::Unit(key);
+    }
     let mut id = label;
     for phase in ["|setup", "|run", "|teardown", "|call"] {
         if let Some(stripped) = id.strip_suffix(phase) {
@@ -161,6 +170,12 @@ fn collect(
             };
             let slot = match labels[*context_index] {
                 Label::ImportTime => rec.import_time.entry(path.clone()).or_default(),
+                Label::Unit(key) => rec
+                    .units
+                    .entry(key.to_string())
+                    .or_default()
+                    .entry(path.clone())
+                    .or_default(),
                 Label::Test(id) => rec
                     .tests
                     .entry(id.to_string())
@@ -204,6 +219,7 @@ fn attach_baselines(
         .import_time
         .keys()
         .chain(rec.tests.values().flat_map(|t| t.lines.keys()))
+        .chain(rec.units.values().flat_map(|u| u.keys()))
         .cloned()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -225,6 +241,9 @@ fn attach_baselines(
         }
         for m in &missing {
             rec.import_time.remove(m);
+            for u in rec.units.values_mut() {
+                u.remove(m);
+            }
         }
         notes.warnings.push(format!(
             "left out {} measured file(s) missing from {}: {}",

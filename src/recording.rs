@@ -45,6 +45,46 @@ pub struct Recording {
     /// Tests whose data is incomplete (they started a Python process that
     /// could not be measured): recorded, and marked as needing a run.
     pub incomplete: Vec<String>,
+    /// Lines of units (code run once for many tests: a wider-scoped
+    /// fixture's setup, a memoised function's first call), by unit key;
+    /// [`Recording::spread_units`] adds them to their users before a merge.
+    pub units: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+}
+
+impl Recording {
+    /// Adds each unit's lines to every test that used it: `uses` gives, per
+    /// test, the unit keys it used directly; `nested`, per unit, the units
+    /// it used while it ran (followed transitively). Units are then gone
+    /// from the recording: their lines belong to their users.
+    pub fn spread_units(
+        &mut self,
+        uses: &BTreeMap<String, Vec<String>>,
+        nested: &BTreeMap<String, Vec<String>>,
+    ) {
+        let units = std::mem::take(&mut self.units);
+        if units.is_empty() {
+            return;
+        }
+        for (test, direct) in uses {
+            let Some(record) = self.tests.get_mut(test) else {
+                continue;
+            };
+            let mut seen: BTreeSet<&str> = BTreeSet::new();
+            let mut todo: Vec<&str> = direct.iter().map(String::as_str).collect();
+            while let Some(key) = todo.pop() {
+                if !seen.insert(key) {
+                    continue;
+                }
+                if let Some(inner) = nested.get(key) {
+                    todo.extend(inner.iter().map(String::as_str));
+                }
+                for (path, bits) in units.get(key).into_iter().flatten() {
+                    let slot = record.lines.entry(path.clone()).or_default();
+                    *slot = crate::numbits::union(slot, bits);
+                }
+            }
+        }
+    }
 }
 
 /// One test's measurements.

@@ -10,6 +10,8 @@ writes everything to the directory impact gave it. impact merges the
 results after pytest exits.
 """
 
+import fnmatch
+import functools
 import json
 import os
 import select
@@ -25,6 +27,12 @@ _TRACK_READS = bool(_OUT) and impact_reads.enabled()
 
 # How long a switch waits for a child process to follow before going on.
 _FOLLOW_TIMEOUT = 2.0
+
+# Context label of a unit: code that runs once and serves many tests (a
+# fixture of a wider scope than function while it is set up, the first call
+# of a memoised function). impact adds a unit's lines to every test that used
+# it (see `units` in the results).
+UNIT_PREFIX = "impact-unit:"
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -171,6 +179,12 @@ class ImpactPlugin:
         self.blind = {}
         self.skip_files = None
         self.skipped_files = 0
+        # Units being run, innermost last: (key, what it uses).
+        self.unit_stack = []
+        # Per unit key, the units it used while it ran (nested units).
+        self.unit_uses = {}
+        # What the running test used.
+        self.test_units = None
 
     # -- coverage ------------------------------------------------------------
 
@@ -200,6 +214,8 @@ class ImpactPlugin:
             auto_data=False,
         )
         self.cov.start()
+        self.omit = omit
+        _patch_memoisers(self)
         # Python processes the tests start are measured too (sitecustomize),
         # and follow this process from test to test.
         os.environ["IMPACT_CHILD_OUT"] = _OUT
@@ -244,6 +260,45 @@ class ImpactPlugin:
             import impact_child
 
             impact_child.adopt(cov, self.current or "")
+
+    # -- units: code run once for many tests -------------------------------
+
+    def measures(self, filename):
+        """Whether coverage measures this file (project code)."""
+        if not filename or not filename.startswith(self.root + os.sep):
+            return False
+        return not any(fnmatch.fnmatch(filename, pattern) for pattern in self.omit)
+
+    def use(self, key):
+        """The running test (or the unit running now) uses unit `key`."""
+        if self.unit_stack:
+            if self.unit_stack[-1][0] != key:
+                self.unit_stack[-1][1].add(key)
+        elif self.test_units is not None:
+            self.test_units.add(key)
+
+    def enter_unit(self, key):
+        """Counts the lines run from now on for unit `key` until leave_unit;
+        False (nothing to leave) outside tests, where lines count as
+        import-time, and inside the same unit (recursion)."""
+        if self.cov is None or self.current is None or self.test_units is None:
+            return False
+        if self.unit_stack and self.unit_stack[-1][0] == key:
+            return False
+        self.use(key)
+        self.unit_stack.append((key, self.unit_uses.setdefault(key, set())))
+        self._switch(UNIT_PREFIX + key)
+        return True
+
+    def leave_unit(self):
+        self.unit_stack.pop()
+        self._switch(UNIT_PREFIX + self.unit_stack[-1][0] if self.unit_stack else self.current)
+
+    def _switch(self, label):
+        if self.cov is not None:
+            self.cov.switch_context(label)
+        if self.leader is not None:
+            self.leader.switch(label)
 
     def stop(self):
         if self.cov is None:
@@ -339,18 +394,26 @@ class ImpactPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):
-        # A session- or module-scoped fixture is set up in one test but serves
-        # every test that uses it: what it reads counts for all of them.
-        previous = impact_reads.sink
-        if not _TRACK_READS or fixturedef.scope == "function" or previous is None:
+        # A fixture of a wider scope than function (session, package,
+        # module, class) is set up in one test but serves every test that
+        # uses it: the lines it runs (its helpers too) and what it reads
+        # count for all of them.
+        if fixturedef.scope == "function":
             yield
             return
-        impact_reads.sink = reads = self.fixture_reads.setdefault(fixturedef.argname, set())
+        entered = self.enter_unit("fixture:" + fixturedef.argname)
+        previous = impact_reads.sink
+        track = _TRACK_READS and previous is not None
+        if track:
+            impact_reads.sink = reads = self.fixture_reads.setdefault(fixturedef.argname, set())
         try:
             yield
         finally:
-            impact_reads.sink = previous
-            previous.update(reads)
+            if track:
+                impact_reads.sink = previous
+                previous.update(reads)
+            if entered:
+                self.leave_unit()
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -370,7 +433,13 @@ class ImpactPlugin:
         # fixtures, or autouse. A session fixture's code runs in one test's
         # context, but serves every test listed here.
         fixtures = sorted(set(getattr(item, "fixturenames", ()) or ()))
-        self.results[item.nodeid] = {"outcome": "passed", "duration": 0.0, "fixtures": fixtures}
+        self.test_units = set()
+        self.results[item.nodeid] = {
+            "outcome": "passed",
+            "duration": 0.0,
+            "fixtures": fixtures,
+            "units": self.test_units,
+        }
         if _TRACK_READS:
             impact_reads.sink = self.results[item.nodeid]["reads"] = set()
 
@@ -411,7 +480,11 @@ class ImpactPlugin:
                 for name in entry.get("fixtures", ()):
                     reads.update(self.fixture_reads.get(name, ()))
                 entry["reads"] = sorted(reads)
+        for entry in self.results.values():
+            if "units" in entry:
+                entry["units"] = sorted(entry["units"])
         out = {
+            "unit_uses": {k: sorted(v) for k, v in self.unit_uses.items() if v},
             "worker": self.worker,
             "python": sys.version.split()[0],
             "exitstatus": int(exitstatus),
@@ -429,6 +502,57 @@ class ImpactPlugin:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(out, fh)
         os.replace(tmp, os.path.join(_OUT, "results-%s.json" % self.worker))
+
+
+def _patch_memoisers(plugin):
+    """Makes `functools.lru_cache` (and `functools.cache`, which calls it)
+    record, for project code, what a memoised function's first call with
+    given arguments runs as a unit, and which tests call it: a later test
+    gets the cached result without running those lines, yet depends on
+    them. Code decorated before this (the standard library, plugins) keeps
+    the original."""
+    original = functools.lru_cache
+    if getattr(original, "_impact", False):
+        return
+
+    def lru_cache(maxsize=128, typed=False):
+        if callable(maxsize) and not isinstance(maxsize, bool):
+            # @lru_cache without arguments: maxsize is the function.
+            return _memoised(plugin, original(128, typed), maxsize)
+        decorate = original(maxsize, typed)
+        return lambda function: _memoised(plugin, decorate, function)
+
+    lru_cache._impact = True
+    functools.update_wrapper(lru_cache, original)
+    functools.lru_cache = lru_cache
+
+
+def _memoised(plugin, decorate, function):
+    code = getattr(function, "__code__", None)
+    if code is None or not plugin.measures(code.co_filename):
+        return decorate(function)
+    key = "memo:%s.%s" % (getattr(function, "__module__", "?"), getattr(function, "__qualname__", "?"))
+
+    def miss(*args, **kwargs):
+        if not plugin.enter_unit(key):
+            return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            plugin.leave_unit()
+
+    functools.update_wrapper(miss, function)
+    cached = decorate(miss)
+
+    def memoised(*args, **kwargs):
+        plugin.use(key)
+        return cached(*args, **kwargs)
+
+    functools.update_wrapper(memoised, function)
+    for name in ("cache_info", "cache_clear", "cache_parameters"):
+        if hasattr(cached, name):
+            setattr(memoised, name, getattr(cached, name))
+    return memoised
 
 
 _plugin = None

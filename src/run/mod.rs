@@ -247,6 +247,20 @@ fn finish(
         entry.fixtures = Some(r.fixtures.clone());
         entry.reads = r.reads.clone();
     }
+    // Code run once for many tests (wider-scoped fixtures' setup, memoised
+    // functions' first calls) counts for every test that used it.
+    let uses: std::collections::BTreeMap<String, Vec<String>> = results
+        .tests
+        .iter()
+        .map(|(id, r)| {
+            let fixtures = r.fixtures.iter().map(|f| format!("fixture:{f}"));
+            (
+                id.clone(),
+                fixtures.chain(r.units.iter().cloned()).collect(),
+            )
+        })
+        .collect();
+    rec.spread_units(&uses, &results.unit_uses);
     rec.scope_reads = results.scope_reads.clone();
     for (id, command) in &results.blind {
         out.warn(&format!(

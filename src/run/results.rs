@@ -22,6 +22,8 @@ pub(super) struct Results {
     pub(super) blind: BTreeMap<String, String>,
     /// Warnings from the plugin and from child processes.
     pub(super) notes: Vec<String>,
+    /// Per unit, the units it used while it ran, over all processes.
+    pub(super) unit_uses: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -30,6 +32,10 @@ pub(super) struct TestResult {
     pub(super) duration: f64,
     #[serde(default)]
     pub(super) fixtures: Vec<String>,
+    /// Units it used (memoised functions it called; wider-scoped fixtures
+    /// are in `fixtures`): their lines count for it.
+    #[serde(default)]
+    pub(super) units: Vec<String>,
     /// Absent when reads were not tracked (or from the xdist controller,
     /// which reports outcomes of tests run elsewhere).
     #[serde(default)]
@@ -52,6 +58,8 @@ struct ResultsFile {
     blind: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) notes: Vec<String>,
+    #[serde(default)]
+    unit_uses: BTreeMap<String, Vec<String>>,
 }
 
 impl Results {
@@ -157,6 +165,9 @@ pub(super) fn read_results(dir: &Path) -> Result<Results> {
                     if test.fixtures.is_empty() {
                         test.fixtures = old.fixtures;
                     }
+                    test.units.extend(old.units);
+                    test.units.sort();
+                    test.units.dedup();
                     test.reads = union(old.reads, test.reads);
                 }
                 results.tests.insert(id, test);
@@ -172,6 +183,12 @@ pub(super) fn read_results(dir: &Path) -> Result<Results> {
             }
             results.notes.extend(file.notes);
             results.blind.extend(file.blind);
+            for (unit, inner) in file.unit_uses {
+                let entry = results.unit_uses.entry(unit).or_default();
+                entry.extend(inner);
+                entry.sort();
+                entry.dedup();
+            }
         }
     }
     results.collected = collected.into_iter().collect();

@@ -160,13 +160,11 @@ for p in sorted(pathlib.Path('.').rglob('*.py')):
         .collect()
 }
 
-/// Asserts that two data files hold the same data, row by row. The one
-/// allowed difference is where code that runs once per process (a session
-/// fixture, a cached function, and whatever they call) is recorded: under
-/// the first test to need it in each shard's process, or in the one run's.
-/// Those first users are found in the data (their rows hold lines of such
-/// code); their rows may differ only by lines that some first user records in
-/// the other file too. Every other row must be equal.
+/// Asserts that two data files hold the same data, row by row. Code that
+/// runs once per process (a session fixture, a cached function, and whatever
+/// they call) is recorded as a unit and counted for every test that used it,
+/// so it does not matter which test needed it first in each shard's process
+/// or in the one run's: every line row must be equal.
 fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
     let a = dump(combined);
     let b = dump(single);
@@ -190,50 +188,31 @@ fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
         once.iter().any(|(p, _)| p == "tests/conftest.py"),
         "the session fixture is found: {once:?}"
     );
+    for key in a.lines.keys().chain(b.lines.keys()) {
+        assert_eq!(
+            a.lines.get(key),
+            b.lines.get(key),
+            "{key:?}: combined vs. one run"
+        );
+    }
+    assert!(a.lines.len() > 100, "{} rows compared", a.lines.len());
+    // Every user of once-per-process code has its lines, in both files.
+    let users = a
+        .lines
+        .iter()
+        .filter(|((test, path), lines)| {
+            !test.is_empty() && lines.iter().any(|n| once.contains(&(path.clone(), *n)))
+        })
+        .count();
+    assert!(users >= 12, "{users} rows hold once-per-process lines");
     let first_users: BTreeSet<&str> = a
         .lines
         .iter()
-        .chain(b.lines.iter())
         .filter(|((test, path), lines)| {
             !test.is_empty() && lines.iter().any(|n| once.contains(&(path.clone(), *n)))
         })
         .map(|((test, _), _)| test.as_str())
         .collect();
-    assert!(first_users.len() < 12, "few first users: {first_users:?}");
-    // Per file, the lines the first users record, in each file.
-    let by_first_users = |d: &Dump| -> BTreeMap<String, BTreeSet<u32>> {
-        let mut m: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-        for ((test, path), lines) in &d.lines {
-            if first_users.contains(test.as_str()) {
-                m.entry(path.clone()).or_default().extend(lines);
-            }
-        }
-        m
-    };
-    let (fa, fb) = (by_first_users(&a), by_first_users(&b));
-    let keys: BTreeSet<&(String, String)> = a.lines.keys().chain(b.lines.keys()).collect();
-    let mut exact = 0;
-    for key in keys {
-        let (test, path) = key;
-        let la: BTreeSet<u32> = a.lines.get(key).into_iter().flatten().copied().collect();
-        let lb: BTreeSet<u32> = b.lines.get(key).into_iter().flatten().copied().collect();
-        if la == lb {
-            exact += 1;
-        } else if first_users.contains(test.as_str()) {
-            let empty = BTreeSet::new();
-            for n in la.symmetric_difference(&lb) {
-                assert!(
-                    fa.get(path).unwrap_or(&empty).contains(n)
-                        && fb.get(path).unwrap_or(&empty).contains(n),
-                    "{test} in {path}: line {n} is not once-per-process code \
-                     (combined {la:?}, one run {lb:?})"
-                );
-            }
-        } else {
-            panic!("{test} in {path}: combined {la:?}, one run {lb:?}");
-        }
-    }
-    assert!(exact > 100, "{exact} rows compared exactly");
 
     // Files read: the same, except that a first user reads what cached code
     // reads once per process (and some first user reads it in both).

@@ -205,7 +205,6 @@ fn body_changes_in_registered_and_stored_code_select_only_their_runners() {
 /// user of the fixture; the callee of an `lru_cache`d function (run by its
 /// first caller only) selects every caller.
 #[test]
-#[ignore = "fixture and memo units: the next commit"]
 fn code_run_once_for_many_tests_selects_all_of_them() {
     let repo = recorded_realworld();
     selects_exactly(
