@@ -15,6 +15,9 @@ struct StatusJson {
     line_bits_rows: i64,
     tests_failed: i64,
     tests_needing_run: i64,
+    /// Tests last recorded by `impact import` (no fixture closures, no
+    /// units: see [`crate::select::IMPORTED_NOTE`]).
+    tests_imported: i64,
     runs: i64,
     last_run: Option<RunInfo>,
     /// Measured files whose content differs from what the data describes.
@@ -52,6 +55,7 @@ pub fn run(settings: &Settings, format: Format, out: &Output) -> Result<i32> {
         line_bits_rows: summary.line_bits_rows,
         tests_failed: summary.tests_failed,
         tests_needing_run: summary.tests_needing_run,
+        tests_imported: summary.tests_imported,
         runs: summary.runs,
         last_run: summary.last_run,
         changed,
@@ -81,6 +85,13 @@ fn text(s: &StatusJson) -> String {
         thousands(s.files as usize),
         thousands(s.line_bits_rows as usize)
     );
+    if s.tests_imported > 0 {
+        t += &format!(
+            "imported: {} tests {}\n",
+            thousands(s.tests_imported as usize),
+            crate::select::IMPORTED_NOTE
+        );
+    }
     match &s.last_run {
         Some(r) => {
             let commit = r

@@ -32,6 +32,13 @@ pub use analyze::{Effect, carrier_names};
 pub use resolve::scope_contains;
 pub use testside::stored_quoted_tokens;
 
+/// What data recorded by `impact import` lacks, for `status` and selection
+/// notes (after "N tests").
+pub const IMPORTED_NOTE: &str = "were recorded by `impact import`, without fixture closures or \
+     memoised-call units: code run once for many tests (a session fixture's helpers, a memoised \
+     function's callees) counts only for the test coverage.py saw run it, so a change there may \
+     select too few; record with `impact run` to know every user";
+
 /// Test files and conftests: the files selection searches statically.
 pub fn is_test_side(path: &str) -> bool {
     analyze::is_test_file(path) || analyze::is_conftest(path)
@@ -416,6 +423,16 @@ pub fn select(
     }
     crate::trace::step("effects resolved");
     notes.extend(resolver.notes());
+    if !selected.is_empty() {
+        let imported = store.imported_tests()?;
+        if imported > 0 {
+            notes.push(format!(
+                "{} of the {} known tests {IMPORTED_NOTE}",
+                crate::output::thousands(imported as usize),
+                crate::output::thousands(total)
+            ));
+        }
+    }
     if !resolver.full_run.is_empty() {
         return Ok(Selection::full(
             std::mem::take(&mut resolver.full_run),

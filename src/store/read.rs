@@ -17,6 +17,8 @@ pub struct Summary {
     pub tests_failed: i64,
     pub runs: i64,
     pub last_run: Option<RunInfo>,
+    /// Tests last recorded by `impact import`: no fixture closures, no units.
+    pub tests_imported: i64,
 }
 
 /// One row of the run history.
@@ -77,7 +79,20 @@ impl Store {
             )?,
             runs: count("SELECT count(*) FROM impact_run")?,
             last_run,
+            tests_imported: self.imported_tests()?,
         })
+    }
+
+    /// How many tests were last recorded by `impact import`.
+    pub fn imported_tests(&self) -> Result<i64, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM impact_test t JOIN impact_run r ON r.id = t.last_run
+                 WHERE r.kind = 'import'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(read_err(&self.path))
     }
 
     /// The file id of a repository-relative path, when the data knows it.

@@ -97,6 +97,23 @@ fn who_and_show_agree_with_coverage_py_on_every_line_and_test() {
     assert_eq!(status["files"], expected.len());
     assert_eq!(status["runs"], 1);
     assert_eq!(status["changed"], serde_json::json!([]));
+    // Imported data lacks what `impact run` records about code run once for
+    // many tests: status and selections say so.
+    assert_eq!(status["tests_imported"], by_test.len());
+    let text = repo.impact().args(["status"]).ok();
+    assert!(
+        text.stdout
+            .contains("were recorded by `impact import`, without fixture closures"),
+        "{text:#?}"
+    );
+    repo.replace("shop/cart.py", "MAX_ITEMS = 50", "MAX_ITEMS = 49");
+    let select = repo.impact().args(["select"]).ok();
+    assert!(
+        select
+            .stderr
+            .contains("tests were recorded by `impact import`"),
+        "{select:#?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Real-world benchmark: selection safety and precision on pinned public
+projects with their own pytest suites, against pytest-testmon.
+
+For each project: the checkout (a git clone of a snapshot fetched beforehand,
+see README "Measured"; nothing of the projects is kept in this repository) is
+recorded by `impact run --full` and by `pytest --testmon`; then each of N
+seeded one-line mutants of the project's source (a line some test executed,
+changed by one operator: a comparison, an arithmetic or boolean operator, a
+constant) is applied in turn, and:
+
+- ground truth: plain pytest runs the whole suite and says which tests fail
+  (tests failing before any mutation are left out);
+- impact: `impact select --format json` gives the selection (a full-run
+  verdict counts as the whole suite);
+- testmon: `pytest --testmon` on a copy of its recorded data runs what it
+  selects.
+
+A mutant is killed when some test fails under it; a selection is safe for it
+when every failing test was selected (run). Reported per project: mutants,
+killed, safe (impact, testmon), failing tests missed, mean selected fraction
+over all mutants. Output: a markdown table on stdout, details in
+OUT/report.json.
+
+    python3 benches/realworld.py --mirrors /work/.mirror
+    python3 benches/realworld.py --projects flask,attrs --mutants 40 --seed 1
+
+The venv (OUT/venv) holds the pinned tools of benches/realworld-requirements.txt
+and the projects' test dependencies; the projects themselves are imported
+from their checkouts (PYTHONPATH), not installed.
+"""
+
+import argparse
+import ast
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# name: (mirror folder, pinned commit, source roots, PYTHONPATH entry, pytest args)
+PROJECTS = {
+    "flask": ("pallets+flask", "2ac89889f4cc330eabd50f295dcef02828522c69",
+              ["src/flask"], "src", []),
+    "packaging": ("pypa+packaging", "053c884615f2e83d80705251b447769ec2599653",
+                  ["src/packaging"], "src", []),
+    "more-itertools": ("more-itertools+more-itertools", "2fe1b2eeb9d75f994113fe3ac76d14b6bcd6fb10",
+                       ["more_itertools"], ".", []),
+    "pyparsing": ("pyparsing+pyparsing", "efd56db4e59f36b1673ce0eb0823e3afaa9d1201",
+                  ["pyparsing"], ".", []),
+    "attrs": ("python-attrs+attrs", "c1dc5dcba16ed827aa6dcad896b41a3afedb4e32",
+              ["src/attr", "src/attrs"], "src", []),
+}
+
+# One-line mutation operators: (pattern, replacement), applied to the first
+# match on the line.
+OPERATORS = [
+    (r"==", "!="), (r"!=", "=="), (r"<=", "<"), (r">=", ">"),
+    (r"(?<![<>=!])<(?![<=])", "<="), (r"(?<![<>=!-])>(?![>=])", ">="),
+    (r" \+ ", " - "), (r" - ", " + "), (r" \* ", " + "),
+    (r"\bTrue\b", "False"), (r"\bFalse\b", "True"),
+    (r"\band\b", "or"), (r"\bor\b", "and"),
+    (r"\bnot ", ""), (r"\bis not\b", "is"), (r"\bis None\b", "is not None"),
+    (r"(?<![\w.])([0-9]+)(?![\w.])", lambda m: str(int(m.group(1)) + 1)),
+    (r"\breturn (\w+)$", r"return None"),
+]
+
+
+def run(cmd, cwd, env, timeout=3600):
+    t = time.monotonic()
+    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return p, time.monotonic() - t
+
+
+SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped|xfailed|xpassed|deselected)")
+
+
+def outcome(stdout):
+    """Failing node ids (-rfE) and how many tests ran, from pytest's output."""
+    failing = set()
+    for line in stdout.splitlines():
+        for prefix in ("FAILED ", "ERROR "):
+            if line.startswith(prefix):
+                failing.add(line[len(prefix):].split(" - ")[0].strip())
+    ran = 0
+    tail = [l for l in stdout.splitlines() if l.startswith("=") or " in " in l]
+    for line in tail[-3:]:
+        for n, kind in SUMMARY.findall(line):
+            if kind != "deselected":
+                ran += int(n)
+    return failing, ran
+
+
+def executed_lines(db, sources):
+    """Lines of the source roots some test executed, from impact's data."""
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT f.path, lb.numbits FROM line_bits lb JOIN file f ON f.id = lb.file_id "
+        "JOIN context c ON c.id = lb.context_id WHERE c.context != ''"
+    ).fetchall()
+    lines = {}
+    for path, bits in rows:
+        if not any(path == s or path.startswith(s + "/") for s in sources):
+            continue
+        s = lines.setdefault(path, set())
+        for i, byte in enumerate(bits):
+            for b in range(8):
+                if byte & (1 << b):
+                    s.add(i * 8 + b)
+    return lines
+
+
+def make_mutants(checkout, lines, count, seed):
+    rng = random.Random(seed)
+    candidates = sorted((p, n) for p, ns in lines.items() for n in ns)
+    rng.shuffle(candidates)
+    mutants = []
+    for path, n in candidates:
+        if len(mutants) >= count:
+            break
+        with open(os.path.join(checkout, path), encoding="utf-8") as fh:
+            text = fh.read()
+        src = text.split("\n")
+        if n < 1 or n > len(src):
+            continue
+        line = src[n - 1]
+        code = line.split("#")[0]
+        if not code.strip() or code.strip().startswith(("def ", "class ", "@", "import ", "from ")):
+            continue
+        ops = list(OPERATORS)
+        rng.shuffle(ops)
+        for pattern, repl in ops:
+            new = re.sub(pattern, repl, code, count=1)
+            if new == code:
+                continue
+            mutated = src[:]
+            mutated[n - 1] = new + line[len(code):]
+            new_text = "\n".join(mutated)
+            try:
+                if ast.dump(ast.parse(new_text)) == ast.dump(ast.parse(text)):
+                    continue
+            except SyntaxError:
+                continue
+            mutants.append({"path": path, "line": n, "old": line, "new": mutated[n - 1]})
+            break
+    return mutants
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mirrors", default="/work/.mirror")
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench-real"))
+    ap.add_argument("--projects", default=",".join(PROJECTS))
+    ap.add_argument("--mutants", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--impact", default=os.path.join(ROOT, "target", "release", "impact"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    venv = os.path.join(args.out, "venv-" + os.path.basename(args.python))
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(os.path.join(venv, ".ready")):
+        subprocess.run([args.python, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                        os.path.join(HERE, "realworld-requirements.txt")], check=True)
+        open(os.path.join(venv, ".ready"), "w").close()
+    report = {}
+    rows = []
+    for name in args.projects.split(","):
+        mirror, commit, sources, pythonpath, extra = PROJECTS[name]
+        checkout = os.path.join(args.out, name)
+        if not os.path.isdir(checkout):
+            subprocess.run(["git", "clone", "-q", os.path.join(args.mirrors, mirror, "repo"), checkout], check=True)
+        subprocess.run(["git", "checkout", "-q", "--force", commit], cwd=checkout, check=True)
+        subprocess.run(["git", "clean", "-qfdx"], cwd=checkout, check=True)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith(("IMPACT_", "COVERAGE_", "PYTEST_")):
+                del env[k]
+        env["PYTHONPATH"] = os.path.join(checkout, pythonpath)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        testmon_data = os.path.join(args.out, name + ".testmondata")
+        pytest = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "-W", "ignore"] + extra
+        sys.stderr.write("%s: baseline\n" % name)
+        base, base_s = run(pytest, checkout, env)
+        base_failing, total = outcome(base.stdout)
+        sys.stderr.write("%s: %d tests, %d failing at baseline, %.1f s\n" % (name, total, len(base_failing), base_s))
+        db = os.path.join(checkout, ".impact.db")
+        rec, rec_s = run([args.impact, "--db", db, "run", "--full", "--"] + pytest, checkout, env)
+        recorded = "recorded " in rec.stderr and rec.returncode in (0, 1)
+        if not recorded:
+            sys.stderr.write(rec.stderr[-3000:])
+        tm_env = dict(env, TESTMON_DATAFILE=testmon_data)
+        if os.path.exists(testmon_data):
+            os.remove(testmon_data)
+        tm, tm_s = run(pytest + ["--testmon"], checkout, tm_env)
+        lines = executed_lines(db, sources) if recorded else {}
+        mutants = make_mutants(checkout, lines, args.mutants, args.seed)
+        results = []
+        for i, m in enumerate(mutants):
+            path = os.path.join(checkout, m["path"])
+            with open(path, encoding="utf-8") as fh:
+                original = fh.read()
+            mutated = original.split("\n")
+            mutated[m["line"] - 1] = m["new"]
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(mutated))
+            try:
+                truth, _ = run(pytest, checkout, env)
+                failing = outcome(truth.stdout)[0] - base_failing
+                sel, _ = run([args.impact, "--db", db, "select", "--format", "json"], checkout, env)
+                try:
+                    j = json.loads(sel.stdout) if sel.stdout.strip() else {"mode": "full", "tests": []}
+                except ValueError:
+                    j = {"mode": "full", "tests": []}
+                if j["mode"] == "full":
+                    chosen, frac = None, 1.0
+                    missed_impact = set()
+                else:
+                    chosen = set(j["tests"])
+                    frac = len(chosen) / max(total, 1)
+                    missed_impact = {f for f in failing
+                                     if f not in chosen and not any(f.startswith(c + s) for c in chosen for s in ("::", "[", "/"))}
+                shutil.copy(testmon_data, testmon_data + ".try")
+                tmr, _ = run(pytest + ["--testmon"], checkout, dict(env, TESTMON_DATAFILE=testmon_data + ".try"))
+                tm_failing, tm_ran = outcome(tmr.stdout)
+                missed_tm = failing - tm_failing
+            finally:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(original)
+            r = dict(m, failing=sorted(failing), impact_mode=j["mode"], impact_selected=None if chosen is None else len(chosen),
+                     impact_fraction=frac, impact_missed=sorted(missed_impact),
+                     testmon_ran=tm_ran, testmon_fraction=tm_ran / max(total, 1), testmon_missed=sorted(missed_tm))
+            results.append(r)
+            sys.stderr.write("%s %d/%d %s:%d failing=%d impact=%.3f%s testmon=%.3f%s\n" % (
+                name, i + 1, len(mutants), m["path"], m["line"], len(failing), frac,
+                " MISSED %d" % len(missed_impact) if missed_impact else "",
+                tm_ran / max(total, 1), " MISSED %d" % len(missed_tm) if missed_tm else ""))
+        killed = [r for r in results if r["failing"]]
+        n = max(len(results), 1)
+        summary = {
+            "tests": total, "baseline_failing": len(base_failing), "plain_s": round(base_s, 2),
+            "impact_record_s": round(rec_s, 2), "recorded": recorded, "testmon_record_s": round(tm_s, 2),
+            "mutants": len(results), "killed": len(killed),
+            "impact_safe": sum(1 for r in killed if not r["impact_missed"]),
+            "impact_missed_tests": sum(len(r["impact_missed"]) for r in killed),
+            "impact_mean_fraction": sum(r["impact_fraction"] for r in results) / n,
+            "impact_full_runs": sum(1 for r in results if r["impact_mode"] == "full"),
+            "testmon_safe": sum(1 for r in killed if not r["testmon_missed"]),
+            "testmon_missed_tests": sum(len(r["testmon_missed"]) for r in killed),
+            "testmon_mean_fraction": sum(r["testmon_fraction"] for r in results) / n,
+        }
+        report[name] = {"summary": summary, "mutants": results}
+        with open(os.path.join(args.out, "report.json"), "w") as fh:
+            json.dump(report, fh, indent=1)
+        rows.append((name, summary))
+    print("| project | tests | mutants (killed) | impact safe | impact missed tests | impact mean selected "
+          "| testmon safe | testmon missed tests | testmon mean selected | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, s in rows:
+        ratio = s["impact_mean_fraction"] / s["testmon_mean_fraction"] if s["testmon_mean_fraction"] else float("nan")
+        print("| %s | %d | %d (%d) | %d/%d | %d | %.1f%% | %d/%d | %d | %.1f%% | %.2fx |" % (
+            name, s["tests"], s["mutants"], s["killed"], s["impact_safe"], s["killed"], s["impact_missed_tests"],
+            100 * s["impact_mean_fraction"], s["testmon_safe"], s["killed"], s["testmon_missed_tests"],
+            100 * s["testmon_mean_fraction"], ratio))
+
+
+if __name__ == "__main__":
+    main()
