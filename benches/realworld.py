@@ -45,6 +45,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
+# pytest per project: flask's conftest uses `monkeypatch.notset`, which
+# pytest 9 removed; attrs requires pytest > 9.
+PYTEST = {"flask": "pytest==8.4.2"}
+DEFAULT_PYTEST = "pytest==9.2.0"
+
 # name: (mirror folder, pinned commit, source roots, PYTHONPATH entry, pytest args)
 PROJECTS = {
     "flask": ("pallets+flask", "2ac89889f4cc330eabd50f295dcef02828522c69",
@@ -85,7 +90,10 @@ SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped|xfailed|xpassed
 def outcome(stdout):
     """Failing node ids (-rfE) and how many tests ran, from pytest's output."""
     failing = set()
-    for line in stdout.splitlines():
+    lines = stdout.splitlines()
+    # Only the short summary: captured log output also has "ERROR " lines.
+    start = next((i for i, l in enumerate(lines) if "short test summary info" in l), len(lines))
+    for line in lines[start:]:
         for prefix in ("FAILED ", "ERROR "):
             if line.startswith(prefix):
                 failing.add(line[len(prefix):].split(" - ")[0].strip())
@@ -153,33 +161,41 @@ def make_mutants(checkout, lines, count, seed):
     return mutants
 
 
+def venv_python(args, pytest_pin):
+    """The interpreter of the venv for this Python and pytest, made once."""
+    venv = os.path.join(args.out, "venv-%s-%s" % (os.path.basename(args.python), pytest_pin.split("==")[1]))
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(os.path.join(venv, ".ready")):
+        subprocess.run([args.python, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", pytest_pin, "-r",
+                        os.path.join(HERE, "realworld-requirements.txt")], check=True)
+        open(os.path.join(venv, ".ready"), "w").close()
+    return py
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mirrors", default="/work/.mirror")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench-real"))
-    ap.add_argument("--projects", default=",".join(PROJECTS))
+    ap.add_argument("--projects", default="flask,packaging,pyparsing,attrs,more-itertools")
     ap.add_argument("--mutants", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--impact", default=os.path.join(ROOT, "target", "release", "impact"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    venv = os.path.join(args.out, "venv-" + os.path.basename(args.python))
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(os.path.join(venv, ".ready")):
-        subprocess.run([args.python, "-m", "venv", venv], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-                        os.path.join(HERE, "realworld-requirements.txt")], check=True)
-        open(os.path.join(venv, ".ready"), "w").close()
     report = {}
     rows = []
     for name in args.projects.split(","):
         mirror, commit, sources, pythonpath, extra = PROJECTS[name]
         checkout = os.path.join(args.out, name)
+        py = venv_python(args, PYTEST.get(name, DEFAULT_PYTEST))
         if not os.path.isdir(checkout):
             subprocess.run(["git", "clone", "-q", os.path.join(args.mirrors, mirror, "repo"), checkout], check=True)
         subprocess.run(["git", "checkout", "-q", "--force", commit], cwd=checkout, check=True)
         subprocess.run(["git", "clean", "-qfdx"], cwd=checkout, check=True)
+        with open(os.path.join(checkout, ".git", "info", "exclude"), "a") as fh:
+            fh.write("\n.impact.db\n.impact.db.pending/\n")
         env = dict(os.environ)
         for k in list(env):
             if k.startswith(("IMPACT_", "COVERAGE_", "PYTEST_")):
@@ -187,7 +203,9 @@ def main():
         env["PYTHONPATH"] = os.path.join(checkout, pythonpath)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         testmon_data = os.path.join(args.out, name + ".testmondata")
-        pytest = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "-W", "ignore"] + extra
+        # testmon needs pytest's cache plugin (its --lf option); pytest's cache
+        # directory ignores itself in git.
+        pytest = [py, "-m", "pytest", "-q", "-rfE", "-W", "ignore"] + extra
         sys.stderr.write("%s: baseline\n" % name)
         base, base_s = run(pytest, checkout, env)
         base_failing, total = outcome(base.stdout)
@@ -235,7 +253,7 @@ def main():
             finally:
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(original)
-            r = dict(m, failing=sorted(failing), impact_mode=j["mode"], impact_selected=None if chosen is None else len(chosen),
+            r = dict(m, failing=sorted(failing), impact_mode=j["mode"], impact_reasons=j.get("reasons", []), impact_selected=None if chosen is None else len(chosen),
                      impact_fraction=frac, impact_missed=sorted(missed_impact),
                      testmon_ran=tm_ran, testmon_fraction=tm_ran / max(total, 1), testmon_missed=sorted(missed_tm))
             results.append(r)
