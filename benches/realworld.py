@@ -246,7 +246,12 @@ def main():
                     frac = len(chosen) / max(total, 1)
                     missed_impact = {f for f in failing
                                      if f not in chosen and not any(f.startswith(c + s) for c in chosen for s in ("::", "[", "/"))}
-                shutil.copy(testmon_data, testmon_data + ".try")
+                # A fresh copy each time, without the last try's journal.
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    if os.path.exists(testmon_data + ".try" + suffix):
+                        os.remove(testmon_data + ".try" + suffix)
+                    if os.path.exists(testmon_data + suffix):
+                        shutil.copy(testmon_data + suffix, testmon_data + ".try" + suffix)
                 tmr, _ = run(pytest + ["--testmon"], checkout, dict(env, TESTMON_DATAFILE=testmon_data + ".try"))
                 tm_failing, tm_ran = outcome(tmr.stdout)
                 missed_tm = failing - tm_failing

@@ -54,8 +54,6 @@ def note_error(out, what):
 
 class _Session:
     def __init__(self, out, context):
-        import coverage
-
         self.out = out
         self.pid = os.getpid()
         self.context = context or ""
@@ -70,14 +68,23 @@ class _Session:
             self.interval = 1.0
         root = os.environ.get("IMPACT_ROOT") or os.getcwd()
         omit = [p for p in os.environ.get("IMPACT_OMIT", "").split(os.pathsep) if p]
-        self.cov = coverage.Coverage(
-            data_file=os.path.join(out, "child-%d-%d.db" % (self.pid, time.monotonic_ns())),
-            source=[root],
-            omit=omit,
-            config_file=False,
-            auto_data=False,
-        )
-        self.cov.set_option("run:disable_warnings", _QUIET)
+        self.data_file = os.path.join(out, "child-%d-%d.db" % (self.pid, time.monotonic_ns()))
+        if os.environ.get("IMPACT_RECORDER") == "sysmon":
+            # The parent's recorder (CPython 3.12+), writing at each switch.
+            import impact_sysmon
+
+            self.cov = impact_sysmon.Recorder(root, omit, data_file=self.data_file)
+        else:
+            import coverage
+
+            self.cov = coverage.Coverage(
+                data_file=self.data_file,
+                source=[root],
+                omit=omit,
+                config_file=False,
+                auto_data=False,
+            )
+            self.cov.set_option("run:disable_warnings", _QUIET)
         self.cov.start()
         self.cov.switch_context(self.context)
         self.reads = None
@@ -250,7 +257,7 @@ def abandon():
     session, _session = _session, None
     if session is None:
         return
-    data_file = session.cov.config.data_file
+    data_file = session.data_file
     session.finish(save=False)
     for path in (data_file, data_file + "-journal", data_file + "-wal", data_file + "-shm", session.reads_file):
         try:

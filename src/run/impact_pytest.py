@@ -204,15 +204,22 @@ class ImpactPlugin:
             # switched below as collection and tests go on.
             impact_reads.install(self.root, omit)
             impact_reads.sink = self.scope_reads[""]
-        self.cov = coverage.Coverage(
-            # In memory while the tests run: each test's switch_context then
-            # writes to memory, not to disk; written out once at the end.
-            data_file=None,
-            source=[self.root],
-            omit=omit,
-            config_file=False,
-            auto_data=False,
-        )
+        if os.environ.get("IMPACT_RECORDER") == "sysmon":
+            # CPython 3.12+: impact's own recorder on sys.monitoring, exact
+            # per context and paying only for lines a context runs first.
+            import impact_sysmon
+
+            self.cov = impact_sysmon.Recorder(self.root, omit)
+        else:
+            self.cov = coverage.Coverage(
+                # In memory while the tests run: each test's switch_context then
+                # writes to memory, not to disk; written out once at the end.
+                data_file=None,
+                source=[self.root],
+                omit=omit,
+                config_file=False,
+                auto_data=False,
+            )
         self.cov.start()
         self.omit = omit
         _patch_memoisers(self)
@@ -304,11 +311,15 @@ class ImpactPlugin:
         if self.cov is None:
             return
         self.cov.stop()
-        from coverage import CoverageData
+        path = os.path.join(_OUT, "coverage-%s.db" % self.worker)
+        if hasattr(self.cov, "write_to"):  # impact_sysmon.Recorder
+            self.cov.write_to(path)
+        else:
+            from coverage import CoverageData
 
-        out = CoverageData(basename=os.path.join(_OUT, "coverage-%s.db" % self.worker))
-        out.update(self.cov.get_data())
-        out.write()
+            out = CoverageData(basename=path)
+            out.update(self.cov.get_data())
+            out.write()
         self.cov = None
 
     # -- collection ----------------------------------------------------------

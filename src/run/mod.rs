@@ -105,7 +105,12 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
             ),
         );
     }
-    announce(&selection, opts.explain, out);
+    let recording = format!(
+        "recording with {} on Python {}",
+        interpreter.recorder.describe(),
+        interpreter.version
+    );
+    announce(&selection, opts.explain, &recording, out);
     let tests = store.tests()?;
     let part = opts
         .shard
@@ -206,7 +211,15 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
         &selection_path,
         track_reads,
         config.child_save_interval,
-    )?;
+    )
+    .env("IMPACT_RECORDER", interpreter.recorder.env_value())
+    .status()
+    .map_err(|e| {
+        Error::Usage(format!(
+            "failed to start `{}`: {e}; pass the test command after `--`, e.g. `impact run -- python -m pytest`",
+            command.join(" ")
+        ))
+    })?;
     let code = status.code().unwrap_or(1);
     job.exit_code = Some(code);
     job.save(&work.path)?;
@@ -358,9 +371,12 @@ fn force_full(selection: &mut Selection, reason: &str) {
 }
 
 /// The line before pytest starts: what runs and why.
-fn announce(s: &Selection, explain: bool, out: &Output) {
+fn announce(s: &Selection, explain: bool, recording: &str, out: &Output) {
     match s.mode {
-        Mode::Full => out.note(&format!("running all tests: {}", s.reasons.join("; "))),
+        Mode::Full => out.note(&format!(
+            "running all tests ({recording}): {}",
+            s.reasons.join("; ")
+        )),
         Mode::Selected if s.tests.is_empty() => out.note(&format!(
             "nothing affected by {} changed {}{}; no tests to run",
             s.changed.len(),
@@ -372,7 +388,7 @@ fn announce(s: &Selection, explain: bool, out: &Output) {
             s.ignored_note()
         )),
         Mode::Selected => out.note(&format!(
-            "{} affected by {} changed {}{} (selected in {:.0} ms)",
+            "{} affected by {} changed {}{} (selected in {:.0} ms; {recording})",
             s.counts(),
             s.changed.len(),
             if s.changed.len() == 1 {
@@ -399,7 +415,7 @@ fn launch(
     selection: &Path,
     track_reads: bool,
     child_save_interval: f64,
-) -> Result<std::process::ExitStatus> {
+) -> Command {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).args(["-p", "impact_pytest"]);
     let mut pythonpath = std::ffi::OsString::from(work.as_os_str());
@@ -429,12 +445,7 @@ fn launch(
             ]
             .join(":"),
         );
-    cmd.status().map_err(|e| {
-        Error::Usage(format!(
-            "failed to start `{}`: {e}; pass the test command after `--`, e.g. `impact run -- python -m pytest`",
-            command.join(" ")
-        ))
-    })
+    cmd
 }
 
 fn merge_run(

@@ -15,11 +15,60 @@ pub struct Interpreter {
     pub version: String,
     /// `python=3.11.7;name==1.0;...`, sorted.
     pub fingerprint: String,
+    /// The line recorder the plugin uses in this interpreter.
+    pub recorder: Recorder,
+}
+
+/// How the plugin records lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorder {
+    /// impact's own, on `sys.monitoring` (CPython 3.12+).
+    Sysmon,
+    /// coverage.py's C tracer (`sys.settrace`).
+    Ctrace,
+}
+
+impl Recorder {
+    /// `IMPACT_RECORDER` (`sysmon` or `ctrace`) when set, else sys.monitoring
+    /// where the interpreter has it.
+    fn choose(monitoring: bool) -> Result<Recorder> {
+        match std::env::var("IMPACT_RECORDER").as_deref() {
+            Ok("ctrace") => Ok(Recorder::Ctrace),
+            Ok("sysmon") if monitoring => Ok(Recorder::Sysmon),
+            Ok("sysmon") => Err(Error::Usage(
+                "IMPACT_RECORDER=sysmon needs sys.monitoring (CPython 3.12 or newer); unset it \
+                 or set it to ctrace"
+                    .into(),
+            )),
+            Ok(other) => Err(Error::Usage(format!(
+                "IMPACT_RECORDER={other} is not a recorder; use sysmon or ctrace, or unset it"
+            ))),
+            Err(_) if monitoring => Ok(Recorder::Sysmon),
+            Err(_) => Ok(Recorder::Ctrace),
+        }
+    }
+
+    /// The value of `IMPACT_RECORDER` for the plugin.
+    pub fn env_value(self) -> &'static str {
+        match self {
+            Recorder::Sysmon => "sysmon",
+            Recorder::Ctrace => "ctrace",
+        }
+    }
+
+    /// For the first line of `impact run`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Recorder::Sysmon => "sys.monitoring",
+            Recorder::Ctrace => "coverage.py's C tracer",
+        }
+    }
 }
 
 const PROBE: &str = r#"
 import json, sys
-out = {"python": sys.version.split()[0], "executable": sys.executable, "missing": [], "dists": []}
+out = {"python": sys.version.split()[0], "executable": sys.executable, "missing": [], "dists": [],
+       "monitoring": hasattr(sys, "monitoring")}
 for mod in ("pytest", "coverage"):
     try:
         __import__(mod)
@@ -49,6 +98,9 @@ struct ProbeOut {
     executable: String,
     missing: Vec<String>,
     dists: Vec<String>,
+    /// `sys.monitoring` exists (CPython 3.12+).
+    #[serde(default)]
+    monitoring: bool,
 }
 
 /// `python` when it is on PATH, else `python3`.
@@ -145,6 +197,7 @@ pub fn probe(command: &[String], root: &Path, ignore: &[String]) -> Result<Inter
         python,
         version: parsed.python,
         fingerprint,
+        recorder: Recorder::choose(parsed.monitoring)?,
     })
 }
 
@@ -194,6 +247,7 @@ mod tests {
             python: "python".into(),
             version: "3.11.7".into(),
             fingerprint: "python=3.11.7;a==2;b==1".into(),
+            recorder: Recorder::Ctrace,
         };
         assert_eq!(
             i.describe_change("python=3.11.7;a==1;b==1"),

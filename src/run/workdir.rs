@@ -12,6 +12,7 @@ const PYTHON_FILES: &[(&str, &str)] = &[
     ("impact_pytest.py", include_str!("impact_pytest.py")),
     ("impact_child.py", include_str!("impact_child.py")),
     ("impact_reads.py", include_str!("impact_reads.py")),
+    ("impact_sysmon.py", include_str!("impact_sysmon.py")),
     ("sitecustomize.py", include_str!("sitecustomize.py")),
 ];
 

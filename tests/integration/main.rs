@@ -13,5 +13,6 @@ mod import_who;
 mod mutations;
 mod numbits_compat;
 mod real_world;
+mod recorders;
 mod run;
 mod select_rules;

@@ -40,7 +40,28 @@ fn records_everything_first_then_runs_only_what_a_change_affects() {
     let first = impact_run(&repo, &[], &[]);
     assert_eq!(first.code, 0, "{first:#?}");
     assert!(
-        first.stderr.contains("running all tests: no data yet"),
+        first.stderr.contains("running all tests (recording with ")
+            && first.stderr.contains("): no data yet"),
+        "{first:#?}"
+    );
+    // The first line names the recorder: impact's own on sys.monitoring
+    // where the interpreter has it (3.12+), coverage.py's C tracer before.
+    let version = crate::support::python_version();
+    let recorder = if version >= (3, 12) {
+        "sys.monitoring"
+    } else {
+        "coverage.py's C tracer"
+    };
+    assert!(
+        first
+            .stderr
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(&format!(
+                "recording with {recorder} on Python {}.{}",
+                version.0, version.1
+            )),
         "{first:#?}"
     );
     assert!(first.stdout.contains("45 passed"), "{first:#?}");

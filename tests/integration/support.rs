@@ -22,7 +22,10 @@ pub fn venv_python() -> &'static Path {
     PYTHON.get_or_init(|| {
         let requirements = project_dir().join("tests/requirements.txt");
         let pins = std::fs::read_to_string(&requirements).expect("read tests/requirements.txt");
-        let key = fnv(pins.as_bytes());
+        // One venv per host interpreter (IMPACT_TEST_PYTHON, e.g. a 3.12 or
+        // 3.13 for the sys.monitoring recorder) and set of pins.
+        let host = std::env::var("IMPACT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let key = fnv(format!("{pins}\n{host}").as_bytes());
         let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
         std::fs::create_dir_all(base).unwrap();
         let venv = base.join(format!("venv-{key:016x}"));
@@ -32,7 +35,6 @@ pub fn venv_python() -> &'static Path {
         lock.lock().expect("lock the venv");
         if !ready.exists() {
             let _ = std::fs::remove_dir_all(&venv);
-            let host = std::env::var("IMPACT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
             run_ok(Command::new(&host).args(["-m", "venv"]).arg(&venv));
             run_ok(
                 Command::new(&python)
@@ -50,6 +52,19 @@ pub fn venv_python() -> &'static Path {
         }
         drop(lock);
         python
+    })
+}
+
+/// (major, minor) of the venv's Python.
+pub fn python_version() -> (u32, u32) {
+    static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let out = run_ok(
+            Command::new(venv_python()).args(["-c", "import sys; print(*sys.version_info[:2])"]),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut parts = text.split_whitespace().map(|p| p.parse().unwrap());
+        (parts.next().unwrap(), parts.next().unwrap())
     })
 }
 
