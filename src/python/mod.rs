@@ -381,25 +381,29 @@ impl Module {
         }
     }
 
-    /// The header and body lines (first ..= last) of the first definition
-    /// in source order with this qualified name and kind, from the parse or
-    /// the outline around a partial parse; `None` when neither tells.
-    pub fn def_header_and_body(&self, qualname: &str, kind: DefKind) -> Option<DefLines> {
-        let parsed = self
-            .defs
-            .iter()
-            .find(|d| d.qualname == qualname && d.kind == kind)
-            .map(|d| (d.header, d.body));
-        let outside = self.outside.as_ref().and_then(|o| {
-            o.defs
+    /// The header and body lines (first ..= last) of every definition with
+    /// this qualified name and kind, in source order (a name defined again,
+    /// as `typing.overload` does, has several), from the parse or the
+    /// outline around a partial parse; empty when neither tells.
+    pub fn def_header_and_body(&self, qualname: &str, kind: DefKind) -> Vec<DefLines> {
+        if let Some(o) = &self.outside {
+            let outside: Vec<DefLines> = o
+                .defs
                 .iter()
-                .find(|d| d.qualname == qualname && d.kind() == kind)
-                .and_then(DefSpan::header_and_body)
-        });
+                .filter(|d| d.qualname == qualname && d.kind() == kind)
+                .filter_map(DefSpan::header_and_body)
+                .collect();
+            if !outside.is_empty() {
+                return outside;
+            }
+        }
         // A partial parse blanks the lines of a body it only passes through:
         // the body is told by where the header ends, as in the outline.
-        let parsed = parsed.map(|(h, b)| (h, ((h.1 + 1).min(b.1), b.1)));
-        outside.or(parsed)
+        self.defs
+            .iter()
+            .filter(|d| d.qualname == qualname && d.kind == kind)
+            .map(|d| (d.header, ((d.header.1 + 1).min(d.body.1), d.body.1)))
+            .collect()
     }
 
     /// Who binds each name of the file at `path` (relative imports are

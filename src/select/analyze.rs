@@ -581,30 +581,39 @@ impl PyChange<'_> {
                         let def = &m.defs()[top_def];
                         (def.header.0..=def.header.1).collect::<Vec<u32>>()
                     };
+                    // The header's lines run whenever the definition does:
+                    // a one-line `def f(): ...` tells nothing of its body.
                     if old_side {
+                        let own_header = m.defs()[d].header.1;
                         out.push(Effect::ImportTimeLines {
                             path: path.clone(),
-                            lines: span(st),
+                            lines: span(st).into_iter().filter(|l| *l > own_header).collect(),
                             name: top,
                             header: header(m),
                             called,
                         });
                     } else {
                         // New code in a function runs at import when the
-                        // function's body did: its baseline body tells.
+                        // function's body did: its baseline bodies tell (all
+                        // of a name's definitions: `typing.overload`s and the
+                        // implementation, or a function defined again).
                         let (def, top) = (&m.defs()[d], &m.defs()[top_def]);
                         let in_old =
                             |d: &python::Def| self.old.def_header_and_body(&d.qualname, d.kind);
-                        match (in_old(def), in_old(top)) {
-                            (Some((_, body)), Some((header, _))) => {
-                                out.push(Effect::ImportTimeLines {
-                                    path: path.clone(),
-                                    lines: (body.0..=body.1).collect(),
-                                    name: top.name.clone(),
-                                    header: (header.0..=header.1).collect(),
-                                    called,
-                                })
-                            }
+                        let bodies: Vec<u32> = in_old(def)
+                            .into_iter()
+                            .flat_map(|(own_header, body)| {
+                                (body.0..=body.1).filter(move |l| *l > own_header.1)
+                            })
+                            .collect();
+                        match (in_old(def).is_empty(), in_old(top).first()) {
+                            (false, Some((header, _))) => out.push(Effect::ImportTimeLines {
+                                path: path.clone(),
+                                lines: bodies,
+                                name: top.name.clone(),
+                                header: (header.0..=header.1).collect(),
+                                called,
+                            }),
                             _ if called => {
                                 out.push(Effect::Names {
                                     path: path.clone(),

@@ -108,7 +108,7 @@ fn recorded_realworld() -> TestRepo {
     let repo = TestRepo::with_fixture("realworld");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("17 passed"), "{run:#?}");
+    assert!(run.stdout.contains("19 passed"), "{run:#?}");
     repo
 }
 
@@ -166,7 +166,8 @@ fn selects_exactly(repo: &TestRepo, file: &str, find: &str, replace: &str, expec
 /// One-line body changes select what runs them, not every importer: a
 /// method of a class registered at import, a function stored in a
 /// module-level dict (and copied from there), and module `__getattr__`,
-/// plain and made by a factory called at import.
+/// plain and made by a factory called at import; a method typed with
+/// `typing.overload`, whose one-line overloads run at import.
 #[test]
 fn body_changes_in_registered_and_stored_code_select_only_their_runners() {
     let repo = recorded_realworld();
@@ -197,6 +198,13 @@ fn body_changes_in_registered_and_stored_code_select_only_their_runners() {
         "for p in __version__.split(\".\")))",
         "for p in __version__.split(\".\")[:2]))",
         &["tests/test_compat.py::test_version_info"],
+    );
+    selects_exactly(
+        &repo,
+        "lib/overloads.py",
+        "return name",
+        "return None",
+        &["tests/test_overloads.py::test_plain"],
     );
 }
 
