@@ -239,3 +239,45 @@ fn code_run_once_for_many_tests_selects_all_of_them() {
         ],
     );
 }
+
+/// A change that reaches nearly every test is a full run, and says how many
+/// of the known tests it reached: never more than the suite, though the
+/// selection also holds a test the data does not know yet.
+#[test]
+fn a_change_reaching_the_suite_counts_known_tests_only() {
+    let mut repo = TestRepo::empty();
+    repo.write(
+        "pyproject.toml",
+        "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\npythonpath = [\".\"]\n",
+    );
+    repo.write(".gitignore", ".impact.db\n__pycache__/\n");
+    repo.write("zpkg/__init__.py", "");
+    repo.write(
+        "zpkg/core.py",
+        "LIMIT = 1000\nCAP = LIMIT\n\n\ndef within(n):\n    return n < LIMIT\n",
+    );
+    repo.write(
+        "tests/test_many.py",
+        "import pytest\n\nfrom zpkg import core\n\n\n\
+         @pytest.mark.parametrize(\"n\", range(120))\ndef test_within(n):\n    assert core.within(n)\n",
+    );
+    repo.commit_all("many");
+    let run = impact_run_command(&repo, &[], &[]).run();
+    assert!(run.stdout.contains("120 passed"), "{run:#?}");
+    repo.write(
+        "tests/test_new.py",
+        "from zpkg import core\n\n\ndef test_new():\n    assert core.within(1)\n",
+    );
+    repo.replace("zpkg/core.py", "LIMIT = 1000", "LIMIT = 100");
+    let select = repo.impact().args(["select", "--format", "json"]).run();
+    assert_eq!(select.code, 10, "a full-run verdict: {select:#?}");
+    let json = select.json();
+    assert_eq!(json["mode"], "full", "{json:#}");
+    assert!(
+        json["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the changes reach 120 of 120 tests (through `CAP`"),
+        "{json:#}"
+    );
+}
