@@ -1239,6 +1239,8 @@ fn gen_recording(
         let mut record = TestRecord {
             outcome: Some("passed".to_string()),
             duration: Some(duration(rng)),
+            // As `impact run` records it: no test starts other programs.
+            spawns: Some(false),
             ..Default::default()
         };
         for &f in &files {

@@ -76,6 +76,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                     duration: durations.get(id.as_str()).copied().flatten(),
                     fixtures: None,
                     reads: None,
+                    spawns: None,
                 },
             );
         }

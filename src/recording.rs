@@ -98,6 +98,9 @@ pub struct TestRecord {
     pub fixtures: Option<Vec<String>>,
     /// Repository files it opened for reading, when the run tracked reads.
     pub reads: Option<Vec<String>>,
+    /// Whether it started a program that is not Python, when known
+    /// (`impact run` records it; coverage.py's data does not tell).
+    pub spawns: Option<bool>,
 }
 
 /// What a merge did.
@@ -194,6 +197,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                     outcome: test.outcome.as_deref(),
                     duration: test.duration,
                     lines: &lines,
+                    spawns: test.spawns,
                 },
                 run_id,
             )?;

@@ -38,20 +38,34 @@ UNIT_PREFIX = "impact-unit:"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _runs_python(program, words):
-    """Whether a command line most likely starts Python: the interpreter, a
-    script with a Python shebang, or a shell line naming python."""
+_SPAWN_EVENTS = frozenset(("subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn"))
+
+
+def _is_python(program):
+    """Whether a program is Python: the interpreter, or a script with a
+    Python shebang (found on PATH when named bare)."""
     name = os.path.basename(program)
     if name.startswith("python") or program == sys.executable:
         return True
-    if any("python" in w for w in words[1:]) and name in ("sh", "bash", "dash", "zsh"):
-        return True
+    if os.sep not in program:
+        import shutil
+
+        program = shutil.which(program) or program
     try:
         with open(program, "rb") as fh:
             first = fh.readline(200)
         return first.startswith(b"#!") and b"python" in first
     except OSError:
         return False
+
+
+def _runs_python(program, words):
+    """Whether a command line most likely starts Python: the interpreter, a
+    script with a Python shebang, or a shell line naming python."""
+    name = os.path.basename(program)
+    if any("python" in w for w in words[1:]) and name in ("sh", "bash", "dash", "zsh"):
+        return True
+    return _is_python(program)
 
 
 class Leader:
@@ -177,6 +191,8 @@ class ImpactPlugin:
         self.forked = False
         # Tests that started a Python process impact cannot measure.
         self.blind = {}
+        # Tests that started a program that is not Python.
+        self.spawned = set()
         self.skip_files = None
         self.skipped_files = 0
         # Units being run, innermost last: (key, what it uses).
@@ -238,24 +254,37 @@ class ImpactPlugin:
     def on_audit(self, event, args):
         """A test starting a Python process with an environment that drops
         impact's (`env=` without its PYTHONPATH): that child is not measured,
-        so the test's data is incomplete and it runs at every selection."""
-        if event != "subprocess.Popen" or self.current is None:
+        so the test's data is incomplete and it runs at every selection.
+        A test starting a program that is not Python (a shell, `env -i`, a
+        build tool) is noted: a Python inside it may run unmeasured, so the
+        modules the test names in strings stay its dependencies."""
+        if event not in _SPAWN_EVENTS or self.current is None:
+            return
+        if event != "subprocess.Popen":
+            # os.system runs a shell; os.posix_spawn and os.spawn* a program.
+            try:
+                if event == "os.system" or not _is_python(os.fsdecode(args[1 if event == "os.spawn" else 0])):
+                    self.spawned.add(self.current)
+            except Exception:
+                self.spawned.add(self.current)
             return
         try:
             executable, argv, _cwd, env = args
+            if isinstance(argv, (str, bytes, os.PathLike)):
+                argv = [argv]
+            words = [os.fsdecode(a) for a in argv]
+            program = os.fsdecode(executable) if executable else (words[0] if words else "")
+            if not _is_python(program):
+                self.spawned.add(self.current)
             if env is None or self.current in self.blind:
                 return
             path = env.get("PYTHONPATH") or ""
             if env.get("IMPACT_CHILD_OUT") == _OUT and _HERE in path.split(os.pathsep):
                 return
-            if isinstance(argv, (str, bytes, os.PathLike)):
-                argv = [argv]
-            words = [os.fsdecode(a) for a in argv]
-            program = os.fsdecode(executable) if executable else (words[0] if words else "")
             if _runs_python(program, words):
                 self.blind[self.current] = " ".join(words)[:200]
         except Exception:
-            pass
+            self.spawned.add(self.current)
 
     def after_fork_in_child(self):
         # A test forked this process: the child records on its own file, and
@@ -505,6 +534,7 @@ class ImpactPlugin:
             "args": list(self.config.invocation_params.args),
             "tests": self.results,
             "blind": self.blind,
+            "spawned": sorted(self.spawned),
             "notes": self.leader.lagging if self.leader is not None else [],
         }
         if _TRACK_READS:

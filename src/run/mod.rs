@@ -259,6 +259,7 @@ fn finish(
         entry.duration = Some(r.duration);
         entry.fixtures = Some(r.fixtures.clone());
         entry.reads = r.reads.clone();
+        entry.spawns = Some(results.spawned.contains(id));
     }
     // Code run once for many tests (wider-scoped fixtures' setup, memoised
     // functions' first calls) counts for every test that used it.

@@ -20,6 +20,9 @@ pub(super) struct Results {
     /// Tests that started a Python process impact could not measure, with
     /// its command line.
     pub(super) blind: BTreeMap<String, String>,
+    /// Tests that started a program that is not Python (a shell, `env -i`,
+    /// a build tool): a Python inside it may have run unmeasured.
+    pub(super) spawned: BTreeSet<String>,
     /// Warnings from the plugin and from child processes.
     pub(super) notes: Vec<String>,
     /// Per unit, the units it used while it ran, over all processes.
@@ -56,6 +59,8 @@ struct ResultsFile {
     pub(super) scope_reads: Option<BTreeMap<String, Vec<String>>>,
     #[serde(default)]
     blind: BTreeMap<String, String>,
+    #[serde(default)]
+    spawned: Vec<String>,
     #[serde(default)]
     pub(super) notes: Vec<String>,
     #[serde(default)]
@@ -183,6 +188,7 @@ pub(super) fn read_results(dir: &Path) -> Result<Results> {
             }
             results.notes.extend(file.notes);
             results.blind.extend(file.blind);
+            results.spawned.extend(file.spawned);
             for (unit, inner) in file.unit_uses {
                 let entry = results.unit_uses.entry(unit).or_default();
                 entry.extend(inner);

@@ -52,7 +52,11 @@ pub enum Effect {
     ModuleNamed { path: String },
     /// A module changed: tests that name it, or a module that imports it, in a
     /// string (`python -m pkg.cli` in a subprocess, `mock.patch("pkg.mod.x")`).
-    ModuleString { path: String },
+    /// `body_only`: the change is inside function bodies, so it matters only
+    /// to tests that run those lines, and tests recorded by `impact run`
+    /// have their measured children's lines (or always run when a child
+    /// escaped measurement).
+    ModuleString { path: String, body_only: bool },
     /// A file the data has no lines for changed: code and tests that name it
     /// (`open(DATA_DIR / "users.json")`).
     FileNamed { path: String },
@@ -110,8 +114,18 @@ pub fn effects(change: &Change, config: &Config) -> Vec<Effect> {
         .iter()
         .any(|e| !matches!(e, Effect::Mapped { .. } | Effect::Doctests { .. }));
     if is_python(path) && code_changed && !is_test_file(path) && !is_conftest(path) {
+        let body_only = out.iter().all(|e| {
+            matches!(
+                e,
+                Effect::Lines { .. }
+                    | Effect::ImportTimeLines { .. }
+                    | Effect::Mapped { .. }
+                    | Effect::Doctests { .. }
+            )
+        });
         out.push(Effect::ModuleString {
             path: change.known_path().unwrap_or(path).to_string(),
+            body_only,
         });
     }
     if !is_python(path) && change.known_path().is_none() {

@@ -309,7 +309,20 @@ impl<'a> Resolver<'a> {
                     self.whole_test_file(&f, reason.clone(), out);
                 }
             }
-            Effect::ModuleString { path } => {
+            Effect::ModuleString { path, body_only } => {
+                // A body change matters to a test that names the module only
+                // if the test ran the lines where they were not measured: in
+                // a Python process inside another program it started (a
+                // shell, `env -i`), or in a child of a test whose children
+                // the data does not tell (`impact import`, or not known at
+                // all: coverage.py saw no line of it in process). `impact
+                // run` measures Python children, and a test whose Python
+                // child escaped measurement runs every time.
+                let only: Option<BTreeSet<String>> = if *body_only {
+                    Some(self.store.tests_maybe_spawning()?)
+                } else {
+                    None
+                };
                 let reason = Reason::Module { path: path.clone() };
                 // The module itself, and the modules importing it
                 // (transitively) that a test-side string names.
@@ -342,7 +355,19 @@ impl<'a> Resolver<'a> {
                     // the mention.
                     let measured = self.tests_in_file(&file)?;
                     for (test, reasons) in found {
-                        if !measured.contains(&test) {
+                        let kept = match &only {
+                            None => true,
+                            Some(spawning) => {
+                                spawning.contains(&test) || {
+                                    let ids = &self.test_ids;
+                                    let known = self
+                                        .known_ids
+                                        .get_or_insert_with(|| ids.iter().copied().collect());
+                                    !known.contains(test.as_str())
+                                }
+                            }
+                        };
+                        if kept && !measured.contains(&test) {
                             out.entry(test).or_default().extend(reasons);
                         }
                     }

@@ -493,6 +493,7 @@ mod tests {
                             outcome: Some("passed"),
                             duration: None,
                             lines: &[],
+                            spawns: None,
                         },
                         run,
                     )?;

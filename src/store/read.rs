@@ -95,6 +95,19 @@ impl Store {
             .map_err(read_err(&self.path))
     }
 
+    /// The ids of the tests that started a program that is not Python (a
+    /// shell, `env -i`), in which a Python process may have run unmeasured,
+    /// or that may have: not recorded (coverage.py's data, older data).
+    pub fn tests_maybe_spawning(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT nodeid FROM impact_test WHERE spawns IS NULL OR spawns = 1")
+            .map_err(&err)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(err)
+    }
+
     /// The file id of a repository-relative path, when the data knows it.
     pub fn file_id(&self, path: &str) -> Result<Option<i64>, StoreError> {
         self.conn()

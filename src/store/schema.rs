@@ -230,6 +230,12 @@ pub const MIGRATIONS: &[&str] = &[
     -- count wherever the name is referenced).
     ALTER TABLE impact_carry ADD COLUMN numbits blob;
     "#,
+    // 12: whether a test started a program that is not Python (1), where a
+    // Python process may have run unmeasured, or not (0); NULL when not
+    // recorded (coverage.py's data, or recorded before).
+    r#"
+    ALTER TABLE impact_test ADD COLUMN spawns integer;
+    "#,
 ];
 
 /// The facts format [`crate::facts::compute`] writes (see migration 11).

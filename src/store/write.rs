@@ -172,11 +172,18 @@ impl<'conn> Writer<'conn> {
         }
         self.tx
             .execute(
-                "INSERT INTO impact_test (nodeid, outcome, duration, needs_run, last_run)
-                 VALUES (?1, ?2, ?3, 0, ?4)
+                "INSERT INTO impact_test (nodeid, outcome, duration, needs_run, last_run, spawns)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5)
                  ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome,
-                   duration = excluded.duration, needs_run = 0, last_run = excluded.last_run",
-                params![test.nodeid, test.outcome, test.duration, run_id],
+                   duration = excluded.duration, needs_run = 0, last_run = excluded.last_run,
+                   spawns = excluded.spawns",
+                params![
+                    test.nodeid,
+                    test.outcome,
+                    test.duration,
+                    run_id,
+                    test.spawns
+                ],
             )
             .map_err(&err)?;
         Ok(())
@@ -472,6 +479,8 @@ pub struct TestWrite<'a> {
     pub duration: Option<f64>,
     /// (file id, numbits) pairs.
     pub lines: &'a [(i64, Vec<u8>)],
+    /// Started a program that is not Python; `None`: not recorded.
+    pub spawns: Option<bool>,
 }
 
 /// One run-history row.

@@ -108,7 +108,7 @@ fn recorded_realworld() -> TestRepo {
     let repo = TestRepo::with_fixture("realworld");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("19 passed"), "{run:#?}");
+    assert!(run.stdout.contains("21 passed"), "{run:#?}");
     repo
 }
 
