@@ -183,6 +183,8 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--impact", default=os.path.join(ROOT, "target", "release", "impact"))
     args = ap.parse_args()
+    args.out = os.path.abspath(args.out)
+    args.impact = os.path.abspath(args.impact)
     os.makedirs(args.out, exist_ok=True)
     report = {}
     rows = []
