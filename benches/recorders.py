@@ -6,11 +6,12 @@ real-world benchmark (benches/realworld.py's pinned snapshots).
 
     python3 benches/recorders.py                       # 3.11, 3.12, 3.13 where present
     python3 benches/recorders.py --pythons /usr/bin/python3.12 --rounds 5
-    python3 benches/recorders.py --suites generated,packaging,attrs --mirrors /work/.mirror
+    python3 benches/recorders.py --suites generated,flask,attrs --mirrors /work/.mirror
 
-Per interpreter a venv (OUT/venv-X.Y) holds tests/requirements.txt (pytest,
+Per interpreter a venv (OUT/venv-X.Y.Z) holds tests/requirements.txt (pytest,
 coverage.py, pytest-cov, pytest-xdist) and benches/realworld-requirements.txt
-(pytest-testmon 2.2 and the projects' test dependencies). Each round runs
+(pytest-testmon 2.2 and the projects' test dependencies); flask gets one of
+its own with the older pytest its suite needs (see benches/realworld.py). Each round runs
 every command once, in the same order, so load from other work hits all of
 them alike (interleaved); one untimed run of each comes first (bytecode
 caches, and every command must give plain pytest's exit status). Recorders
@@ -40,7 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from realworld import PROJECTS  # noqa: E402
+from realworld import DEFAULT_PYTEST, PROJECTS, PYTEST  # noqa: E402
 
 PYENV = {
     "3.11": ["python3.11", "python3"],
@@ -61,17 +62,22 @@ def find_python(version):
     return None
 
 
-def venv(out, host):
+def venv(out, host, pytest_pin=DEFAULT_PYTEST):
+    """The venv of this interpreter and pytest (flask's suite needs an older
+    one), made once: tests/requirements.txt with that pytest, and
+    benches/realworld-requirements.txt."""
     version = subprocess.run([host, "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    path = os.path.join(out, "venv-%s" % version)
+    suffix = "" if pytest_pin == DEFAULT_PYTEST else "-" + pytest_pin.replace("==", "")
+    path = os.path.join(out, "venv-%s%s" % (version, suffix))
     py = os.path.join(path, "bin", "python")
     if not os.path.exists(os.path.join(path, ".ready")):
         shutil.rmtree(path, ignore_errors=True)
         subprocess.run([host, "-m", "venv", path], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "-r", os.path.join(ROOT, "tests", "requirements.txt"),
-                        "-r", os.path.join(HERE, "realworld-requirements.txt")], check=True)
+        with open(os.path.join(ROOT, "tests", "requirements.txt")) as fh:
+            pins = [l.strip() for l in fh if l.strip() and not l.startswith(("#", "pytest=="))]
+        subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", pytest_pin] + pins
+                       + ["-r", os.path.join(HERE, "realworld-requirements.txt")], check=True)
         open(os.path.join(path, ".ready"), "w").close()
     return py, version
 
@@ -116,7 +122,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pythons", default="3.11,3.12,3.13",
                     help="versions (found on PATH or at the pyenv paths) or interpreter paths")
-    ap.add_argument("--suites", default="generated,packaging,attrs")
+    ap.add_argument("--suites", default="generated,flask,attrs")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--mirrors", default="/work/.mirror")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench-rec"))
@@ -130,8 +136,8 @@ def main():
         if host is None:
             sys.stderr.write("no Python %s here; skipped\n" % wanted)
             continue
-        py, version = venv(args.out, host)
         for suite in args.suites.split(","):
+            py, version = venv(args.out, host, PYTEST.get(suite, DEFAULT_PYTEST))
             cwd, sources, pythonpath = prepare_suite(suite, args.out, args.mirrors, py)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPACT_", "COVERAGE_", "PYTEST_"))}
             env["PYTHONPATH"] = pythonpath
