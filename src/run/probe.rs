@@ -2,6 +2,12 @@
 //! pytest and coverage.py, and a fingerprint of its environment (the Python
 //! version and the installed distributions, without the project's own
 //! editable install, whose version changes with every commit).
+//!
+//! Probing starts Python and imports pytest (~150 ms, most of a no-change
+//! `impact run`), so its answer is cached per interpreter in the user's
+//! cache directory, valid while the interpreter and every `sys.path`
+//! directory keep their modification times (installing, upgrading or
+//! removing a distribution changes its `site-packages` directory's).
 
 use std::path::Path;
 use std::process::Command;
@@ -89,10 +95,12 @@ try:
 except Exception:
     pass
 out["dists"] = sorted(set(out["dists"]))
+import os
+out["paths"] = sorted({os.path.abspath(p or os.curdir) for p in sys.path if os.path.isdir(p or os.curdir)})
 print(json.dumps(out))
 "#;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 struct ProbeOut {
     python: String,
     executable: String,
@@ -101,6 +109,98 @@ struct ProbeOut {
     /// `sys.monitoring` exists (CPython 3.12+).
     #[serde(default)]
     monitoring: bool,
+    /// The directories on `sys.path`: their modification times tell when
+    /// the cached answer is stale.
+    #[serde(default)]
+    paths: Vec<String>,
+}
+
+/// A cached probe: its answer and the modification times it held for.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Cached {
+    stamps: Vec<(String, Option<u128>)>,
+    out: ProbeOut,
+}
+
+fn mtime(path: &str) -> Option<u128> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
+}
+
+/// Where the probe of `python` run in `root` is cached: one file per
+/// interpreter, directory, `PYTHONPATH` and probe script; `None` without a
+/// cache directory, or with `IMPACT_PROBE_CACHE=0`.
+fn cache_file(python: &str, root: &Path) -> Option<std::path::PathBuf> {
+    if std::env::var_os("IMPACT_PROBE_CACHE").is_some_and(|v| v == "0") {
+        return None;
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    let key = format!(
+        "{python}\0{}\0{}\0{PROBE}",
+        root.display(),
+        std::env::var("PYTHONPATH").unwrap_or_default()
+    );
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Some(base.join("impact").join(format!("probe-{hash:016x}.json")))
+}
+
+/// The stamps a probe answer holds for: the interpreter (as started and as
+/// resolved) and every `sys.path` directory outside the project (whose
+/// root changes whenever a file is added there).
+fn stamps(python: &str, root: &Path, out: &ProbeOut) -> Vec<(String, Option<u128>)> {
+    let started = if python.contains('/') {
+        Some(python.to_string())
+    } else {
+        find_on_path(python).map(|p| p.display().to_string())
+    };
+    started
+        .into_iter()
+        .chain(std::iter::once(out.executable.clone()))
+        .chain(
+            out.paths
+                .iter()
+                .filter(|p| !Path::new(p).starts_with(root))
+                .cloned(),
+        )
+        .map(|p| {
+            let t = mtime(&p);
+            (p, t)
+        })
+        .collect()
+}
+
+/// The cached answer, when every stamp still holds.
+fn cached(file: &Path) -> Option<ProbeOut> {
+    let cached: Cached = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    let fresh = cached
+        .stamps
+        .iter()
+        .all(|(p, t)| t.is_some() && mtime(p) == *t);
+    fresh.then_some(cached.out)
+}
+
+/// Keeps a successful probe's answer; a cache that cannot be written only
+/// makes the next call slower.
+fn keep(file: &Path, python: &str, root: &Path, out: ProbeOut) -> ProbeOut {
+    let cached = Cached {
+        stamps: stamps(python, root, &out),
+        out,
+    };
+    if let Some(dir) = file.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+        && let Ok(text) = serde_json::to_vec(&cached)
+    {
+        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, file);
+        }
+    }
+    cached.out
 }
 
 /// `python` when it is on PATH, else `python3`.
@@ -158,7 +258,38 @@ fn interpreter_of(command: &[String]) -> String {
 /// left out of the fingerprint.
 pub fn probe(command: &[String], root: &Path, ignore: &[String]) -> Result<Interpreter> {
     let python = interpreter_of(command);
-    let output = Command::new(&python)
+    let cache = cache_file(&python, root);
+    let parsed = match cache.as_deref().and_then(cached) {
+        Some(parsed) => parsed,
+        None => {
+            let parsed = run_probe(&python, root)?;
+            match &cache {
+                Some(file) => keep(file, &python, root, parsed),
+                None => parsed,
+            }
+        }
+    };
+    let mut fingerprint = format!("python={}", parsed.python);
+    for d in &parsed.dists {
+        let name = d.split("==").next().unwrap_or(d);
+        if ignore.iter().any(|i| i == name) {
+            continue;
+        }
+        fingerprint.push(';');
+        fingerprint.push_str(d);
+    }
+    Ok(Interpreter {
+        python,
+        version: parsed.python,
+        fingerprint,
+        recorder: Recorder::choose(parsed.monitoring)?,
+    })
+}
+
+/// Starts the interpreter with the probe script: pytest and coverage.py
+/// must import.
+fn run_probe(python: &str, root: &Path) -> Result<ProbeOut> {
+    let output = Command::new(python)
         .args(["-c", PROBE])
         .current_dir(root)
         .output()
@@ -184,21 +315,7 @@ pub fn probe(command: &[String], root: &Path, ignore: &[String]) -> Result<Inter
             parsed.executable
         )));
     }
-    let mut fingerprint = format!("python={}", parsed.python);
-    for d in &parsed.dists {
-        let name = d.split("==").next().unwrap_or(d);
-        if ignore.iter().any(|i| i == name) {
-            continue;
-        }
-        fingerprint.push(';');
-        fingerprint.push_str(d);
-    }
-    Ok(Interpreter {
-        python,
-        version: parsed.python,
-        fingerprint,
-        recorder: Recorder::choose(parsed.monitoring)?,
-    })
+    Ok(parsed)
 }
 
 impl Interpreter {

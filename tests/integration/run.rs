@@ -486,3 +486,48 @@ fn test_files_with_nothing_selected_are_not_collected() {
     );
     assert_eq!(named.code, 0, "{named:#?}");
 }
+
+/// The interpreter probe (a Python start importing pytest) is cached per
+/// interpreter, and probed again once the interpreter or a `sys.path`
+/// directory changed (what installing a distribution does).
+#[test]
+fn the_interpreter_probe_is_cached_until_its_environment_changes() {
+    let repo = TestRepo::with_fixture("sample");
+    let outside = tempfile::tempdir().unwrap();
+    let cache = outside.path().join("cache");
+    let extra = outside.path().join("extra-site");
+    std::fs::create_dir_all(&extra).unwrap();
+    let run = || {
+        impact_run_command(&repo, &[], &[])
+            .env("XDG_CACHE_HOME", &cache)
+            .env("PYTHONPATH", &extra)
+            .run()
+    };
+    let first_line = |r: &Run| r.stderr.lines().next().unwrap_or_default().to_string();
+    let first = run();
+    assert_eq!(first.code, 0, "{first:#?}");
+    let files: Vec<_> = std::fs::read_dir(cache.join("impact"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // A cached answer is used as it is: make it recognisable.
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let real = json["out"]["python"].as_str().unwrap().to_string();
+    json["out"]["python"] = "3.0.1".into();
+    std::fs::write(&files[0], json.to_string()).unwrap();
+    let cached = run();
+    assert!(
+        first_line(&cached).contains("on Python 3.0.1"),
+        "{cached:#?}"
+    );
+    // Something installed into a directory on sys.path: probed again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(extra.join("installed.pth"), "").unwrap();
+    let fresh = run();
+    assert!(
+        first_line(&fresh).contains(&format!("on Python {real}")),
+        "{fresh:#?}"
+    );
+}
