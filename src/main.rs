@@ -9,6 +9,9 @@ use impact::output::Output;
 fn main() {
     impact::trace::start();
     let args = Args::parse();
+    if args.timings {
+        impact::trace::enable();
+    }
     let code = match Settings::from_args(&args) {
         Ok(settings) => {
             impact::trace::step("arguments parsed");

@@ -1,16 +1,20 @@
-//! `IMPACT_TRACE=1`: where a command's time and memory go, on stderr.
+//! `--timings` or `IMPACT_TRACE=1`: where a command's time and memory go, on stderr.
 //!
 //! One clock for the whole process, started by the first call, so the steps
 //! of different modules line up: `trace:   41.2 ms   18 MB  changes computed`
 //! (milliseconds since the first traced step, resident memory after it).
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 struct Clock {
     enabled: bool,
     start: Instant,
 }
+
+/// Set by `--timings`, which is parsed after the clock has started.
+static FLAG: AtomicBool = AtomicBool::new(false);
 
 fn clock() -> &'static Clock {
     static CLOCK: OnceLock<Clock> = OnceLock::new();
@@ -22,7 +26,12 @@ fn clock() -> &'static Clock {
 
 /// Whether tracing is on.
 pub fn enabled() -> bool {
-    clock().enabled
+    clock().enabled || FLAG.load(Ordering::Relaxed)
+}
+
+/// Turns tracing on (`--timings`).
+pub fn enable() {
+    FLAG.store(true, Ordering::Relaxed);
 }
 
 /// Starts the clock (call early: `main`), so steps count from there.
@@ -33,7 +42,7 @@ pub fn start() {
 /// Prints one step, when tracing is on.
 pub fn step(what: impl std::fmt::Display) {
     let c = clock();
-    if c.enabled {
+    if enabled() {
         eprintln!(
             "trace: {:>8.1} ms {:>5} MB  {what}",
             c.start.elapsed().as_secs_f64() * 1e3,

@@ -555,3 +555,36 @@ fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
         );
     }
 }
+
+#[test]
+fn timings_say_where_a_selection_spends_its_time_and_change_nothing_else() {
+    let repo = recorded_sample();
+    let text = repo.read("tests/test_pricing.py");
+    repo.write(
+        "tests/test_pricing.py",
+        &format!("{text}\n\ndef test_added_later():\n    assert True\n"),
+    );
+    let (plain, json) = select(&repo, &[]);
+    let (timed, timed_json) = select(&repo, &["--timings"]);
+    assert_eq!(timed.code, plain.code, "{timed:#?}");
+    assert_eq!(timed_json, json, "--timings changes only stderr");
+    assert!(!plain.stderr.contains("trace:"), "{plain:#?}");
+    let steps: Vec<&str> = timed
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("trace:"))
+        .collect();
+    for step in ["tests loaded", "changes computed", "effects resolved"] {
+        assert!(
+            steps.iter().any(|l| l.ends_with(step)),
+            "no `{step}` step in {steps:#?}"
+        );
+    }
+    // Each step says the milliseconds since start and the resident memory.
+    assert!(
+        steps
+            .iter()
+            .all(|l| l.contains(" ms ") && l.contains(" MB ")),
+        "{steps:#?}"
+    );
+}
