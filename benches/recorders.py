@@ -128,6 +128,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench-rec"))
     ap.add_argument("--impact", default=os.path.join(ROOT, "target", "release", "impact"))
     args = ap.parse_args()
+    args.impact = os.path.abspath(args.impact)
+    args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     report_path = os.path.join(args.out, "report.json")
     report = []
