@@ -19,7 +19,10 @@ constant) is applied in turn, and:
 A mutant is killed when some test fails under it; a selection is safe for it
 when every failing test was selected (run). Reported per project: mutants,
 killed, safe (impact, testmon), failing tests missed, mean selected fraction
-over all mutants. Output: a markdown table on stdout, details in
+over all mutants, and the line floor: the mean fraction of tests that ran the
+mutated line (what any selection by line coverage selects at least; a
+selection below it misses tests that ran the change). Output: a markdown
+table on stdout, details (with impact's own "in N ms" per selection) in
 OUT/report.json.
 
     python3 benches/realworld.py --mirrors /work/.mirror
@@ -38,6 +41,7 @@ import random
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -125,6 +129,18 @@ def executed_lines(db, sources):
     return lines
 
 
+def tests_running(db, path, line):
+    """Tests whose recorded lines include path:line: what any selection by
+    line coverage must select at least (the floor of the method)."""
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT lb.numbits FROM line_bits lb JOIN file f ON f.id = lb.file_id "
+        "JOIN context c ON c.id = lb.context_id WHERE c.context != '' AND f.path = ?", (path,)
+    ).fetchall()
+    byte, bit = divmod(line, 8)
+    return sum(1 for (bits,) in rows if len(bits) > byte and bits[byte] & (1 << bit))
+
+
 def make_mutants(checkout, lines, count, seed):
     rng = random.Random(seed)
     candidates = sorted((p, n) for p, ns in lines.items() for n in ns)
@@ -186,7 +202,9 @@ def main():
     args.out = os.path.abspath(args.out)
     args.impact = os.path.abspath(args.impact)
     os.makedirs(args.out, exist_ok=True)
-    report = {}
+    # Projects measured by earlier invocations stay in the report.
+    report_path = os.path.join(args.out, "report.json")
+    report = json.load(open(report_path)) if os.path.exists(report_path) else {}
     rows = []
     for name in args.projects.split(","):
         mirror, commit, sources, pythonpath, extra = PROJECTS[name]
@@ -236,6 +254,7 @@ def main():
                 truth, _ = run(pytest, checkout, env)
                 failing = outcome(truth.stdout)[0] - base_failing
                 sel, _ = run([args.impact, "--db", db, "select", "--format", "json"], checkout, env)
+                said = re.search(r"in (\d+) ms", sel.stderr)
                 try:
                     j = json.loads(sel.stdout) if sel.stdout.strip() else {"mode": "full", "tests": []}
                 except ValueError:
@@ -262,6 +281,8 @@ def main():
                     fh.write(original)
             r = dict(m, failing=sorted(failing), impact_mode=j["mode"], impact_reasons=j.get("reasons", []), impact_selected=None if chosen is None else len(chosen),
                      impact_fraction=frac, impact_missed=sorted(missed_impact),
+                     impact_ms=int(said.group(1)) if said else None,
+                     floor_fraction=tests_running(db, m["path"], m["line"]) / max(total, 1),
                      testmon_ran=tm_ran, testmon_fraction=tm_ran / max(total, 1), testmon_missed=sorted(missed_tm))
             results.append(r)
             sys.stderr.write("%s %d/%d %s:%d failing=%d impact=%.3f%s testmon=%.3f%s\n" % (
@@ -281,20 +302,22 @@ def main():
             "testmon_safe": sum(1 for r in killed if not r["testmon_missed"]),
             "testmon_missed_tests": sum(len(r["testmon_missed"]) for r in killed),
             "testmon_mean_fraction": sum(r["testmon_fraction"] for r in results) / n,
+            "floor_mean_fraction": sum(r["floor_fraction"] for r in results) / n,
+            "impact_select_ms_median": statistics.median(ms) if (ms := [r["impact_ms"] for r in results if r["impact_ms"] is not None]) else None,
         }
         report[name] = {"summary": summary, "mutants": results}
-        with open(os.path.join(args.out, "report.json"), "w") as fh:
+        with open(report_path, "w") as fh:
             json.dump(report, fh, indent=1)
         rows.append((name, summary))
     print("| project | tests | mutants (killed) | impact safe | impact missed tests | impact mean selected "
-          "| testmon safe | testmon missed tests | testmon mean selected | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| testmon safe | testmon missed tests | testmon mean selected | ratio | line floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, s in rows:
         ratio = s["impact_mean_fraction"] / s["testmon_mean_fraction"] if s["testmon_mean_fraction"] else float("nan")
-        print("| %s | %d | %d (%d) | %d/%d | %d | %.1f%% | %d/%d | %d | %.1f%% | %.2fx |" % (
+        print("| %s | %d | %d (%d) | %d/%d | %d | %.1f%% | %d/%d | %d | %.1f%% | %.2fx | %.1f%% |" % (
             name, s["tests"], s["mutants"], s["killed"], s["impact_safe"], s["killed"], s["impact_missed_tests"],
             100 * s["impact_mean_fraction"], s["testmon_safe"], s["killed"], s["testmon_missed_tests"],
-            100 * s["testmon_mean_fraction"], ratio))
+            100 * s["testmon_mean_fraction"], ratio, 100 * s["floor_mean_fraction"]))
 
 
 if __name__ == "__main__":
