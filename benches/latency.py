@@ -22,7 +22,6 @@ time, and the no-change figures; raw numbers in OUT/latency.json.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -31,9 +30,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from realworld import DEFAULT_PYTEST, PROJECTS, PYTEST, executed_lines, make_mutants  # noqa: E402
-
-SELF_MS = re.compile(r"in (\d+) ms")
+from realworld import (  # noqa: E402
+    PROJECTS, SELF_MS, apply_mutant, executed_lines, make_mutants, project_env, restore, venv_dir)
 
 
 def hyperfine(commands, cwd, env, runs, warmup):
@@ -75,12 +73,8 @@ def main():
         pythonpath = args.pythonpath or pythonpath or "."
         py = args.python
         if not py:
-            pin = PYTEST.get(name, DEFAULT_PYTEST).split("==")[1]
-            venv = "venv-%s-%s" % (os.path.basename(sys.executable), pin)
-            py = os.path.join(os.path.dirname(checkout), venv, "bin", "python")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPACT_", "COVERAGE_", "PYTEST_"))}
-        env["PYTHONPATH"] = os.path.join(checkout, pythonpath)
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+            py = os.path.join(venv_dir(os.path.dirname(checkout), sys.executable, name), "bin", "python")
+        env = project_env(checkout, pythonpath)
         db = os.path.join(checkout, ".impact.db")
         lines = executed_lines(db, sources or [""])
         if sources is None:
@@ -90,18 +84,14 @@ def main():
         select = "%s select" % impact
         per_mutant = []
         for m in mutants:
-            path = os.path.join(checkout, m["path"])
-            original = open(path, encoding="utf-8").read()
-            text = original.split("\n")
-            text[m["line"] - 1] = m["new"]
-            open(path, "w", encoding="utf-8").write("\n".join(text))
+            original = apply_mutant(checkout, m)
             try:
                 [wall] = hyperfine([select], checkout, env, args.runs, 3)
                 p = subprocess.run([impact, "select"], cwd=checkout, env=env, capture_output=True, text=True)
                 said = SELF_MS.search(p.stderr)
                 summary = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
             finally:
-                open(path, "w", encoding="utf-8").write(original)
+                restore(checkout, m, original)
             per_mutant.append({"path": m["path"], "line": m["line"], "wall_ms": wall * 1e3,
                                "self_ms": int(said.group(1)) if said else None, "summary": summary})
             sys.stderr.write("%s %s:%d %.1f ms (%s)\n" % (name, m["path"], m["line"], wall * 1e3, summary))

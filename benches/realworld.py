@@ -177,9 +177,46 @@ def make_mutants(checkout, lines, count, seed):
     return mutants
 
 
-def venv_python(args, pytest_pin):
+# impact's summary line: `impact: 3 of 492 tests selected, 1 file changed, in 7 ms`.
+SELF_MS = re.compile(r"in (\d+) ms")
+
+
+def venv_dir(out, python, project):
+    """Where the venv for this Python and the project's pytest lives."""
+    pin = PYTEST.get(project, DEFAULT_PYTEST).split("==")[1]
+    return os.path.join(out, "venv-%s-%s" % (os.path.basename(python), pin))
+
+
+def project_env(checkout, pythonpath):
+    """The environment the project's commands run in: no impact, coverage or
+    pytest settings of the caller; the project imported from its checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPACT_", "COVERAGE_", "PYTEST_"))}
+    env["PYTHONPATH"] = os.path.join(checkout, pythonpath)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def apply_mutant(checkout, m):
+    """Writes mutant `m` into the checkout; returns the file's original text."""
+    path = os.path.join(checkout, m["path"])
+    with open(path, encoding="utf-8") as fh:
+        original = fh.read()
+    mutated = original.split("\n")
+    mutated[m["line"] - 1] = m["new"]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(mutated))
+    return original
+
+
+def restore(checkout, m, original):
+    with open(os.path.join(checkout, m["path"]), "w", encoding="utf-8") as fh:
+        fh.write(original)
+
+
+def venv_python(args, project):
     """The interpreter of the venv for this Python and pytest, made once."""
-    venv = os.path.join(args.out, "venv-%s-%s" % (os.path.basename(args.python), pytest_pin.split("==")[1]))
+    pytest_pin = PYTEST.get(project, DEFAULT_PYTEST)
+    venv = venv_dir(args.out, args.python, project)
     py = os.path.join(venv, "bin", "python")
     if not os.path.exists(os.path.join(venv, ".ready")):
         subprocess.run([args.python, "-m", "venv", venv], check=True)
@@ -209,19 +246,14 @@ def main():
     for name in args.projects.split(","):
         mirror, commit, sources, pythonpath, extra = PROJECTS[name]
         checkout = os.path.join(args.out, name)
-        py = venv_python(args, PYTEST.get(name, DEFAULT_PYTEST))
+        py = venv_python(args, name)
         if not os.path.isdir(checkout):
             subprocess.run(["git", "clone", "-q", os.path.join(args.mirrors, mirror, "repo"), checkout], check=True)
         subprocess.run(["git", "checkout", "-q", "--force", commit], cwd=checkout, check=True)
         subprocess.run(["git", "clean", "-qfdx"], cwd=checkout, check=True)
         with open(os.path.join(checkout, ".git", "info", "exclude"), "a") as fh:
             fh.write("\n.impact.db\n.impact.db.pending/\n")
-        env = dict(os.environ)
-        for k in list(env):
-            if k.startswith(("IMPACT_", "COVERAGE_", "PYTEST_")):
-                del env[k]
-        env["PYTHONPATH"] = os.path.join(checkout, pythonpath)
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env = project_env(checkout, pythonpath)
         testmon_data = os.path.join(args.out, name + ".testmondata")
         # testmon needs pytest's cache plugin (its --lf option); pytest's cache
         # directory ignores itself in git.
@@ -243,18 +275,12 @@ def main():
         mutants = make_mutants(checkout, lines, args.mutants, args.seed)
         results = []
         for i, m in enumerate(mutants):
-            path = os.path.join(checkout, m["path"])
-            with open(path, encoding="utf-8") as fh:
-                original = fh.read()
-            mutated = original.split("\n")
-            mutated[m["line"] - 1] = m["new"]
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write("\n".join(mutated))
+            original = apply_mutant(checkout, m)
             try:
                 truth, _ = run(pytest, checkout, env)
                 failing = outcome(truth.stdout)[0] - base_failing
                 sel, _ = run([args.impact, "--db", db, "select", "--format", "json"], checkout, env)
-                said = re.search(r"in (\d+) ms", sel.stderr)
+                said = SELF_MS.search(sel.stderr)
                 try:
                     j = json.loads(sel.stdout) if sel.stdout.strip() else {"mode": "full", "tests": []}
                 except ValueError:
@@ -277,8 +303,7 @@ def main():
                 tm_failing, tm_ran = outcome(tmr.stdout)
                 missed_tm = failing - tm_failing
             finally:
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(original)
+                restore(checkout, m, original)
             r = dict(m, failing=sorted(failing), impact_mode=j["mode"], impact_reasons=j.get("reasons", []), impact_selected=None if chosen is None else len(chosen),
                      impact_fraction=frac, impact_missed=sorted(missed_impact),
                      impact_ms=int(said.group(1)) if said else None,

@@ -9,29 +9,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 struct Clock {
-    enabled: bool,
     start: Instant,
 }
 
-/// Set by `--timings`, which is parsed after the clock has started.
-static FLAG: AtomicBool = AtomicBool::new(false);
+/// On by `IMPACT_TRACE` (read when the clock starts) or `--timings` (parsed after).
+static ON: AtomicBool = AtomicBool::new(false);
 
 fn clock() -> &'static Clock {
     static CLOCK: OnceLock<Clock> = OnceLock::new();
-    CLOCK.get_or_init(|| Clock {
-        enabled: std::env::var_os("IMPACT_TRACE").is_some_and(|v| !v.is_empty() && v != "0"),
-        start: Instant::now(),
+    CLOCK.get_or_init(|| {
+        if std::env::var_os("IMPACT_TRACE").is_some_and(|v| !v.is_empty() && v != "0") {
+            enable();
+        }
+        Clock {
+            start: Instant::now(),
+        }
     })
 }
 
 /// Whether tracing is on.
 pub fn enabled() -> bool {
-    clock().enabled || FLAG.load(Ordering::Relaxed)
+    clock();
+    ON.load(Ordering::Relaxed)
 }
 
 /// Turns tracing on (`--timings`).
 pub fn enable() {
-    FLAG.store(true, Ordering::Relaxed);
+    ON.store(true, Ordering::Relaxed);
 }
 
 /// Starts the clock (call early: `main`), so steps count from there.
@@ -41,8 +45,8 @@ pub fn start() {
 
 /// Prints one step, when tracing is on.
 pub fn step(what: impl std::fmt::Display) {
-    let c = clock();
     if enabled() {
+        let c = clock();
         eprintln!(
             "trace: {:>8.1} ms {:>5} MB  {what}",
             c.start.elapsed().as_secs_f64() * 1e3,

@@ -587,4 +587,18 @@ fn timings_say_where_a_selection_spends_its_time_and_change_nothing_else() {
             .all(|l| l.contains(" ms ") && l.contains(" MB ")),
         "{steps:#?}"
     );
+    // The environment variable turns on the same trace.
+    let by_env = repo
+        .impact()
+        .args(["select", "--format", "json", "--explain"])
+        .env("IMPACT_TRACE", "1")
+        .run();
+    assert_eq!(by_env.json(), json, "{by_env:#?}");
+    assert!(
+        by_env
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("trace:") && l.ends_with("effects resolved")),
+        "{by_env:#?}"
+    );
 }
