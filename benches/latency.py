@@ -13,7 +13,8 @@ Per checkout, N seeded one-line mutants of lines some test executed (the
 same generator as the real-world benchmark) are applied in turn; for each,
 hyperfine times `impact select` (warm page cache: warmup runs first) and the
 summary's own "in N ms" is kept. Then, on the clean tree, hyperfine times
-`impact run -- python -m pytest -q` (nothing changed: nothing to run),
+`impact run -- python -m pytest -q` (nothing changed: nothing to run, unless
+tests failed last time, which run again; its summary is kept to tell),
 `python -c 'import pytest'` and `python -m pytest --version`. Reported: the
 median and the largest of the per-mutant medians, the median self-reported
 time, and the no-change figures; raw numbers in OUT/latency.json.
@@ -99,6 +100,9 @@ def main():
                                capture_output=True, text=True).stdout.strip()
         if quiet:
             sys.exit("%s: the work tree is not clean, no-change timings would be wrong:\n%s" % (checkout, quiet))
+        p = subprocess.run([impact, "run", "--", py, "-m", "pytest", "-q"], cwd=checkout, env=env,
+                           capture_output=True, text=True)
+        run_summary = next((l for l in p.stderr.splitlines() if l.startswith("impact:")), "")
         run_none, import_pytest, pytest_version = hyperfine(
             ["%s run -- %s -m pytest -q" % (impact, py), "%s -c 'import pytest'" % py,
              "%s -m pytest --version" % py], checkout, env, args.runs, 3)
@@ -110,6 +114,7 @@ def main():
             "select_max_ms": max(walls) if walls else None,
             "select_self_median_ms": statistics.median(said) if said else None,
             "run_no_change_ms": run_none * 1e3,
+            "run_no_change_summary": run_summary,
             "import_pytest_ms": import_pytest * 1e3,
             "pytest_version_ms": pytest_version * 1e3,
         }
