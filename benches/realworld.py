@@ -119,7 +119,8 @@ def executed_lines(db, sources):
     ).fetchall()
     lines = {}
     for path, bits in rows:
-        if not any(path == s or path.startswith(s + "/") for s in sources):
+        # A source root of "" stands for every file.
+        if not any(s == "" or path == s or path.startswith(s + "/") for s in sources):
             continue
         s = lines.setdefault(path, set())
         for i, byte in enumerate(bits):

@@ -417,6 +417,10 @@ pub fn select(
     resolver.forget_followed_names();
     // IMPACT_TRACE=1 prints how long each effect takes (stderr).
     for (effect, hits) in effects {
+        if resolver.overflow.is_some() {
+            // A full run already: the other effects cannot change it.
+            break;
+        }
         crate::trace::timed(format_args!("resolved {effect:?}"), || {
             resolver.resolve_with(&effect, hits, &mut selected)
         })?;

@@ -521,6 +521,34 @@ impl<'a> Resolver<'a> {
     /// Definitions named `names`, which `binder` binds, changed in effect
     /// by a change to `origin`: the tests whose executed lines name them,
     /// followed through import-time bindings, fixtures and helpers.
+    /// Whether `out` already holds 90% of the known tests (of a suite of at
+    /// least 100): then the verdict is a full run, said with `through`, and
+    /// following further names or importers would only cost time.
+    fn reaches_most(&mut self, through: &str, out: &Selected) -> bool {
+        if self.overflow.is_some() {
+            return true;
+        }
+        if out.len() * 10 < self.test_ids.len() * 9 || self.test_ids.len() < 100 {
+            return false;
+        }
+        // Counted among the known tests only: a selection also holds
+        // tests the data does not know, and must never read as more
+        // than the suite.
+        let ids = &self.test_ids;
+        let known = self
+            .known_ids
+            .get_or_insert_with(|| ids.iter().copied().collect());
+        let reached = out.keys().filter(|t| known.contains(t.as_str())).count();
+        if reached * 10 < self.test_ids.len() * 9 {
+            return false;
+        }
+        self.overflow = Some(format!(
+            "the changes reach {reached} of {} tests (through {through}): running everything",
+            self.test_ids.len()
+        ));
+        true
+    }
+
     fn names(
         &mut self,
         origin: &str,
@@ -539,22 +567,8 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             self.distinct_names.insert(name.clone());
-            if out.len() * 10 >= self.test_ids.len() * 9 && self.test_ids.len() >= 100 {
-                // Counted among the known tests only: a selection also holds
-                // tests the data does not know, and must never read as more
-                // than the suite.
-                let ids = &self.test_ids;
-                let known = self
-                    .known_ids
-                    .get_or_insert_with(|| ids.iter().copied().collect());
-                let reached = out.keys().filter(|t| known.contains(t.as_str())).count();
-                if reached * 10 >= self.test_ids.len() * 9 {
-                    self.overflow = Some(format!(
-                        "the changes reach {reached} of {} tests (through `{name}`, from {origin}): running everything",
-                        self.test_ids.len()
-                    ));
-                    return Ok(());
-                }
+            if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
+                return Ok(());
             }
             if self.distinct_names.len() > MAX_NAMES {
                 self.overflow = Some(format!(
@@ -929,6 +943,10 @@ impl<'a> Resolver<'a> {
             for id in self.by_file.get(file.as_str()).into_iter().flatten() {
                 add(out, id.to_string(), reason.clone());
             }
+        }
+        // The unmeasured importers (each parsed) cannot change a full run.
+        if self.reaches_most(&format!("the importers of {path}"), out) {
+            return Ok(());
         }
         let files = self.testside()?.importers_of(&modules);
         for f in files {

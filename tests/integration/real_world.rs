@@ -280,4 +280,17 @@ fn a_change_reaching_the_suite_counts_known_tests_only() {
             .starts_with("the changes reach 120 of 120 tests (through `CAP`"),
         "{json:#}"
     );
+    // Module-level code that every test's module imports: a full run as
+    // soon as the measured importers are counted (the unmeasured ones,
+    // parsed one by one, cannot change it).
+    repo.replace("zpkg/core.py", "LIMIT = 100", "LIMIT = 1000");
+    repo.replace("zpkg/core.py", "CAP = LIMIT\n", "CAP = LIMIT\nprint(CAP)\n");
+    let select = repo.impact().args(["select", "--format", "json"]).run();
+    assert_eq!(select.code, 10, "a full-run verdict: {select:#?}");
+    let json = select.json();
+    assert_eq!(
+        json["reasons"][0].as_str().unwrap(),
+        "the changes reach 120 of 120 tests (through the importers of zpkg/core.py): running everything",
+        "{json:#}"
+    );
 }
