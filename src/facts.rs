@@ -141,7 +141,7 @@ pub fn target_in(
 /// (`b`, the file's [`python::Module::bindings`]) tell: for an identifier,
 /// the lines whose every reference to it names one object, and that
 /// object's qualified path. `cfg.RATE` with `from pkg import cfg` denotes
-/// "pkg.cfg.RATE"; a plain `total` the file defines itself, "<its
+/// "pkg.cfg.RATE"; a plain `total` the file defines itself, "\<its
 /// module>.total"; `total` imported with `from shop.cart import total`,
 /// "shop.cart.total".
 ///

@@ -72,7 +72,7 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
-/// Formats sorted line numbers compactly: [1,2,3,7] -> "1-3, 7".
+/// Formats sorted line numbers compactly: `[1,2,3,7]` -> "1-3, 7".
 pub fn line_ranges(lines: &[u32]) -> String {
     let mut parts = Vec::new();
     let mut i = 0;

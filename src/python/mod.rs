@@ -58,7 +58,7 @@ const NO_STMT: u32 = u32::MAX;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Def {
     pub name: String,
-    /// Python `__qualname__`: "Pricing.total", "outer.<locals>.inner".
+    /// Python `__qualname__`: "Pricing.total", `"outer.<locals>.inner"`.
     pub qualname: String,
     pub kind: DefKind,
     /// First decorator line (or `def`/`class` line) ..= line of the header's ':'.

@@ -15,7 +15,7 @@ use crate::facts::is_python;
 use crate::git::LineDiff;
 use crate::python::{self, DefKind, Module, Scope, Statement, StmtKind};
 
-/// One consequence of a change, resolved into tests by [`super::resolve`].
+/// One consequence of a change, resolved into tests by `resolve`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Effect {
     /// Recorded lines of a known file changed (baseline numbering).

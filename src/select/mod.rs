@@ -5,10 +5,10 @@
 //! and say why. The steps:
 //! 1. verdicts that force a full run (no data, old data, too many changes,
 //!    full-run files, baselines that cannot be reconstructed);
-//! 2. per changed file, [`analyze`] turns changed lines into effects
+//! 2. per changed file, `analyze` turns changed lines into effects
 //!    (executed lines, changed definitions, module-level code, conftest scope,
 //!    new tests);
-//! 3. [`resolve`] turns effects into tests through numbits queries, following
+//! 3. `resolve` turns effects into tests through numbits queries, following
 //!    changed names through import-time bindings and into test files;
 //! 4. tests selected beside the diff: failed last time, stale, always run.
 
