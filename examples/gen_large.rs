@@ -9,7 +9,7 @@
 //! Python modules (functions with branches and loops, classes, constants,
 //! imports of other generated modules, comments), `tests/` holds the pytest
 //! files whose node ids the data names. `DIR/.impact.db` is then written
-//! through impact's own library ([`impact::recording::merge`]), exactly as an
+//! through impact's own library ([`impact::record::merge`]), exactly as an
 //! import of that commit would write it: each test executed plausible paths
 //! through a few functions in each file it touched, with a skew (a few core
 //! modules are touched by most tests, most modules by few), plus the
@@ -32,7 +32,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use impact::numbits;
-use impact::recording::{Recording, TestRecord, format_rfc3339, merge};
+use impact::record::{Recording, TestRecord, format_rfc3339, merge};
 use impact::store::Store;
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;

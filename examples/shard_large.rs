@@ -17,7 +17,7 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use impact::recording::{Recording, TestRecord, format_rfc3339, merge, parse_rfc3339};
+use impact::record::{Recording, TestRecord, format_rfc3339, merge, parse_rfc3339};
 use impact::shard;
 use impact::store::Store;
 

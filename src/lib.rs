@@ -1,27 +1,30 @@
 //! `impact`: run only the tests a change can affect.
 //!
-//! The data flows: a git diff ([`git`]) gives changed lines, mapped onto the
-//! recorded baselines ([`linemap`]); numbits queries ([`numbits`], [`store`])
-//! find the tests that executed them. Recordings ([`import`], [`recording`])
-//! are merged into the data file in one transaction. For CI at scale, [`shard`]
-//! splits a selection across machines and [`combine`] merges the data files
-//! the shards recorded.
+//! The data flows through one folder per stage:
+//!
+//! - [`change`]: a git diff ([`git`]) against the recorded baselines gives the
+//!   changed lines of each file ([`change::linemap`] maps lines across it);
+//! - [`python`]: the one Python parser, pytest's conventions, and the static
+//!   facts stored beside a file's lines;
+//! - [`select`]: changed lines become verdicts and effects, resolved into
+//!   tests by numbits queries ([`numbits`], [`store`]);
+//! - [`run`]: launches pytest with impact's plugin on the selection;
+//! - [`record`]: what a run or `impact import` measured, merged into the data
+//!   in one transaction, and `impact combine` of CI shards' data files
+//!   ([`shard`] splits a selection across them);
+//! - [`store`]: the SQLite data file, the only user of rusqlite;
+//! - [`commands`]: one thin function per subcommand, over [`cli`]'s settings.
 
-pub mod changes;
+pub mod change;
 pub mod cli;
-pub mod combine;
 pub mod commands;
 pub mod config;
-pub mod diff;
 pub mod error;
-pub mod facts;
 pub mod git;
-pub mod import;
-pub mod linemap;
 pub mod numbits;
 pub mod output;
 pub mod python;
-pub mod recording;
+pub mod record;
 pub mod run;
 pub mod select;
 pub mod shard;

@@ -31,7 +31,7 @@ pub fn run(
             dest.display()
         )));
     }
-    let report = crate::combine::combine(&sources, &dest)?;
+    let report = crate::record::combine::combine(&sources, &dest)?;
     out.note(&format!(
         "combined {} files into {}: {} tests, {} recordings taken, {} runs added{}{}{}",
         report.inputs,

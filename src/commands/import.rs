@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use crate::cli::Settings;
 use crate::error::Result;
 use crate::output::{Output, thousands};
-use crate::recording::{self, now_rfc3339};
+use crate::record::{self, now_rfc3339};
 use crate::store::Store;
 
 pub fn run(settings: &Settings, files: &[PathBuf], rev: Option<&str>, out: &Output) -> Result<i32> {
     let files: Vec<PathBuf> = files.iter().map(|f| settings.cwd.join(f)).collect();
     // Read everything before touching the data file: bad input writes nothing.
-    let (mut rec, notes) = crate::import::read_coverage_files(&settings.repo, &files, rev)?;
+    let (mut rec, notes) = crate::record::import::read_coverage_files(&settings.repo, &files, rev)?;
     rec.started_at = now_rfc3339();
     rec.command = std::iter::once("impact import".to_string())
         .chain(files.iter().map(|f| f.display().to_string()))
@@ -21,7 +21,7 @@ pub fn run(settings: &Settings, files: &[PathBuf], rev: Option<&str>, out: &Outp
         out.warn(w);
     }
     let mut store = Store::open_or_create(&settings.db)?;
-    let report = recording::merge(&mut store, &rec)?;
+    let report = record::merge(&mut store, &rec)?;
     out.note(&format!(
         "imported {} tests over {} files into {}",
         thousands(report.tests),

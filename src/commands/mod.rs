@@ -33,9 +33,9 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
             &crate::run::RunOptions {
                 full: args.full,
                 target: if args.staged {
-                    crate::changes::TargetSpec::Index
+                    crate::change::TargetSpec::Index
                 } else {
-                    crate::changes::TargetSpec::WorkTree
+                    crate::change::TargetSpec::WorkTree
                 },
                 since: args.since.clone(),
                 explain: args.explain,

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::change::linemap::LineMap;
 use crate::cli::{Format, Settings};
 use crate::error::{Error, Result};
 use crate::git::{self, Entry, LineDiff, Target};
-use crate::linemap::LineMap;
 use crate::numbits;
 use crate::output::{Output, line_ranges};
 

@@ -1,6 +1,6 @@
 //! `impact select`: print the tests a change can affect.
 
-use crate::changes::TargetSpec;
+use crate::change::TargetSpec;
 use crate::cli::{SelectArgs, SelectFormat, Settings};
 use crate::config::Config;
 use crate::error::{Error, Result, exit_codes};

@@ -29,8 +29,11 @@
 //!   [`Module::in_main_block`] tells them apart.
 
 mod build;
+pub mod facts;
 mod outline;
 mod paths;
+pub mod pytest;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 

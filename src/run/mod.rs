@@ -19,12 +19,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use crate::changes::TargetSpec;
+use crate::change::TargetSpec;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Target;
 use crate::output::{Output, thousands};
-use crate::recording::{self, Recording, now_rfc3339};
+use crate::record::{self, Recording, now_rfc3339};
 use crate::select::{self, Mode, Options, Selection};
 use crate::shard::Shard;
 use crate::store::Store;
@@ -249,7 +249,8 @@ fn finish(
         );
         return Ok(());
     }
-    let mut rec = crate::import::read_coverage_run(repo, &results.files, &Target::WorkTree)?;
+    let mut rec =
+        crate::record::import::read_coverage_run(repo, &results.files, &Target::WorkTree)?;
     rec.kind = if job.full { "full" } else { "run" };
     rec.started_at = job.started_at.clone();
     rec.command = job.command.clone();
@@ -454,9 +455,9 @@ fn merge_run(
     rec: &mut Recording,
     removed: &[String],
     fingerprint: &str,
-) -> Result<recording::MergeReport> {
+) -> Result<record::MergeReport> {
     rec.removed = removed.to_vec();
     rec.meta
         .push((ENV_KEY.to_string(), fingerprint.to_string()));
-    recording::merge(store, rec)
+    record::merge(store, rec)
 }

@@ -9,10 +9,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::changes::{Change, Status};
+use crate::change::{Change, Status};
 use crate::config::Config;
-use crate::facts::is_python;
 use crate::git::LineDiff;
+use crate::python::facts::is_python;
+use crate::python::pytest::{carrier_names, is_conftest, is_test_file};
 use crate::python::{self, DefKind, Module, Scope, Statement, StmtKind};
 
 /// One consequence of a change, resolved into tests by `resolve`.
@@ -68,17 +69,6 @@ pub enum Effect {
         pattern: String,
         selectors: Vec<String>,
     },
-}
-
-/// Whether pytest would collect tests from this file by default.
-pub fn is_test_file(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))
-}
-
-/// Whether the file is a pytest conftest.
-pub fn is_conftest(path: &str) -> bool {
-    path == "conftest.py" || path.ends_with("/conftest.py")
 }
 
 /// The directory part of a path ("" at the root).
@@ -446,24 +436,6 @@ fn whole_test_side_file(path: &str) -> Effect {
     }
 }
 
-/// Names that carry a function's result to tests that never run its lines:
-/// the cached functions and fixtures among `d` and the definitions around it.
-pub fn carrier_names(m: &Module, d: usize) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut cur = Some(d);
-    while let Some(id) = cur {
-        let def = &m.defs()[id];
-        if def.cached || def.fixture.is_some() {
-            names.push(def.name.clone());
-            if let Some(f) = &def.fixture {
-                names.push(f.name.clone());
-            }
-        }
-        cur = def.parent;
-    }
-    names
-}
-
 /// The changed lines of a diff in the old numbering; a pure insertion counts
 /// as the lines around it.
 pub fn hunk_lines(hunks: &[crate::git::Hunk]) -> Vec<u32> {
@@ -769,7 +741,7 @@ fn code_diff(old: &[u8], new: &[u8]) -> LineDiff {
     if crate::git::is_binary(&old) || crate::git::is_binary(&new) {
         return LineDiff::Binary;
     }
-    match crate::diff::changed_lines(&old, &new) {
+    match crate::change::diff::changed_lines(&old, &new) {
         Some(hunks) => LineDiff::Text(hunks),
         None => crate::git::diff_lines(&old, &new),
     }
@@ -905,18 +877,14 @@ TEXT = """
 def not_a_def():
 """
 
-
 @functools.lru_cache(maxsize=None)
 def compute_total(rate=RATE):
     return rate * 2
 
-
 def init():
     return {"x": 1}
 
-
 SETTINGS = init()
-
 
 class Cart(Base, metaclass=Meta):
     MAX = 3
@@ -931,7 +899,6 @@ class Cart(Base, metaclass=Meta):
         def deep(self):
             return 1
 
-
 if RATE > 1:
     FAST = True
 else:
@@ -942,15 +909,12 @@ try:
 except ImportError:
     json = None
 
-
 def helper(a,
            b=CAP):
     return (a +
             b)
 
-
 def one(): return 1
-
 
 if __name__ == "__main__":
     helper(1)

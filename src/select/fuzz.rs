@@ -9,9 +9,9 @@
 use proptest::prelude::*;
 
 use super::analyze::{self, strip_comments};
-use super::testside::{self, word_lines};
-use crate::changes::{Change, Status};
+use crate::change::{Change, Status};
 use crate::config::Config;
+use crate::python::tokens::{self, word_lines};
 use crate::python::{self, Outline};
 
 /// Pieces that stress the lexers: delimiters, prefixes, escapes, line
@@ -141,7 +141,7 @@ fn exercise(path: &str, source: &[u8]) {
     }
     let _ = (m.called_at_import("f"), m.called_in_main_block("main"));
     let _ = m.main_block_lines();
-    let _ = crate::facts::compute(path, &m);
+    let _ = crate::python::facts::compute(path, &m);
     if let Some(outline) = Outline::of(&m) {
         let text = outline.encode();
         let back = Outline::decode(&text).expect("an encoded outline decodes");
@@ -156,12 +156,12 @@ fn config() -> Config {
 proptest! {
     #[test]
     fn test_side_tokens_accept_any_text(text in python_like()) {
-        let stored = testside::stored_quoted_tokens(&text);
+        let stored = tokens::stored_quoted_tokens(&text);
         for line in stored.lines() {
             prop_assert!(line.split_once('\t').is_some(), "{line:?}");
         }
         let mut words = 0;
-        testside::scan(&text, false, |w, _| { assert!(!w.is_empty()); words += 1; });
+        tokens::scan(&text, false, |w, _| { assert!(!w.is_empty()); words += 1; });
         for needle in ["x", "é", "shop.cli", "\"", "╭"] {
             for l in word_lines(&text, needle) {
                 prop_assert!(l >= 1);
@@ -179,7 +179,7 @@ proptest! {
     fn the_parser_accepts_any_bytes(source in python_like_bytes()) {
         exercise("pkg/mod.py", &source);
         exercise("tests/test_mod.py", &source);
-        let _ = testside::stored_quoted_tokens(&String::from_utf8_lossy(&source));
+        let _ = tokens::stored_quoted_tokens(&String::from_utf8_lossy(&source));
         let _ = strip_comments(&source);
     }
 
@@ -188,7 +188,7 @@ proptest! {
         (old, new) in python_like_bytes().prop_flat_map(edited)
     ) {
         let _ = python::parse_pair(&old, &new);
-        let _ = crate::diff::changed_lines(&old, &new);
+        let _ = crate::change::diff::changed_lines(&old, &new);
         let config = config();
         for path in ["pkg/mod.py", "tests/test_mod.py", "tests/conftest.py", "data/x.json"] {
             for outline in [false, true] {

@@ -21,16 +21,15 @@ mod testside;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use crate::changes::{self, ChangeSet, Status, TargetSpec};
+use crate::change::{self, ChangeSet, Status, TargetSpec};
 use crate::config::{Config, selector_matches};
 use crate::error::Result;
 use crate::git::{LineDiff, Repo};
-use crate::recording::parse_rfc3339;
+use crate::record::parse_rfc3339;
 use crate::store::Store;
 
-pub use analyze::{Effect, carrier_names};
+pub use analyze::Effect;
 pub use resolve::scope_contains;
-pub use testside::stored_quoted_tokens;
 
 /// What data recorded by `impact import` lacks, for `status` and selection
 /// notes (after "N tests").
@@ -38,11 +37,6 @@ pub const IMPORTED_NOTE: &str = "were recorded by `impact import`, without fixtu
      memoised-call units: code run once for many tests (a session fixture's helpers, a memoised \
      function's callees) counts only for the test coverage.py saw run it, so a change there may \
      select too few; record with `impact run` to know every user";
-
-/// Test files and conftests: the files selection searches statically.
-pub fn is_test_side(path: &str) -> bool {
-    analyze::is_test_file(path) || analyze::is_conftest(path)
-}
 
 /// What to compare and how.
 #[derive(Debug, Clone)]
@@ -261,7 +255,7 @@ pub fn select(
         let (target, since) = (opts.target.clone(), opts.since.clone());
         let commit = last_run.commit.clone();
         std::thread::spawn(move || {
-            changes::list(&root, &target, since.as_deref(), commit.as_deref())
+            change::list(&root, &target, since.as_deref(), commit.as_deref())
         })
     };
     let tests = store.tests()?;
@@ -294,7 +288,7 @@ pub fn select(
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
 
-    let set: ChangeSet = changes::compute(repo, store, baselines, listing)?;
+    let set: ChangeSet = change::compute(repo, store, baselines, listing)?;
     resolver.set_unchanged(set.unchanged.clone());
     let mut notes = set.notes.clone();
     if !set.unreconstructable.is_empty() {
@@ -314,10 +308,9 @@ pub fn select(
     // while this thread gets the resolver ready. A changed Python module is
     // looked up in the strings of test files (`python -m pkg.mod`): those
     // are indexed meanwhile.
-    let module_changed = set
-        .changes
-        .iter()
-        .any(|c| crate::facts::is_python(&c.path) && !is_test_side(&c.path));
+    let module_changed = set.changes.iter().any(|c| {
+        crate::python::facts::is_python(&c.path) && !crate::python::pytest::is_test_side(&c.path)
+    });
     let (analysed, prepared) = analyse_while(&set.changes, config, store.path(), || {
         let prepared = if module_changed {
             resolver.prepare_module_strings()
@@ -372,7 +365,7 @@ pub fn select(
         }
         changed.push(report(&analyze::describe(&found.effects, change)));
         let found = found.effects.into_iter().zip(found.hits);
-        if crate::facts::is_python(&change.path) {
+        if crate::python::facts::is_python(&change.path) {
             effects.extend(found);
         } else {
             data_files.push((changed.len() - 1, found.collect()));
@@ -532,7 +525,7 @@ fn data_file_effect(
 
 /// The changed lines of a file in its baseline numbering; a pure insertion
 /// is reported as the lines around it.
-fn baseline_lines(change: &changes::Change) -> Vec<u32> {
+fn baseline_lines(change: &change::Change) -> Vec<u32> {
     match change.diff() {
         Some(LineDiff::Text(hunks)) => analyze::hunk_lines(hunks),
         _ => Vec::new(),
@@ -555,7 +548,7 @@ struct Analysed {
 /// of each thread's own: the calling thread runs `meanwhile` first, then
 /// joins the workers.
 fn analyse_while<T>(
-    changes: &[changes::Change],
+    changes: &[change::Change],
     config: &Config,
     db: &std::path::Path,
     meanwhile: impl FnOnce() -> T,

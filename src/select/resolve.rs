@@ -4,18 +4,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::changes::TargetSpec;
+use crate::change::TargetSpec;
 use crate::config::selector_matches;
 use crate::error::Result;
-use crate::facts::is_python;
 use crate::git::{Repo, Target};
 use crate::numbits;
+use crate::python::facts::is_python;
 use crate::python::{self, Scope};
 use crate::store::{Store, TestRow};
 
 use super::Reason;
-use super::analyze::{Effect, carrier_names};
+use super::analyze::Effect;
 use super::testside::{Hit, TestSide};
+use crate::python::pytest::{carrier_names, is_test_side};
 
 /// Resolves effects into selected tests, with caches shared across effects.
 pub struct Resolver<'a> {
@@ -156,7 +157,7 @@ impl<'a> Resolver<'a> {
     pub fn read_tokens(&mut self, baselines: &BTreeMap<String, String>) -> Result<()> {
         let blobs: Vec<&str> = baselines
             .iter()
-            .filter(|(p, _)| super::is_test_side(p))
+            .filter(|(p, _)| is_test_side(p))
             .map(|(_, b)| b.as_str())
             .collect();
         self.tokens = Some(self.store.quoted(&blobs)?);
@@ -734,7 +735,7 @@ impl<'a> Resolver<'a> {
         }
         if !self.bindings.contains_key(path) {
             let index = match self.baseline_module(path)? {
-                Some((_, m)) => crate::facts::binding_index(&m),
+                Some((_, m)) => crate::python::facts::binding_index(&m),
                 None => BTreeMap::new(),
             };
             self.bindings.insert(path.to_string(), index);
@@ -786,7 +787,7 @@ impl<'a> Resolver<'a> {
             let text = String::from_utf8_lossy(&content);
             let mut lines = BTreeSet::new();
             let mut bound = BTreeSet::new();
-            for l in super::testside::word_lines(&text, needle) {
+            for l in crate::python::tokens::word_lines(&text, needle) {
                 let Some(st) = m.statement_at(l) else {
                     continue;
                 };

@@ -15,7 +15,9 @@ use crate::git::{Entry, Repo, Target};
 use crate::python::{self, DefKind, Module, Scope, StmtKind};
 use crate::store::Store;
 
-use super::analyze::{dir_of, is_conftest};
+use super::analyze::dir_of;
+use crate::python::pytest::is_conftest;
+use crate::python::tokens::{is_ident_byte, parse_stored, scan, word_lines};
 
 /// What a mention of a name in a test-side file means.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,14 +71,6 @@ struct Index {
     quoted: std::collections::HashMap<String, Vec<(u32, u32)>>,
 }
 
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-fn is_token_byte(b: u8) -> bool {
-    is_ident_byte(b) || matches!(b, b'.' | b'/' | b'-')
-}
-
 impl Index {
     /// Indexes words (`quoted == false`) or tokens inside string literals,
     /// over every file that has a text or (quoted only) stored tokens.
@@ -107,103 +101,6 @@ impl Index {
             });
         }
         index
-    }
-}
-
-/// The tokens inside string literals of a Python text, as stored by the
-/// recording ("line\ttoken" lines; see migration 8).
-pub fn stored_quoted_tokens(text: &str) -> String {
-    let mut out = String::new();
-    scan(text, true, |token, line| {
-        out.push_str(&line.to_string());
-        out.push('\t');
-        out.push_str(token);
-        out.push('\n');
-    });
-    out
-}
-
-fn parse_stored(tokens: &str) -> impl Iterator<Item = (u32, &str)> {
-    tokens.lines().filter_map(|l| {
-        let (line, token) = l.split_once('\t')?;
-        Some((line.parse().ok()?, token))
-    })
-}
-
-/// Calls `found(token, line)` for every word outside strings and comments
-/// (`quoted == false`), or every token inside a string literal (`quoted`;
-/// a path-like token also by its last component). Triple-quoted strings
-/// (docstrings) are prose and skipped.
-pub(super) fn scan(text: &str, quoted: bool, mut found: impl FnMut(&str, u32)) {
-    for (li, line) in text.lines().enumerate() {
-        if quoted && !line.contains(['"', '\'']) {
-            continue;
-        }
-        let at = li as u32 + 1;
-        let bytes = line.as_bytes();
-        let mut i = 0;
-        let mut in_quote: Option<u8> = None;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b == b'#' && in_quote.is_none() {
-                break;
-            }
-            if (b == b'"' || b == b'\'') && in_quote.is_none() && bytes[i..].starts_with(&[b, b, b])
-            {
-                // A triple-quoted string (a docstring): prose, not a
-                // module run or a file opened; skip it on this line.
-                let rest = &bytes[i + 3..];
-                match rest.windows(3).position(|w| w == [b, b, b]) {
-                    Some(p) => i += 3 + p + 3,
-                    None => break,
-                }
-                continue;
-            }
-            if b == b'"' || b == b'\'' {
-                in_quote = match in_quote {
-                    Some(q) if q == b => None,
-                    None => Some(b),
-                    other => other,
-                };
-                i += 1;
-                continue;
-            }
-            let token_end = |pred: fn(u8) -> bool| {
-                let mut j = i;
-                while j < bytes.len() && pred(bytes[j]) {
-                    j += 1;
-                }
-                j
-            };
-            // Bytes, not `line[i..]`: `i` may sit inside a multi-byte
-            // character (it steps over non-ASCII bytes one at a time).
-            if quoted && in_quote.is_none() && !bytes[i..].iter().any(|&c| c == b'"' || c == b'\'')
-            {
-                break; // no string literal left on this line
-            }
-            if in_quote.is_some() && is_token_byte(b) {
-                let j = token_end(is_token_byte);
-                let token = line[i..j].trim_end_matches(['.', '-', '/']);
-                if quoted {
-                    found(token, at);
-                    if let Some((_, last)) = token.rsplit_once('/') {
-                        found(last, at);
-                    }
-                }
-                i = j;
-            } else if in_quote.is_none()
-                && is_ident_byte(b)
-                && (i == 0 || !is_ident_byte(bytes[i - 1]))
-            {
-                let j = token_end(is_ident_byte);
-                if !quoted {
-                    found(&line[i..j], at);
-                }
-                i = j;
-            } else {
-                i += 1;
-            }
-        }
     }
 }
 
@@ -363,7 +260,7 @@ impl TestSide {
 
     /// Like [`TestSide::find`], each hit with what the mention there denotes
     /// when the file's bindings tell ("pkg.mod.name"; see
-    /// [`crate::facts::target_in`]), one entry per mention.
+    /// [`crate::python::facts::target_in`]), one entry per mention.
     pub fn find_denoting(&mut self, needle: &str) -> Vec<(Hit, Option<String>)> {
         if !needle.bytes().all(is_ident_byte) {
             return self
@@ -379,7 +276,9 @@ impl TestSide {
                 continue;
             };
             let target = match (&parsed.bindings, parsed.module.statement_at(line)) {
-                (Some((b, module)), Some(st)) => crate::facts::target_in(st, needle, b, module),
+                (Some((b, module)), Some(st)) => {
+                    crate::python::facts::target_in(st, needle, b, module)
+                }
                 _ => None,
             };
             let mut hits = BTreeSet::new();
@@ -641,81 +540,9 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
     let _ = &p.text;
 }
 
-/// Lines (1-based) where `needle` occurs as a whole word: not preceded or
-/// followed by an identifier character or a dot-joined continuation.
-pub fn word_lines(text: &str, needle: &str) -> Vec<u32> {
-    if needle.is_empty() {
-        return Vec::new();
-    }
-    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut lines = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let bytes = line.as_bytes();
-        let mut from = 0;
-        while let Some(pos) = line[from..].find(needle) {
-            let s = from + pos;
-            let e = s + needle.len();
-            let before_ok = s == 0 || !is_ident(bytes[s - 1]);
-            let after_ok = e >= bytes.len() || !is_ident(bytes[e]);
-            if before_ok && after_ok {
-                lines.push(i as u32 + 1);
-                break;
-            }
-            from = s + 1;
-            while from < line.len() && !line.is_char_boundary(from) {
-                from += 1;
-            }
-        }
-    }
-    lines
-}
-
-#[cfg(test)]
-/// Lines where `needle` occurs inside a string literal (an odd number of
-/// quotes before it on the line).
-pub fn quoted_lines(text: &str, needle: &str) -> Vec<u32> {
-    let mut lines = Vec::new();
-    if needle.is_empty() {
-        return lines;
-    }
-    for (i, line) in text.lines().enumerate() {
-        let mut from = 0;
-        while let Some(pos) = line[from..].find(needle) {
-            let s = from + pos;
-            let before = &line[..s];
-            let quotes = before.matches('"').count() + before.matches('\'').count();
-            if quotes % 2 == 1 {
-                lines.push(i as u32 + 1);
-                break;
-            }
-            from = s + needle.len();
-        }
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_whole_words_only() {
-        let text = "rate = 1\ngenerate()\nx.rate\nrates\n# rate here\n";
-        assert_eq!(word_lines(text, "rate"), vec![1, 3, 5]);
-        assert_eq!(word_lines("python -m shop.cli x", "shop.cli"), vec![1]);
-        assert_eq!(word_lines("shop.client", "shop.cli"), Vec::<u32>::new());
-        assert_eq!(
-            quoted_lines(
-                "run([sys.executable, \"-m\", \"shop.cli\"])\nfrom shop.cli import x\n",
-                "shop.cli"
-            ),
-            vec![1]
-        );
-        assert_eq!(
-            quoted_lines("open(DATA / 'users.json')\n", "users.json"),
-            vec![1]
-        );
-    }
 
     #[test]
     fn classifies_mentions() {

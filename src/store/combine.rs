@@ -2,7 +2,7 @@
 //! copied into this one inside one write transaction.
 //!
 //! The decisions (which test's recording is newer, which baseline a file
-//! keeps, whether two inputs conflict) are made by [`crate::combine`]; this
+//! keeps, whether two inputs conflict) are made by [`crate::record::combine`]; this
 //! module only answers its questions and copies rows, mapping file, context
 //! and run ids by path, label and run identity, since every file numbers them
 //! its own way.

@@ -238,7 +238,7 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// The facts format [`crate::facts::compute`] writes (see migration 11).
+/// The facts format [`crate::python::facts::compute`] writes (see migration 11).
 pub const FACTS_VERSION: i64 = 2;
 
 /// Migrations that rewrite a large table: when one of them was applied, the

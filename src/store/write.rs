@@ -514,7 +514,7 @@ impl Writer<'_> {
         &mut self,
         file_id: i64,
         blob_id: &str,
-        facts: &crate::facts::Facts,
+        facts: &crate::python::facts::Facts,
     ) -> Result<(), StoreError> {
         let err = self.err("write");
         for table in [

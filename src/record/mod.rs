@@ -7,12 +7,15 @@
 //! tests that had lines inside changed regions are marked as needing a run,
 //! because what they executed there is no longer known.
 
+pub mod combine;
+pub mod import;
+
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::change::linemap::LineMap;
 use crate::error::Result;
-use crate::facts;
 use crate::git::{self, LineDiff};
-use crate::linemap::LineMap;
+use crate::python::facts;
 use crate::store::{ByContent, RunWrite, Store, TestWrite};
 
 /// What one import or run measured.
@@ -166,11 +169,12 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                     }
                 }
             }
-            if crate::select::is_test_side(path)
+            if crate::python::pytest::is_test_side(path)
                 && !w.has_by_content(ByContent::Quoted, &blob_id)?
             {
                 // Test files are searched for strings at every selection.
-                let tokens = crate::select::stored_quoted_tokens(&String::from_utf8_lossy(content));
+                let tokens =
+                    crate::python::tokens::stored_quoted_tokens(&String::from_utf8_lossy(content));
                 w.set_by_content(ByContent::Quoted, &blob_id, &tokens)?;
             }
             file_ids.insert(path.as_str(), id);

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::git::{Entry, Repo, Target};
 use crate::numbits;
-use crate::recording::Recording;
+use crate::record::Recording;
 use crate::store::CoverageFile;
 
 /// What a label of a coverage.py context means to us.

@@ -6,6 +6,9 @@
 //! against HEAD, so they stay right after partial re-recordings and in clones
 //! that lack the recording commit.
 
+pub mod diff;
+pub mod linemap;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{Error, Result};
@@ -287,7 +290,9 @@ pub fn compute(
                 }
                 // A deleted data file matters to the tests that read it; a
                 // deleted unmeasured module is found through its importers.
-                (ChangeKind::Deleted, _) if !known_new && !crate::facts::is_python(&pc.path) => {
+                (ChangeKind::Deleted, _)
+                    if !known_new && !crate::python::facts::is_python(&pc.path) =>
+                {
                     added.insert(pc.path.clone(), pc.kind);
                 }
                 (ChangeKind::Deleted, _) => {}
@@ -366,7 +371,7 @@ pub fn compute(
         // a renamed unmeasured Python file is analysed as a new one.
         let old_path = unknown_renames
             .get(path)
-            .filter(|_| !crate::facts::is_python(path))
+            .filter(|_| !crate::python::facts::is_python(path))
             .cloned();
         let status = match kind {
             ChangeKind::Deleted => Status::Deleted,
@@ -398,7 +403,7 @@ fn make_change(
 
 /// The stored outline of a Python baseline, when there is a usable one.
 fn outline(store: &Store, path: &str, blob: &str) -> Result<Option<python::Outline>> {
-    if !crate::facts::is_python(path) {
+    if !crate::python::facts::is_python(path) {
         return Ok(None);
     }
     Ok(store

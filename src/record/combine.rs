@@ -21,9 +21,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::change::linemap::LineMap;
 use crate::error::{Error, Result};
 use crate::git::{self, LineDiff};
-use crate::linemap::LineMap;
 use crate::store::{ListName, RunKey, Side, Store, Writer};
 
 /// What a combine did.

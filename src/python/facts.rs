@@ -231,7 +231,7 @@ pub fn binding_index(m: &python::Module) -> BTreeMap<String, BTreeMap<String, Ve
                 // Inside a cached function or a fixture, the result reaches
                 // tests that never run this line; so it does from a function
                 // that module-level code calls (a one-time initialiser).
-                carried.extend(crate::select::carrier_names(m, d));
+                carried.extend(super::pytest::carrier_names(m, d));
                 let mut top = d;
                 while let Some(p) = m.defs()[top].parent {
                     top = p;
