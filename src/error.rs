@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 
 use crate::git::GitError;
+use crate::record::combine::CombineError;
+use crate::run::ProbeError;
 use crate::store::StoreError;
 
 /// Documented exit codes (README "Exit codes").
@@ -41,6 +43,33 @@ pub enum Error {
     /// A command-line value is invalid.
     #[error("{0}")]
     Usage(String),
+
+    /// A revision given (or needed as a baseline) is not in the repository.
+    #[error(
+        "revision `{rev}` does not exist in {}; pass a branch, tag or commit that `git rev-parse` \
+         knows (in a shallow clone, fetch it first: `git fetch --depth=1 origin {rev}`)",
+        root.display()
+    )]
+    UnknownRevision { rev: String, root: PathBuf },
+
+    /// The test command's interpreter cannot record (see [`ProbeError`]).
+    #[error(transparent)]
+    Python(#[from] ProbeError),
+
+    /// The test command could not be started.
+    #[error(
+        "failed to start `{command}`; pass the test command after `--`, e.g. \
+         `impact run -- python -m pytest`"
+    )]
+    Launch {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Data files cannot be combined (see [`CombineError`]).
+    #[error(transparent)]
+    Combine(#[from] CombineError),
 
     /// `impact show` was given a test id the data does not hold.
     #[error("unknown test id `{id}`{hint}")]

@@ -436,12 +436,9 @@ fn entry_id(entry: Option<Entry>) -> Option<String> {
 }
 
 fn resolve(repo: &Repo, rev: &str) -> Result<String> {
-    repo.resolve_commit(rev)?.ok_or_else(|| {
-        Error::Usage(format!(
-            "revision `{rev}` does not exist in {}; pass a branch, tag or commit that \
-             `git rev-parse` knows (in a shallow clone, fetch it first: \
-             `git fetch --depth=1 origin {rev}`)",
-            repo.root().display()
-        ))
-    })
+    repo.resolve_commit(rev)?
+        .ok_or_else(|| Error::UnknownRevision {
+            rev: rev.to_string(),
+            root: repo.root().to_path_buf(),
+        })
 }

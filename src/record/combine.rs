@@ -26,6 +26,43 @@ use crate::error::{Error, Result};
 use crate::git::{self, LineDiff};
 use crate::store::{ListName, RunKey, Side, Store, Writer};
 
+/// Why data files cannot be combined.
+#[derive(Debug, thiserror::Error)]
+pub enum CombineError {
+    #[error(
+        "failed to combine {}: no such file; pass impact data files, e.g. the .impact.db each \
+         shard wrote",
+        path.display()
+    )]
+    NoSuchInput { path: PathBuf },
+    #[error("failed to combine: no data files given; pass two or more")]
+    NoInputs,
+    #[error(
+        "failed to combine {}: the recorded content of {path} (blob {blob}) is missing; record \
+         that file again with `impact run --full`",
+        input.display()
+    )]
+    MissingContent {
+        input: PathBuf,
+        path: String,
+        blob: String,
+    },
+    /// Two shards recorded a file at different contents.
+    #[error(
+        "failed to combine {input}: {path} was recorded at different contents, at commit \
+         {ours_commit} in {ours_file} and at commit {theirs_commit} in {input}; shards must run on \
+         the same commit: run them again on one commit, or leave one of the files out",
+        input = input.display()
+    )]
+    DifferentContents {
+        input: PathBuf,
+        path: String,
+        ours_file: String,
+        ours_commit: String,
+        theirs_commit: String,
+    },
+}
+
 /// What a combine did.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -45,12 +82,8 @@ pub struct Report {
 pub fn combine(sources: &[PathBuf], dest: &Path) -> Result<Report> {
     let mut ordered = Vec::new();
     for (index, path) in sources.iter().enumerate() {
-        let store = Store::open(path)?.ok_or_else(|| {
-            Error::Usage(format!(
-                "failed to combine {}: no such file; pass impact data files, e.g. the \
-                 .impact.db each shard wrote",
-                path.display()
-            ))
+        let store = Store::open(path)?.ok_or_else(|| CombineError::NoSuchInput {
+            path: path.to_path_buf(),
         })?;
         let latest = store.last_run()?.map(|r| r.started_at).unwrap_or_default();
         ordered.push((latest, index, path.clone()));
@@ -59,9 +92,7 @@ pub fn combine(sources: &[PathBuf], dest: &Path) -> Result<Report> {
     // times keep the command-line order.
     ordered.sort();
     let Some((_, _, first)) = ordered.first() else {
-        return Err(Error::Usage(
-            "failed to combine: no data files given; pass two or more".into(),
-        ));
+        return Err(CombineError::NoInputs.into());
     };
 
     let tmp = temp_beside(dest);
@@ -305,11 +336,12 @@ fn newer(
 
 fn source(w: &Writer<'_>, side: Side, blob: &str, path: &str, src: &Path) -> Result<Vec<u8>> {
     w.source_of(side, blob)?.ok_or_else(|| {
-        Error::Usage(format!(
-            "failed to combine {}: the recorded content of {path} (blob {blob}) is missing; \
-             record that file again with `impact run --full`",
-            src.display()
-        ))
+        CombineError::MissingContent {
+            input: src.to_path_buf(),
+            path: path.to_string(),
+            blob: blob.to_string(),
+        }
+        .into()
     })
 }
 
@@ -329,14 +361,14 @@ fn conflict(
         .and_then(|k| origin.get(k))
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "an earlier input".into());
-    Error::Usage(format!(
-        "failed to combine {src}: {path} was recorded at different contents, at commit {} in \
-         {ours_file} and at commit {} in {src}; shards must run on the same commit: run them \
-         again on one commit, or leave one of the files out",
-        commit(ours),
-        commit(theirs),
-        src = src.display(),
-    ))
+    CombineError::DifferentContents {
+        input: src.to_path_buf(),
+        path: path.to_string(),
+        ours_file,
+        ours_commit: commit(ours),
+        theirs_commit: commit(theirs),
+    }
+    .into()
 }
 
 #[cfg(test)]

@@ -85,13 +85,15 @@ pub fn read_coverage_files(
 ) -> Result<(Recording, ImportNotes)> {
     let target = match rev {
         None => Target::WorkTree,
-        Some(r) => Target::Commit(repo.resolve_commit(r)?.ok_or_else(|| {
-            Error::Usage(format!(
-                "revision `{r}` does not exist in {}; pass a branch, tag or commit id \
-                 that `git rev-parse` knows (in a shallow clone, fetch it first)",
-                repo.root().display()
-            ))
-        })?),
+        Some(r) => {
+            Target::Commit(
+                repo.resolve_commit(r)?
+                    .ok_or_else(|| Error::UnknownRevision {
+                        rev: r.to_string(),
+                        root: repo.root().to_path_buf(),
+                    })?,
+            )
+        }
     };
     let mut rec = Recording {
         kind: "import",

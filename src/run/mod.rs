@@ -30,7 +30,7 @@ use crate::shard::Shard;
 use crate::store::Store;
 
 pub use pending::{merge_pending, warn_if_pending};
-pub use probe::Interpreter;
+pub use probe::{Interpreter, ProbeError};
 
 use observe::{WouldBe, observe, report_observation};
 use results::read_results;
@@ -214,11 +214,9 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     )
     .env("IMPACT_RECORDER", interpreter.recorder.env_value())
     .status()
-    .map_err(|e| {
-        Error::Usage(format!(
-            "failed to start `{}`: {e}; pass the test command after `--`, e.g. `impact run -- python -m pytest`",
-            command.join(" ")
-        ))
+    .map_err(|source| Error::Launch {
+        command: command.join(" "),
+        source,
     })?;
     let code = status.code().unwrap_or(1);
     job.exit_code = Some(code);

@@ -12,7 +12,40 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+/// Why the test command's interpreter cannot record.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(
+        "IMPACT_RECORDER=sysmon needs sys.monitoring (CPython 3.12 or newer); unset it or set it \
+         to ctrace"
+    )]
+    NoMonitoring,
+    #[error("IMPACT_RECORDER={0} is not a recorder; use sysmon or ctrace, or unset it")]
+    UnknownRecorder(String),
+    #[error(
+        "failed to start the Python interpreter `{python}`; pass the test command after `--`, \
+         e.g. `impact run -- .venv/bin/python -m pytest`"
+    )]
+    NotStarted {
+        python: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to inspect the Python interpreter `{python}`: {stderr}")]
+    NotInspected { python: String, stderr: String },
+    #[error(
+        "{} not installed for the interpreter {executable} (Python {version}); install with \
+         `{executable} -m pip install pytest coverage`, or pass another command after `--`",
+        missing.join(" and ")
+    )]
+    Missing {
+        missing: Vec<String>,
+        executable: String,
+        version: String,
+    },
+}
 
 /// What the probe found.
 #[derive(Debug, Clone)]
@@ -41,14 +74,8 @@ impl Recorder {
         match std::env::var("IMPACT_RECORDER").as_deref() {
             Ok("ctrace") => Ok(Recorder::Ctrace),
             Ok("sysmon") if monitoring => Ok(Recorder::Sysmon),
-            Ok("sysmon") => Err(Error::Usage(
-                "IMPACT_RECORDER=sysmon needs sys.monitoring (CPython 3.12 or newer); unset it \
-                 or set it to ctrace"
-                    .into(),
-            )),
-            Ok(other) => Err(Error::Usage(format!(
-                "IMPACT_RECORDER={other} is not a recorder; use sysmon or ctrace, or unset it"
-            ))),
+            Ok("sysmon") => Err(ProbeError::NoMonitoring.into()),
+            Ok(other) => Err(ProbeError::UnknownRecorder(other.to_string()).into()),
             Err(_) if monitoring => Ok(Recorder::Sysmon),
             Err(_) => Ok(Recorder::Ctrace),
         }
@@ -293,27 +320,22 @@ fn run_probe(python: &str, root: &Path) -> Result<ProbeOut> {
         .args(["-c", PROBE])
         .current_dir(root)
         .output()
-        .map_err(|e| {
-            Error::Usage(format!(
-                "failed to start the Python interpreter `{python}` ({e}); pass the test command \
-                 after `--`, e.g. `impact run -- .venv/bin/python -m pytest`"
-            ))
+        .map_err(|source| ProbeError::NotStarted {
+            python: python.to_string(),
+            source,
         })?;
-    let parsed: ProbeOut = serde_json::from_slice(&output.stdout).map_err(|_| {
-        Error::Usage(format!(
-            "failed to inspect the Python interpreter `{python}`: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    })?;
+    let parsed: ProbeOut =
+        serde_json::from_slice(&output.stdout).map_err(|_| ProbeError::NotInspected {
+            python: python.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })?;
     if !parsed.missing.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} not installed for the interpreter {} (Python {}); install with \
-             `{} -m pip install pytest coverage`, or pass another command after `--`",
-            parsed.missing.join(" and "),
-            parsed.executable,
-            parsed.python,
-            parsed.executable
-        )));
+        return Err(ProbeError::Missing {
+            missing: parsed.missing,
+            executable: parsed.executable,
+            version: parsed.python,
+        }
+        .into());
     }
     Ok(parsed)
 }
