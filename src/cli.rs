@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::git::Repo;
 use crate::shard::Shard;
@@ -259,9 +260,22 @@ pub struct Settings {
     pub db: PathBuf,
     /// Whether stderr may carry colors.
     pub color: bool,
+    /// The repository's configuration, read and validated (globs compiled)
+    /// once, by the first command step that needs it: commands that do not
+    /// (`show`, `status`) work even while it is malformed.
+    config: std::cell::OnceCell<Config>,
 }
 
 impl Settings {
+    /// The repository's configuration (loaded on first use).
+    pub fn config(&self) -> Result<&Config> {
+        if let Some(config) = self.config.get() {
+            return Ok(config);
+        }
+        let config = Config::load(self.repo.root())?;
+        Ok(self.config.get_or_init(|| config))
+    }
+
     /// Resolves the working directory, the repository and the data file.
     pub fn from_args(args: &Args) -> Result<Settings> {
         let start = std::env::current_dir()
@@ -295,6 +309,7 @@ impl Settings {
             )));
         }
         Ok(Settings {
+            config: std::cell::OnceCell::new(),
             repo,
             cwd,
             db,

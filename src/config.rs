@@ -47,16 +47,16 @@ pub const DEFAULT_FULL_RUN_FILES: &[&str] = &[
 pub const DEFAULT_MAX_CHANGED_FILES: usize = 500;
 
 /// Validated configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Where it was read from, if anywhere.
     pub source: Option<PathBuf>,
     pub full_run: Rules,
     pub ignore: Rules,
     /// Files mapped to test selectors.
-    pub map: Vec<(Rules, Vec<String>)>,
+    pub map: Vec<(Rules, Vec<Selector>)>,
     /// Test selectors always run.
-    pub always_run: Vec<String>,
+    pub always_run: Vec<Selector>,
     pub max_changed_files: usize,
     pub max_age_days: Option<f64>,
     /// Distributions left out of the environment fingerprint (names, lowercase).
@@ -261,6 +261,7 @@ impl Config {
                     });
                 }
             };
+            let tests = selectors(tests, file, &key)?;
             map.push((Rules::new(&[glob], file, &key)?, tests));
         }
         if let Some(days) = raw.max_age_days
@@ -286,7 +287,7 @@ impl Config {
             full_run: Rules::new(&full, file, &format!("{prefix}full_run_files"))?,
             ignore: Rules::new(&raw.ignore, file, &format!("{prefix}ignore"))?,
             map,
-            always_run: raw.always_run,
+            always_run: selectors(raw.always_run, file, &format!("{prefix}always_run"))?,
             max_changed_files: raw.max_changed_files.unwrap_or(DEFAULT_MAX_CHANGED_FILES),
             max_age_days: raw.max_age_days,
             env_ignore: raw
@@ -303,23 +304,90 @@ impl Config {
     }
 }
 
-/// Whether a test id is named by a selector: a node id, a node-id prefix
-/// (`tests/test_x.py`, `tests/test_x.py::TestK`, `tests/unit`), or a glob.
-pub fn selector_matches(selector: &str, test_id: &str) -> bool {
-    if selector == test_id {
-        return true;
-    }
-    // `[` alone is part of parametrized node ids, not a glob.
-    if selector.contains(['*', '?']) {
-        return Glob::new(selector)
-            .map(|g| g.compile_matcher().is_match(test_id))
-            .unwrap_or(false);
-    }
-    let selector = selector.trim_end_matches('/');
-    test_id == selector
-        || test_id.strip_prefix(selector).is_some_and(|rest| {
-            rest.starts_with("::") || rest.starts_with('/') || rest.starts_with('[')
+/// A test selector, compiled once when the config is read: a node id, a
+/// node-id prefix (`tests/test_x.py`, `tests/test_x.py::TestK`,
+/// `tests/unit`), or a glob (`*` or `?`; `[` alone is part of parametrized
+/// node ids, not a glob).
+#[derive(Debug, Clone)]
+pub struct Selector {
+    text: String,
+    glob: Option<globset::GlobMatcher>,
+}
+
+impl Selector {
+    /// Compiles `text`; a glob that does not compile is an error naming it.
+    pub fn new(text: &str) -> Result<Selector, globset::Error> {
+        let glob = if text.contains(['*', '?']) {
+            Some(Glob::new(text)?.compile_matcher())
+        } else {
+            None
+        };
+        Ok(Selector {
+            text: text.to_string(),
+            glob,
         })
+    }
+
+    /// A node id or node-id prefix (never a glob).
+    pub fn prefix(text: &str) -> Selector {
+        Selector {
+            text: text.to_string(),
+            glob: None,
+        }
+    }
+
+    /// The selector as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it names `test_id`.
+    pub fn matches(&self, test_id: &str) -> bool {
+        if self.text == test_id {
+            return true;
+        }
+        if let Some(glob) = &self.glob {
+            return glob.is_match(test_id);
+        }
+        let prefix = self.text.trim_end_matches('/');
+        test_id == prefix
+            || test_id.strip_prefix(prefix).is_some_and(|rest| {
+                rest.starts_with("::") || rest.starts_with('/') || rest.starts_with('[')
+            })
+    }
+}
+
+// By the text as written: effects holding selectors are compared and sorted.
+impl PartialEq for Selector {
+    fn eq(&self, other: &Selector) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for Selector {}
+impl PartialOrd for Selector {
+    fn partial_cmp(&self, other: &Selector) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Selector {
+    fn cmp(&self, other: &Selector) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+/// Compiles a config key's selectors, naming the key of one that is not a
+/// valid glob.
+fn selectors(texts: Vec<String>, file: &Path, key: &str) -> Result<Vec<Selector>, ConfigError> {
+    texts
+        .iter()
+        .map(|t| {
+            Selector::new(t).map_err(|e| ConfigError::Invalid {
+                path: file.to_owned(),
+                key: key.to_string(),
+                reason: format!("`{t}` is not a valid glob: {e}"),
+            })
+        })
+        .collect()
 }
 
 fn key_of(message: &str, prefix: &str) -> String {
@@ -412,22 +480,33 @@ colour = "red"
         assert!(e.to_string().contains("map.\"a\""), "{e}");
         let e = load("impact.toml", "max_age_days = -1\n").unwrap_err();
         assert!(e.to_string().contains("max_age_days"), "{e}");
+        // A selector glob that does not compile is refused when read, not
+        // matched as nothing later.
+        let e = load("impact.toml", "always_run = [\"tests/[*\"]\n").unwrap_err();
+        assert!(e.to_string().contains("always_run"), "{e}");
+        assert!(e.to_string().contains("not a valid glob"), "{e}");
     }
 
     #[test]
     fn selectors_match_ids_prefixes_and_globs() {
+        let matches = |s: &str, id: &str| Selector::new(s).unwrap().matches(id);
         let id = "tests/unit/test_x.py::TestK::test_y[1]";
-        assert!(selector_matches("tests/unit/test_x.py", id));
-        assert!(selector_matches("tests/unit", id));
-        assert!(selector_matches("tests/unit/", id));
-        assert!(selector_matches("tests/unit/test_x.py::TestK", id));
-        assert!(selector_matches("tests/unit/test_x.py::TestK::test_y", id));
-        assert!(selector_matches(id, id));
-        assert!(selector_matches("*::test_y*", id));
-        assert!(!selector_matches("tests/unit/test_x", id));
-        assert!(!selector_matches("tests/unit/test_x.py::TestK::test_", id));
+        assert!(matches("tests/unit/test_x.py", id));
+        assert!(matches("tests/unit", id));
+        assert!(matches("tests/unit/", id));
+        assert!(matches("tests/unit/test_x.py::TestK", id));
+        assert!(matches("tests/unit/test_x.py::TestK::test_y", id));
+        assert!(matches(id, id));
+        assert!(matches("*::test_y*", id));
+        assert!(!matches("tests/unit/test_x", id));
+        assert!(!matches("tests/unit/test_x.py::TestK::test_", id));
         let param = "tests/t.py::test_a[0.99-1.19]";
-        assert!(selector_matches(param, param));
-        assert!(!selector_matches(param, "tests/t.py::test_a[1]"));
+        assert!(matches(param, param));
+        assert!(!matches(param, "tests/t.py::test_a[1]"));
+        // A test id with `*` in its parameters, as a prefix: itself only.
+        let starred = "tests/t.py::test_b[a*]";
+        assert!(Selector::prefix(starred).matches(starred));
+        assert!(!Selector::prefix(starred).matches("tests/t.py::test_b[ab]"));
+        assert!(Selector::new("tests/[").is_ok(), "`[` alone is no glob");
     }
 }

@@ -29,6 +29,7 @@ pub fn run(settings: &Settings, command: &Command, out: &Output) -> Result<i32> 
         Command::Combine { files, output } => combine::run(settings, files, output.as_deref(), out),
         Command::Run(args) => crate::run::run(
             &settings.repo,
+            settings.config()?,
             &settings.db,
             &crate::run::RunOptions {
                 full: args.full,

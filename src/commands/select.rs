@@ -2,7 +2,6 @@
 
 use crate::change::TargetSpec;
 use crate::cli::{SelectArgs, SelectFormat, Settings};
-use crate::config::Config;
 use crate::error::{Error, Result, exit_codes};
 use crate::output::{Output, thousands};
 use crate::select::{self, Mode, Options, Selection};
@@ -78,11 +77,10 @@ pub fn run(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<i32> 
 
 /// Loads config and data, and selects.
 pub fn compute(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<Selection> {
-    let config = Config::load(settings.repo.root())?;
+    let mut config = settings.config()?.clone();
     for w in &config.warnings {
         out.warn(w);
     }
-    let mut config = config;
     if let Some(n) = args.max_changed_files {
         config.max_changed_files = n;
     }

@@ -55,8 +55,13 @@ pub struct RunOptions {
 }
 
 /// Runs the command; returns pytest's exit code.
-pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) -> Result<i32> {
-    let config = Config::load(repo.root())?;
+pub fn run(
+    repo: &crate::git::Repo,
+    config: &Config,
+    db: &Path,
+    opts: &RunOptions,
+    out: &Output,
+) -> Result<i32> {
     for w in &config.warnings {
         out.warn(w);
     }
@@ -72,7 +77,7 @@ pub fn run(repo: &crate::git::Repo, db: &Path, opts: &RunOptions, out: &Output) 
     let mut selection = select::select(
         repo,
         Some(&store),
-        &config,
+        config,
         &Options {
             target: opts.target.clone(),
             since: opts.since.clone(),

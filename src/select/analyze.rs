@@ -67,7 +67,7 @@ pub enum Effect {
     Mapped {
         path: String,
         pattern: String,
-        selectors: Vec<String>,
+        selectors: Vec<crate::config::Selector>,
     },
 }
 

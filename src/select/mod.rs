@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::change::{self, ChangeSet, Status, TargetSpec};
-use crate::config::{Config, selector_matches};
+use crate::config::Config;
 use crate::error::Result;
 use crate::git::{LineDiff, Repo};
 use crate::record::parse_rfc3339;
@@ -456,12 +456,12 @@ pub fn select(
                 .insert(Reason::Stale);
         }
         for selector in &config.always_run {
-            if selector_matches(selector, &t.nodeid) {
+            if selector.matches(&t.nodeid) {
                 selected
                     .entry(t.nodeid.clone())
                     .or_default()
                     .insert(Reason::AlwaysRun {
-                        selector: selector.clone(),
+                        selector: selector.as_str().to_string(),
                     });
             }
         }

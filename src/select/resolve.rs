@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::change::TargetSpec;
-use crate::config::selector_matches;
 use crate::error::Result;
 use crate::git::{Repo, Target};
 use crate::numbits;
@@ -458,12 +457,12 @@ impl<'a> Resolver<'a> {
                     let known: Vec<String> = self
                         .test_ids
                         .iter()
-                        .filter(|t| selector_matches(selector, t))
+                        .filter(|t| selector.matches(t))
                         .map(|t| t.to_string())
                         .collect();
                     if known.is_empty() {
                         // Not in the data (yet): pass the selector to pytest as given.
-                        add(out, selector.clone(), reason);
+                        add(out, selector.as_str().to_string(), reason);
                     } else {
                         for t in known {
                             add(out, t, reason.clone());
@@ -485,17 +484,19 @@ impl<'a> Resolver<'a> {
     fn select_prefix(&self, prefix: &str, known: Reason, unknown: Reason, out: &mut Selected) {
         // Look in the file's own tests first.
         let file = prefix.split("::").next().unwrap_or(prefix);
+        // A test id may hold `*` or `?` (in its parameters): never a glob here.
+        let selector = crate::config::Selector::prefix(prefix);
         let matching: Vec<&str> = match self.by_file.get(file) {
             Some(ids) => ids
                 .iter()
                 .copied()
-                .filter(|t| selector_matches(prefix, t))
+                .filter(|t| selector.matches(t))
                 .collect(),
             None => self
                 .test_ids
                 .iter()
                 .copied()
-                .filter(|t| selector_matches(prefix, t))
+                .filter(|t| selector.matches(t))
                 .collect(),
         };
         if matching.is_empty() {

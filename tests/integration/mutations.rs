@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use impact::config::selector_matches;
+use impact::config::Selector;
 
 use crate::support::{TestRepo, run_ok, venv_python};
 
@@ -111,7 +111,7 @@ fn every_failing_test_of_every_mutation_is_selected() {
         let json = run.json();
         assert_eq!(json["mode"], "selected", "{}", m.id);
         let selected: Vec<String> = serde_json::from_value(json["tests"].clone()).unwrap();
-        let covered = |t: &String| selected.iter().any(|s| selector_matches(s, t));
+        let covered = |t: &String| selected.iter().any(|s| Selector::prefix(s).matches(t));
         let missed: Vec<&String> = failing.iter().filter(|t| !covered(t)).collect();
         let chosen = all_tests.iter().filter(|t| covered(t)).count();
         fractions.push(chosen as f64 / all_tests.len() as f64);
