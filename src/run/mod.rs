@@ -12,6 +12,7 @@
 mod observe;
 mod pending;
 mod probe;
+pub mod protocol;
 mod results;
 mod workdir;
 
@@ -156,26 +157,24 @@ pub fn run(
 
     let work = WorkDir::new()?;
     let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
-    let mut selection_json = serde_json::json!({
-        "mode": match selection.mode { Mode::Full => "full", Mode::Selected => "selected" },
-        "tests": selection.tests.keys().collect::<Vec<_>>(),
-        "known": known,
-    });
-    if let Some((shard, part)) = &part {
-        // The plugin keeps a known test when it is in `tests` (this shard's
-        // part, exact ids), and a test the data does not know when its file
-        // hashes to this shard (`unknown_shard`).
-        selection_json["tests"] = serde_json::json!(part.tests);
-        selection_json["shard"] = serde_json::json!({"index": shard.index, "count": shard.count});
+    let selection_path = protocol::SelectionFile {
+        mode: match selection.mode {
+            Mode::Full => "full",
+            Mode::Selected => "selected",
+        },
+        // A shard keeps a known test when it is in its part (exact ids),
+        // and a test the data does not know when its file hashes to it.
+        tests: match &part {
+            Some((_, part)) => part.tests.iter().map(String::as_str).collect(),
+            None => selection.tests.keys().map(String::as_str).collect(),
+        },
+        known: &known,
+        shard: part.as_ref().map(|(shard, _)| (*shard).into()),
     }
-    let selection_path = work.path.join("selection.json");
-    std::fs::write(&selection_path, selection_json.to_string()).map_err(|source| Error::Write {
-        path: selection_path.clone(),
-        source,
-    })?;
+    .write(&work.path)?;
 
     let started_at = now_rfc3339();
-    let track_reads = match std::env::var("IMPACT_TRACK_READS") {
+    let track_reads = match std::env::var(protocol::env::TRACK_READS) {
         Ok(v) => v != "0",
         Err(_) => config.track_reads,
     };
@@ -217,7 +216,7 @@ pub fn run(
         track_reads,
         config.child_save_interval,
     )
-    .env("IMPACT_RECORDER", interpreter.recorder.env_value())
+    .env(protocol::env::RECORDER, interpreter.recorder.env_value())
     .status()
     .map_err(|source| Error::Launch {
         command: command.join(" "),
@@ -433,13 +432,19 @@ fn launch(
         // sys.monitoring reports each line once per process: per-test
         // contexts would be wrong. The C tracer is exact.
         .env("COVERAGE_CORE", "ctrace")
-        .env("IMPACT_OUT", work)
-        .env("IMPACT_SELECTION", selection)
-        .env("IMPACT_ROOT", root)
-        .env("IMPACT_TRACK_READS", if track_reads { "1" } else { "0" })
-        .env("IMPACT_SAVE_INTERVAL", child_save_interval.to_string())
+        .env(protocol::env::OUT, work)
+        .env(protocol::env::SELECTION, selection)
+        .env(protocol::env::ROOT, root)
         .env(
-            "IMPACT_OMIT",
+            protocol::env::TRACK_READS,
+            if track_reads { "1" } else { "0" },
+        )
+        .env(
+            protocol::env::SAVE_INTERVAL,
+            child_save_interval.to_string(),
+        )
+        .env(
+            protocol::env::OMIT,
             [
                 "*/site-packages/*",
                 "*/dist-packages/*",

@@ -71,7 +71,7 @@ impl Recorder {
     /// `IMPACT_RECORDER` (`sysmon` or `ctrace`) when set, else sys.monitoring
     /// where the interpreter has it.
     fn choose(monitoring: bool) -> Result<Recorder> {
-        match std::env::var("IMPACT_RECORDER").as_deref() {
+        match std::env::var(super::protocol::env::RECORDER).as_deref() {
             Ok("ctrace") => Ok(Recorder::Ctrace),
             Ok("sysmon") if monitoring => Ok(Recorder::Sysmon),
             Ok("sysmon") => Err(ProbeError::NoMonitoring.into()),

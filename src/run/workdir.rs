@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 
 /// The Python side, shipped inside the binary: file name and source.
-const PYTHON_FILES: &[(&str, &str)] = &[
+pub(super) const PYTHON_FILES: &[(&str, &str)] = &[
     ("impact_pytest.py", include_str!("impact_pytest.py")),
     ("impact_child.py", include_str!("impact_child.py")),
     ("impact_reads.py", include_str!("impact_reads.py")),
