@@ -193,17 +193,11 @@ fn children_impact_cannot_measure_are_flagged_or_caught_by_the_string_rule() {
         "{run:#?}"
     );
     // The test file's string tokens are stored with its recorded content.
-    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
-    let tokens: String = conn
-        .query_row(
-            "SELECT q.tokens FROM impact_quoted q JOIN impact_baseline b ON b.blob_id = q.blob_id
-             JOIN file f ON f.id = b.file_id WHERE f.path = 'tests/test_bare_child.py'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let tokens: String = repo.data_value(
+        "SELECT q.tokens FROM impact_quoted q JOIN impact_baseline b ON b.blob_id = q.blob_id
+         JOIN file f ON f.id = b.file_id WHERE f.path = 'tests/test_bare_child.py'",
+    );
     assert!(tokens.contains("\tshop.cli\n"), "{tokens}");
-    drop(conn);
 
     // Any change: the incomplete test runs, the other does not.
     repo.replace(

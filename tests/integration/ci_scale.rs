@@ -685,13 +685,7 @@ fn observation_mode_reports_a_planted_would_be_miss() {
     );
     // The history keeps it: a later run does not erase the observation.
     assert_eq!(impact_run(&repo, None, &[]).code, 1);
-    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
-    let observed: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM impact_run WHERE observation LIKE '%test_limit%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let observed: i64 =
+        repo.data_value("SELECT count(*) FROM impact_run WHERE observation LIKE '%test_limit%'");
     assert_eq!(observed, 1);
 }

@@ -27,20 +27,7 @@ struct Mutation {
 
 /// The node ids pytest reports as failed or errored.
 pub fn failing_tests(repo: &TestRepo) -> BTreeSet<String> {
-    let out = std::process::Command::new(venv_python())
-        .current_dir(repo.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--tb=no",
-            "-rfE",
-        ])
-        .output()
-        .unwrap();
+    let out = repo.plain_pytest(&["--tb=no", "-rfE"]);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {

@@ -315,24 +315,15 @@ fn a_changed_python_environment_means_a_full_run() {
     let repo = TestRepo::with_fixture("sample");
     assert_eq!(impact_run(&repo, &[], &[]).code, 0);
     // What a different interpreter or set of distributions leaves behind.
-    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
-    let old: String = conn
-        .query_row(
-            "SELECT value FROM impact_meta WHERE key = 'env_fingerprint'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let old: String =
+        repo.data_value("SELECT value FROM impact_meta WHERE key = 'env_fingerprint'");
     assert!(
         old.contains("pytest==9.2.0") && old.contains("coverage==7.17.3"),
         "{old}"
     );
-    conn.execute(
+    repo.data_execute(
         "UPDATE impact_meta SET value = replace(value, 'pytest==9.2.0', 'pytest==8.0.0') WHERE key = 'env_fingerprint'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    );
     let run = impact_run(&repo, &[], &[]);
     assert!(
         run.stderr.contains("the Python environment changed")
@@ -345,14 +336,8 @@ fn a_changed_python_environment_means_a_full_run() {
     repo.write("impact.toml", "env_ignore = [\"pytest\"]\n");
     repo.commit_all("ignore pytest");
     assert_eq!(impact_run(&repo, &[], &[]).code, 0);
-    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
-    let now: String = conn
-        .query_row(
-            "SELECT value FROM impact_meta WHERE key = 'env_fingerprint'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let now: String =
+        repo.data_value("SELECT value FROM impact_meta WHERE key = 'env_fingerprint'");
     assert!(!now.contains("pytest=="), "{now}");
 }
 
@@ -399,21 +384,7 @@ fn doctests_main_blocks_and_conftest_hooks_select_the_tests_they_break() {
     for (file, find, replace, breaks) in cases {
         repo.replace(file, find, replace);
         // Plain pytest says the test breaks ...
-        let python = venv_python().display().to_string();
-        let plain = std::process::Command::new(&python)
-            .current_dir(repo.path())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .args([
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--doctest-modules",
-                breaks,
-            ])
-            .output()
-            .unwrap();
+        let plain = repo.plain_pytest(&["--doctest-modules", breaks]);
         assert_eq!(
             plain.status.code(),
             Some(1),

@@ -355,13 +355,9 @@ fn failed_stale_and_always_run_tests_are_selected_beside_the_diff() {
     repo.pytest_cov(&[]);
     repo.impact().args(["import", ".coverage"]).ok();
     // What a recording of a failed run leaves behind (`impact run` writes outcomes).
-    let conn = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
-    conn.execute(
+    repo.data_execute(
         "UPDATE impact_test SET outcome = 'failed' WHERE nodeid = 'tests/test_cart.py::test_cart_limit'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    );
 
     // Stale data, the real way: a module changes and only some tests are
     // re-recorded; the others ran lines that no longer exist as recorded.

@@ -193,6 +193,31 @@ impl TestRepo {
         run_ok(&mut cmd)
     }
 
+    /// Runs plain pytest in the pinned venv (no impact, no coverage), quiet
+    /// and without a cache; whatever its exit code.
+    pub fn plain_pytest(&self, extra: &[&str]) -> Output {
+        python_command(self.path())
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    /// The data file `impact` keeps here, opened to read or edit it.
+    pub fn data(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path().join(".impact.db")).unwrap()
+    }
+
+    /// The one value a query over the data file gives.
+    pub fn data_value<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
+        self.data().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Runs a statement on the data file.
+    pub fn data_execute(&self, sql: &str) {
+        self.data().execute(sql, []).unwrap();
+    }
+
     /// Runs a Python snippet in the venv; returns its stdout.
     pub fn python(&self, code: &str) -> String {
         let out = run_ok(python_command(self.path()).args(["-c", code]));
