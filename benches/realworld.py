@@ -83,8 +83,15 @@ OPERATORS = [
 
 
 def run(cmd, cwd, env, timeout=3600):
+    """(completed process, seconds); a run past `timeout` is killed and
+    comes back with returncode None and what it printed by then."""
     t = time.monotonic()
-    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        def text(b):
+            return b.decode("utf-8", "replace") if isinstance(b, bytes) else (b or "")
+        p = subprocess.CompletedProcess(cmd, None, text(e.stdout), text(e.stderr))
     return p, time.monotonic() - t
 
 
@@ -278,7 +285,7 @@ def main():
         for i, m in enumerate(mutants):
             original = apply_mutant(checkout, m)
             try:
-                truth, _ = run(pytest, checkout, env)
+                truth, _ = run(pytest, checkout, env, timeout=max(120, 10 * base_s))
                 failing = outcome(truth.stdout)[0] - base_failing
                 sel, _ = run([args.impact, "--db", db, "select", "--format", "json"], checkout, env)
                 said = SELF_MS.search(sel.stderr)
@@ -300,12 +307,17 @@ def main():
                         os.remove(testmon_data + ".try" + suffix)
                     if os.path.exists(testmon_data + suffix):
                         shutil.copy(testmon_data + suffix, testmon_data + ".try" + suffix)
-                tmr, _ = run(pytest + ["--testmon"], checkout, dict(env, TESTMON_DATAFILE=testmon_data + ".try"))
+                # A mutant can make a run hang (seen: testmon on one of
+                # more-itertools' loops); past 10x the baseline it is killed.
+                limit = max(120, 10 * base_s)
+                tmr, _ = run(pytest + ["--testmon"], checkout, dict(env, TESTMON_DATAFILE=testmon_data + ".try"),
+                             timeout=limit)
                 tm_failing, tm_ran = outcome(tmr.stdout)
                 missed_tm = failing - tm_failing
             finally:
                 restore(checkout, m, original)
-            r = dict(m, failing=sorted(failing), impact_mode=j["mode"], impact_reasons=j.get("reasons", []), impact_selected=None if chosen is None else len(chosen),
+            r = dict(m, failing=sorted(failing), truth_timeout=truth.returncode is None,
+                     testmon_timeout=tmr.returncode is None, impact_mode=j["mode"], impact_reasons=j.get("reasons", []), impact_selected=None if chosen is None else len(chosen),
                      impact_fraction=frac, impact_missed=sorted(missed_impact),
                      impact_ms=int(said.group(1)) if said else None,
                      floor_fraction=tests_running(db, m["path"], m["line"]) / max(total, 1),
