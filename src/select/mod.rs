@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::git::{LineDiff, Repo};
 use crate::record::parse_rfc3339;
-use crate::store::Store;
+use crate::store::{Store, TestRow};
 
 pub use analyze::Effect;
 pub use resolve::scope_contains;
@@ -230,22 +230,13 @@ pub fn select(
     opts: &Options,
 ) -> Result<Selection> {
     let start = Instant::now();
+    let no_data = || Selection::full(vec![NO_DATA.into()], 0, vec![], start);
     let Some(store) = store else {
-        return Ok(Selection::full(
-            vec!["no data yet: record with `impact run`".into()],
-            0,
-            vec![],
-            start,
-        ));
+        return Ok(no_data());
     };
     let _snapshot = store.snapshot()?;
     let Some(last_run) = store.last_run()? else {
-        return Ok(Selection::full(
-            vec!["no data yet: record with `impact run`".into()],
-            0,
-            vec![],
-            start,
-        ));
+        return Ok(no_data());
     };
     crate::trace::step("last run read");
     // Git's listing scans the work tree: it runs on a thread of its own
@@ -261,24 +252,8 @@ pub fn select(
     let tests = store.tests()?;
     crate::trace::step("tests loaded");
     let total = tests.len();
-    if let Some(max_days) = config.max_age_days
-        && let Some(recorded) = parse_rfc3339(&last_run.started_at)
-    {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let age_days = (now - recorded) as f64 / 86_400.0;
-        if age_days > max_days {
-            return Ok(Selection::full(
-                vec![format!(
-                    "the data is {age_days:.1} days old, older than max_age_days = {max_days}"
-                )],
-                total,
-                vec![],
-                start,
-            ));
-        }
+    if let Some(reason) = too_old(config, &last_run.started_at) {
+        return Ok(Selection::full(vec![reason], total, vec![], start));
     }
     let baselines = store.baselines()?;
     let mut resolver = resolve::Resolver::new(repo, store, &opts.target, &tests)?;
@@ -304,14 +279,84 @@ pub fn select(
     }
 
     crate::trace::step("changes computed");
-    // Parsing dominates analysis: spread the changed files over the cores,
-    // while this thread gets the resolver ready. A changed Python module is
-    // looked up in the strings of test files (`python -m pkg.mod`): those
-    // are indexed meanwhile.
-    let module_changed = set.changes.iter().any(|c| {
+    let analysed = analyse(&set.changes, config, store, &mut resolver)?;
+    crate::trace::step("changes analysed");
+    let Sorted {
+        mut changed,
+        full_reasons,
+        effects,
+        data_files,
+        mut ignored,
+    } = sort_changes(&set.changes, analysed, config);
+    if !full_reasons.is_empty() {
+        return Ok(Selection::full(full_reasons, total, changed, start));
+    }
+
+    let mut selected = resolve_data_files(&mut resolver, data_files, &mut changed, &mut ignored)?;
+    resolve_effects(&mut resolver, effects, &mut selected)?;
+    crate::trace::step("effects resolved");
+    notes.extend(resolver.notes());
+    if !selected.is_empty() {
+        let imported = store.imported_tests()?;
+        if imported > 0 {
+            notes.push(format!(
+                "{} of the {} known tests {IMPORTED_NOTE}",
+                crate::output::thousands(imported as usize),
+                crate::output::thousands(total)
+            ));
+        }
+    }
+    if !resolver.full_run.is_empty() {
+        return Ok(Selection::full(
+            std::mem::take(&mut resolver.full_run),
+            total,
+            changed,
+            start,
+        ));
+    }
+    if let Some(reason) = resolver.overflow.take() {
+        return Ok(Selection::full(vec![reason], total, changed, start));
+    }
+
+    add_standing_reasons(&tests, config, &mut selected);
+    let new = selected
+        .keys()
+        .filter(|k| {
+            tests
+                .binary_search_by(|t| t.nodeid.as_str().cmp(k.as_str()))
+                .is_err()
+        })
+        .cloned()
+        .collect();
+    Ok(Selection {
+        mode: Mode::Selected,
+        reasons: notes,
+        tests: selected,
+        changed,
+        total,
+        new,
+        ignored,
+        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// The verdict without data.
+const NO_DATA: &str = "no data yet: record with `impact run`";
+
+/// The effects of each change. Parsing dominates analysis: the changed files
+/// are spread over the cores while this thread gets the resolver ready. A
+/// changed Python module is looked up in the strings of test files
+/// (`python -m pkg.mod`): those are indexed meanwhile.
+fn analyse(
+    changes: &[change::Change],
+    config: &Config,
+    store: &Store,
+    resolver: &mut resolve::Resolver,
+) -> Result<Vec<Analysed>> {
+    let module_changed = changes.iter().any(|c| {
         crate::python::facts::is_python(&c.path) && !crate::python::pytest::is_test_side(&c.path)
     });
-    let (analysed, prepared) = analyse_while(&set.changes, config, store.path(), || {
+    let (analysed, prepared) = analyse_while(changes, config, store.path(), || {
         let prepared = if module_changed {
             resolver.prepare_module_strings()
         } else {
@@ -321,17 +366,46 @@ pub fn select(
         prepared
     });
     prepared?;
-    let analysed = analysed?;
-    crate::trace::step("changes analysed");
+    analysed
+}
+
+/// `max_age_days`: a reason for a full run when the last run is older.
+fn too_old(config: &Config, started_at: &str) -> Option<String> {
+    let max_days = config.max_age_days?;
+    let recorded = parse_rfc3339(started_at)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let age_days = (now - recorded) as f64 / 86_400.0;
+    (age_days > max_days).then(|| {
+        format!("the data is {age_days:.1} days old, older than max_age_days = {max_days}")
+    })
+}
+
+/// The changed files sorted by the config's rules: what each is reported
+/// as, the full-run verdicts, and the effects left to resolve.
+struct Sorted {
+    changed: Vec<ChangedFile>,
+    full_reasons: Vec<String>,
+    /// Effects of Python files, resolved together.
+    effects: Vec<WithHits>,
+    /// Files that are not Python, resolved one by one to tell those that
+    /// select nothing: (index in `changed`, effects).
+    data_files: Vec<(usize, Vec<WithHits>)>,
+    ignored: Vec<String>,
+}
+
+/// Applies `ignore`, `full_run_files` and `max_changed_files` to the
+/// analysed changes.
+fn sort_changes(changes: &[change::Change], analysed: Vec<Analysed>, config: &Config) -> Sorted {
     let mut changed = Vec::new();
     let mut full_reasons = Vec::new();
     let mut effects: Vec<WithHits> = Vec::new();
-    // Files that are not Python, resolved one by one to tell those that
-    // select nothing: (index in `changed`, effects).
     let mut data_files: Vec<(usize, Vec<WithHits>)> = Vec::new();
     let mut ignored = Vec::new();
     let mut considered = 0;
-    for (change, found) in set.changes.iter().zip(analysed) {
+    for (change, found) in changes.iter().zip(analysed) {
         let lines = baseline_lines(change);
         let report = |effect: &str| ChangedFile {
             path: change.path.clone(),
@@ -380,14 +454,26 @@ pub fn select(
             ),
         );
     }
-    if !full_reasons.is_empty() {
-        return Ok(Selection::full(full_reasons, total, changed, start));
+    Sorted {
+        changed,
+        full_reasons,
+        effects,
+        data_files,
+        ignored,
     }
+}
 
+/// Resolves the changed files that are not Python, each on its own (names
+/// followed for one are not skipped for the next), and says of each what it
+/// selected or that it was ignored.
+fn resolve_data_files(
+    resolver: &mut resolve::Resolver,
+    data_files: Vec<(usize, Vec<WithHits>)>,
+    changed: &mut [ChangedFile],
+    ignored: &mut Vec<String>,
+) -> Result<BTreeMap<String, BTreeSet<Reason>>> {
     let mut selected: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
     for (index, found) in data_files {
-        // Resolved first and each on its own, so that names followed for one
-        // change are not skipped for the next.
         resolver.forget_followed_names();
         let full_before = resolver.full_run.len();
         let mut own: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
@@ -407,6 +493,15 @@ pub fn select(
             }
         }
     }
+    Ok(selected)
+}
+
+/// Resolves the Python files' effects together, until one makes it a full run.
+fn resolve_effects(
+    resolver: &mut resolve::Resolver,
+    effects: Vec<WithHits>,
+    selected: &mut BTreeMap<String, BTreeSet<Reason>>,
+) -> Result<()> {
     resolver.forget_followed_names();
     // IMPACT_TRACE=1 prints how long each effect takes (stderr).
     for (effect, hits) in effects {
@@ -415,34 +510,20 @@ pub fn select(
             break;
         }
         crate::trace::timed(format_args!("resolved {effect:?}"), || {
-            resolver.resolve_with(&effect, hits, &mut selected)
+            resolver.resolve_with(&effect, hits, selected)
         })?;
     }
-    crate::trace::step("effects resolved");
-    notes.extend(resolver.notes());
-    if !selected.is_empty() {
-        let imported = store.imported_tests()?;
-        if imported > 0 {
-            notes.push(format!(
-                "{} of the {} known tests {IMPORTED_NOTE}",
-                crate::output::thousands(imported as usize),
-                crate::output::thousands(total)
-            ));
-        }
-    }
-    if !resolver.full_run.is_empty() {
-        return Ok(Selection::full(
-            std::mem::take(&mut resolver.full_run),
-            total,
-            changed,
-            start,
-        ));
-    }
-    if let Some(reason) = resolver.overflow.take() {
-        return Ok(Selection::full(vec![reason], total, changed, start));
-    }
+    Ok(())
+}
 
-    for t in &tests {
+/// Tests selected whatever changed: those that failed or are stale, and
+/// the config's `always_run`.
+fn add_standing_reasons(
+    tests: &[TestRow],
+    config: &Config,
+    selected: &mut BTreeMap<String, BTreeSet<Reason>>,
+) {
+    for t in tests {
         if matches!(t.outcome.as_deref(), Some("failed" | "error")) {
             selected
                 .entry(t.nodeid.clone())
@@ -466,25 +547,6 @@ pub fn select(
             }
         }
     }
-    let new = selected
-        .keys()
-        .filter(|k| {
-            tests
-                .binary_search_by(|t| t.nodeid.as_str().cmp(k.as_str()))
-                .is_err()
-        })
-        .cloned()
-        .collect();
-    Ok(Selection {
-        mode: Mode::Selected,
-        reasons: notes,
-        tests: selected,
-        changed,
-        total,
-        new,
-        ignored,
-        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
-    })
 }
 
 /// What a changed file that is not Python means, once resolved.
