@@ -74,10 +74,108 @@ pub fn run(
     let interpreter = probe::probe(&command, repo.root(), &config.env_ignore)?;
 
     let mut store = Store::open_or_create(db)?;
+    let (selection, would_be) = decide(repo, config, &store, opts, &interpreter)?;
+    let recording = format!(
+        "recording with {} on Python {}",
+        interpreter.recorder.describe(),
+        interpreter.version
+    );
+    announce(&selection, opts.explain, &recording, out);
+    let tests = store.tests()?;
+    let part = opts
+        .shard
+        .map(|shard| (shard, crate::shard::part(&selection, &tests, shard)));
+    if let Some((shard, part)) = &part {
+        out.note(&shard_note(*shard, part, selection.mode));
+    }
+    if nothing_to_run(repo, &mut store, &selection, part.as_ref(), out)? {
+        return Ok(0);
+    }
+
+    let work = WorkDir::new()?;
+    let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
+    let selection_path = protocol::SelectionFile {
+        mode: match selection.mode {
+            Mode::Full => "full",
+            Mode::Selected => "selected",
+        },
+        // A shard keeps a known test when it is in its part (exact ids),
+        // and a test the data does not know when its file hashes to it.
+        tests: match &part {
+            Some((_, part)) => part.tests.iter().map(String::as_str).collect(),
+            None => selection.tests.keys().map(String::as_str).collect(),
+        },
+        known: &known,
+        shard: part.as_ref().map(|(shard, _)| (*shard).into()),
+    }
+    .write(&work.path)?;
+
+    let track_reads = match std::env::var(protocol::env::TRACK_READS) {
+        Ok(v) => v != "0",
+        Err(_) => config.track_reads,
+    };
+    let mut job = job_for(
+        repo,
+        &selection,
+        &command,
+        opts,
+        known,
+        &interpreter,
+        would_be,
+    )?;
+    // Saved before pytest starts: if merging fails, the results and this
+    // are all a later `impact merge-pending` needs.
+    job.save(&work.path)?;
+    let status = launch(
+        &command,
+        repo.root(),
+        &work.path,
+        &selection_path,
+        track_reads,
+        config.child_save_interval,
+    )
+    .env(protocol::env::RECORDER, interpreter.recorder.env_value())
+    .status()
+    .map_err(|source| Error::Launch {
+        command: command.join(" "),
+        source,
+    })?;
+    let code = status.code().unwrap_or(1);
+    job.exit_code = Some(code);
+    job.save(&work.path)?;
+    pending::finish_or_keep(work, db, |dir| finish(repo, &mut store, db, dir, &job, out))?;
+    Ok(code)
+}
+
+/// `shard 2/4: 12 of 48 selected tests (0.52 s of 2.10 s recorded)`.
+fn shard_note(shard: Shard, part: &crate::shard::Part, mode: Mode) -> String {
+    format!(
+        "shard {shard}: {} of {} {} ({:.2} s of {:.2} s recorded)",
+        thousands(part.tests.len()),
+        thousands(part.of),
+        if mode == Mode::Full {
+            "known tests, and the unknown tests whose file hashes here"
+        } else {
+            "selected tests"
+        },
+        part.seconds,
+        part.total_seconds,
+    )
+}
+
+/// The selection, made full by `--full`, `--observe` or a changed Python
+/// environment; with `--observe`, what it would have been.
+fn decide(
+    repo: &crate::git::Repo,
+    config: &Config,
+    store: &Store,
+    opts: &RunOptions,
+    interpreter: &Interpreter,
+) -> Result<(Selection, Option<WouldBe>)> {
     let recorded_env = store.meta(ENV_KEY)?;
     let mut selection = select::select(
         repo,
-        Some(&store),
+        Some(store),
         config,
         &Options {
             target: opts.target.clone(),
@@ -111,89 +209,65 @@ pub fn run(
             ),
         );
     }
-    let recording = format!(
-        "recording with {} on Python {}",
-        interpreter.recorder.describe(),
-        interpreter.version
-    );
-    announce(&selection, opts.explain, &recording, out);
-    let tests = store.tests()?;
-    let part = opts
-        .shard
-        .map(|shard| (shard, crate::shard::part(&selection, &tests, shard)));
-    if let Some((shard, part)) = &part {
-        out.note(&format!(
-            "shard {shard}: {} of {} {} ({:.2} s of {:.2} s recorded)",
-            thousands(part.tests.len()),
-            thousands(part.of),
-            if selection.mode == Mode::Full {
-                "known tests, and the unknown tests whose file hashes here"
-            } else {
-                "selected tests"
-            },
-            part.seconds,
-            part.total_seconds,
-        ));
-    }
+    Ok((selection, would_be))
+}
+
+/// Whether there is nothing to run: no test selected (every known test is
+/// marked skipped under these changes, so a full run can tell a miss), or
+/// none in this shard's part (it records nothing, so its data file stays as
+/// it was restored).
+fn nothing_to_run(
+    repo: &crate::git::Repo,
+    store: &mut Store,
+    selection: &Selection,
+    part: Option<&(Shard, crate::shard::Part)>,
+    out: &Output,
+) -> Result<bool> {
     if selection.mode == Mode::Selected && selection.tests.is_empty() {
         if !selection.changed.is_empty() {
-            // Every test was skipped under these changes: remember it, so a
-            // full run can tell a miss.
             let known = store.test_ids()?;
-            let note = skip_note(&selection, &now_rfc3339(), repo.head()?.as_deref());
+            let note = skip_note(selection, &now_rfc3339(), repo.head()?.as_deref());
             store.write(|w| w.mark_skipped(&known, &note))?;
         }
-        return Ok(0);
+        return Ok(true);
     }
-    if let Some((shard, part)) = &part
+    if let Some((shard, part)) = part
         && selection.mode == Mode::Selected
         && part.tests.is_empty()
     {
-        // The other shards run the selection; this one records nothing, so
-        // its data file stays as it was restored.
         out.note(&format!("shard {shard}: nothing to run"));
-        return Ok(0);
+        return Ok(true);
     }
+    Ok(false)
+}
 
-    let work = WorkDir::new()?;
-    let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
-    let selection_path = protocol::SelectionFile {
-        mode: match selection.mode {
-            Mode::Full => "full",
-            Mode::Selected => "selected",
-        },
-        // A shard keeps a known test when it is in its part (exact ids),
-        // and a test the data does not know when its file hashes to it.
-        tests: match &part {
-            Some((_, part)) => part.tests.iter().map(String::as_str).collect(),
-            None => selection.tests.keys().map(String::as_str).collect(),
-        },
-        known: &known,
-        shard: part.as_ref().map(|(shard, _)| (*shard).into()),
-    }
-    .write(&work.path)?;
-
+/// What the run saves before pytest starts (see `pending`).
+fn job_for(
+    repo: &crate::git::Repo,
+    selection: &Selection,
+    command: &[String],
+    opts: &RunOptions,
+    known: Vec<String>,
+    interpreter: &Interpreter,
+    would_be: Option<WouldBe>,
+) -> Result<pending::Job> {
     let started_at = now_rfc3339();
-    let track_reads = match std::env::var(protocol::env::TRACK_READS) {
-        Ok(v) => v != "0",
-        Err(_) => config.track_reads,
-    };
     let mut command_line = command.join(" ");
     if let Some(shard) = opts.shard {
         // Shards started in the same second are still different runs to
         // `impact combine`.
         command_line.push_str(&format!(" [shard {shard}]"));
     }
-    let mut job = pending::Job {
+    Ok(pending::Job {
         full: selection.mode == Mode::Full,
         command: command_line,
-        skip_note: skip_note(&selection, &started_at, repo.head()?.as_deref()),
+        skip_note: skip_note(selection, &started_at, repo.head()?.as_deref()),
         started_at,
         skip_candidates: match (selection.mode, opts.shard) {
             (Mode::Full, _) => None,
             // Tests other shards run were not skipped by the selection.
             (Mode::Selected, Some(_)) => Some(
-                crate::shard::unselected(&selection, &known)
+                crate::shard::unselected(selection, &known)
                     .into_iter()
                     .cloned()
                     .collect(),
@@ -204,29 +278,7 @@ pub fn run(
         fingerprint: interpreter.fingerprint.clone(),
         would_be,
         exit_code: None,
-    };
-    // Saved before pytest starts: if merging fails, the results and this
-    // are all a later `impact merge-pending` needs.
-    job.save(&work.path)?;
-    let status = launch(
-        &command,
-        repo.root(),
-        &work.path,
-        &selection_path,
-        track_reads,
-        config.child_save_interval,
-    )
-    .env(protocol::env::RECORDER, interpreter.recorder.env_value())
-    .status()
-    .map_err(|source| Error::Launch {
-        command: command.join(" "),
-        source,
-    })?;
-    let code = status.code().unwrap_or(1);
-    job.exit_code = Some(code);
-    job.save(&work.path)?;
-    pending::finish_or_keep(work, db, |dir| finish(repo, &mut store, db, dir, &job, out))?;
-    Ok(code)
+    })
 }
 
 /// After pytest: reads what the processes wrote and merges it into the data
