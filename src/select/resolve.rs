@@ -239,27 +239,7 @@ impl<'a> Resolver<'a> {
                 name,
                 header,
                 called,
-            } => {
-                let fid = self.file_id(path)?;
-                let ran_at_import = |lines: &[u32]| -> Result<bool> {
-                    Ok(match fid {
-                        Some(fid) => self
-                            .store
-                            .import_time_touches(fid, &numbits::encode(lines.iter().copied()))?,
-                        None => false,
-                    })
-                };
-                // An initialiser when the changed lines ran at import; when
-                // the module was imported outside tests (its definition ran
-                // then) and they did not, they are not one, whatever names
-                // it at module level (a registry, a dict of functions).
-                let initialiser = ran_at_import(lines)?
-                    || (*called && (header.is_empty() || !ran_at_import(header)?));
-                if initialiser {
-                    self.module(path, out)?;
-                    self.names(path, path, std::slice::from_ref(name), out)?;
-                }
-            }
+            } => self.import_time_lines(path, lines, name, header, *called, out)?,
             Effect::WholeFile { path } => {
                 if let Some(fid) = self.file_id(path)? {
                     for test in self.store.tests_in_file(fid)? {
@@ -290,184 +270,250 @@ impl<'a> Resolver<'a> {
                     add(out, id.to_string(), Reason::Scope { path: path.clone() });
                 }
             }
-            Effect::ModuleNamed { path } => {
-                let reason = Reason::Module { path: path.clone() };
-                let mut needles: Vec<String> = python::module_names_for_path(path)
-                    .into_iter()
-                    .filter(|m| m.contains('.'))
-                    .collect();
-                needles.push(path.clone());
-                for needle in needles {
-                    let hits = self.testside()?.find(&needle);
-                    self.apply_hits(hits, &reason, path, out)?;
-                }
-                // Importers of an unmeasured module.
-                let modules: BTreeSet<String> =
-                    python::module_names_for_path(path).into_iter().collect();
-                let files = self.testside()?.importers_of(&modules);
-                for f in files {
-                    self.whole_test_file(&f, reason.clone(), out);
-                }
-            }
+            Effect::ModuleNamed { path } => self.module_named(path, out)?,
             Effect::ModuleString { path, body_only } => {
-                // A body change matters to a test that names the module only
-                // if the test ran the lines where they were not measured: in
-                // a Python process inside another program it started (a
-                // shell, `env -i`), or in a child of a test whose children
-                // the data does not tell (`impact import`, or not known at
-                // all: coverage.py saw no line of it in process). `impact
-                // run` measures Python children, and a test whose Python
-                // child escaped measurement runs every time.
-                let only: Option<BTreeSet<String>> = if *body_only {
-                    let spawning = self.store.tests_maybe_spawning()?;
-                    if spawning.is_empty() {
-                        // Tests the data does not know run anyway.
-                        return Ok(());
-                    }
-                    Some(spawning)
-                } else {
-                    None
-                };
-                let reason = Reason::Module { path: path.clone() };
-                // The module itself, and the modules importing it
-                // (transitively) that a test-side string names.
-                let own = python::module_names_for_path(path);
-                let mut named: BTreeSet<(String, String)> = own
-                    .iter()
-                    .filter(|n| n.contains('.'))
-                    .map(|n| (path.clone(), n.clone()))
-                    .collect();
-                for (file, token) in self.quoted_modules()? {
-                    if file != *path && self.imports_transitively(&file, &own)? {
-                        named.insert((file, token));
-                    }
-                }
-                for (file, needle) in named {
-                    let hits = self.testside()?.find_quoted(&needle);
-                    if hits.is_empty() {
-                        continue;
-                    }
-                    // Names followed here may be needed again by other
-                    // effects, unfiltered.
-                    let done = self.names_done.clone();
-                    let mut found = Selected::new();
-                    self.apply_hits(hits, &reason, path, &mut found)?;
-                    self.names_done = done;
-                    // A test that names the module in a string most likely
-                    // runs it in a child process. Where that child was
-                    // measured, the test has lines of the module and the
-                    // line rules are exact; only the others are selected by
-                    // the mention.
-                    let measured = self.tests_in_file(&file)?;
-                    for (test, reasons) in found {
-                        let kept = match &only {
-                            None => true,
-                            Some(spawning) => {
-                                spawning.contains(&test) || {
-                                    let ids = &self.test_ids;
-                                    let known = self
-                                        .known_ids
-                                        .get_or_insert_with(|| ids.iter().copied().collect());
-                                    !known.contains(test.as_str())
-                                }
-                            }
-                        };
-                        if kept && !measured.contains(&test) {
-                            out.entry(test).or_default().extend(reasons);
-                        }
-                    }
-                }
+                self.module_string(path, *body_only, out)?
             }
-            Effect::FileNamed { path } => {
-                // The safety net beside recorded reads: a file read once per
-                // process (a cached loader, a module constant) is recorded
-                // for the first test only, so code naming it is followed too.
-                let name = path.rsplit('/').next().unwrap_or(path);
-                let reason = Reason::Named {
-                    path: path.clone(),
-                    name: name.to_string(),
-                };
-                if name.len() >= 5 {
-                    // Measured code that names the file: the statements naming it
-                    // changed in effect. Found tests get one reason naming the
-                    // file, not the (unchanged) lines that name it.
-                    let mut found = Selected::new();
-                    let sources = self.sources_naming(name)?;
-                    for (file, lines, bound) in sources {
-                        self.resolve(
-                            &Effect::Lines {
-                                path: file.clone(),
-                                lines,
-                            },
-                            &mut found,
-                        )?;
-                        self.names(&file, &file, &bound, &mut found)?;
-                    }
-                    let hits = self.testside()?.find_quoted(name);
-                    self.apply_hits(hits, &reason, path, &mut found)?;
-                    for test in found.into_keys() {
-                        add(out, test, reason.clone());
-                    }
-                }
-            }
-            Effect::Read { path } => {
-                for test in self.store.readers(path)? {
-                    add(
-                        out,
-                        test,
-                        Reason::Read {
-                            path: path.clone(),
-                            scope: None,
-                        },
-                    );
-                }
-                for scope in self.store.scope_readers(path)? {
-                    if scope.is_empty() {
-                        self.full_run.push(format!(
-                            "{path} changed and was read outside any test (while pytest \
-                             started, by a conftest.py it loads first, or by a plugin), so \
-                             any test may depend on it"
-                        ));
-                        continue;
-                    }
-                    // Read while collecting (a test module reading it at
-                    // import): which of its tests use what was read is
-                    // unknown, so all of them.
-                    let reason = Reason::Read {
-                        path: path.clone(),
-                        scope: Some(scope.clone()),
-                    };
-                    for t in &self.test_ids {
-                        if scope_contains(&scope, t) {
-                            add(out, t.to_string(), reason.clone());
-                        }
-                    }
-                }
-            }
+            Effect::FileNamed { path } => self.file_named(path, out)?,
+            Effect::Read { path } => self.read(path, out)?,
             Effect::Mapped {
                 path,
                 pattern,
                 selectors,
-            } => {
-                for selector in selectors {
-                    let reason = Reason::Mapped {
-                        path: path.clone(),
-                        pattern: pattern.clone(),
-                    };
-                    let known: Vec<String> = self
-                        .test_ids
-                        .iter()
-                        .filter(|t| selector.matches(t))
-                        .map(|t| t.to_string())
-                        .collect();
-                    if known.is_empty() {
-                        // Not in the data (yet): pass the selector to pytest as given.
-                        add(out, selector.as_str().to_string(), reason);
-                    } else {
-                        for t in known {
-                            add(out, t, reason.clone());
+            } => self.mapped(path, pattern, selectors, out)?,
+        }
+        Ok(())
+    }
+
+    /// A changed statement of a definition that may have run at import: an initialiser when the
+    /// data says so.
+    fn import_time_lines(
+        &mut self,
+        path: &str,
+        lines: &[u32],
+        name: &str,
+        header: &[u32],
+        called: bool,
+        out: &mut Selected,
+    ) -> Result<()> {
+        let fid = self.file_id(path)?;
+        let ran_at_import = |lines: &[u32]| -> Result<bool> {
+            Ok(match fid {
+                Some(fid) => self
+                    .store
+                    .import_time_touches(fid, &numbits::encode(lines.iter().copied()))?,
+                None => false,
+            })
+        };
+        // An initialiser when the changed lines ran at import; when
+        // the module was imported outside tests (its definition ran
+        // then) and they did not, they are not one, whatever names
+        // it at module level (a registry, a dict of functions).
+        let initialiser =
+            ran_at_import(lines)? || (called && (header.is_empty() || !ran_at_import(header)?));
+        if initialiser {
+            self.module(path, out)?;
+            self.names(path, path, &[name.to_string()], out)?;
+        }
+        Ok(())
+    }
+
+    /// A changed module that tests name by its dotted name or path (test-side mentions and
+    /// importers).
+    fn module_named(&mut self, path: &str, out: &mut Selected) -> Result<()> {
+        let reason = Reason::Module {
+            path: path.to_string(),
+        };
+        let mut needles: Vec<String> = python::module_names_for_path(path)
+            .into_iter()
+            .filter(|m| m.contains('.'))
+            .collect();
+        needles.push(path.to_string());
+        for needle in needles {
+            let hits = self.testside()?.find(&needle);
+            self.apply_hits(hits, &reason, path, out)?;
+        }
+        // Importers of an unmeasured module.
+        let modules: BTreeSet<String> = python::module_names_for_path(path).into_iter().collect();
+        let files = self.testside()?.importers_of(&modules);
+        for f in files {
+            self.whole_test_file(&f, reason.clone(), out);
+        }
+        Ok(())
+    }
+
+    /// A changed module that a test-side string names (`python -m pkg.mod`), for tests that may run
+    /// it where it was not measured.
+    fn module_string(&mut self, path: &str, body_only: bool, out: &mut Selected) -> Result<()> {
+        // A body change matters to a test that names the module only
+        // if the test ran the lines where they were not measured: in
+        // a Python process inside another program it started (a
+        // shell, `env -i`), or in a child of a test whose children
+        // the data does not tell (`impact import`, or not known at
+        // all: coverage.py saw no line of it in process). `impact
+        // run` measures Python children, and a test whose Python
+        // child escaped measurement runs every time.
+        let only: Option<BTreeSet<String>> = if body_only {
+            let spawning = self.store.tests_maybe_spawning()?;
+            if spawning.is_empty() {
+                // Tests the data does not know run anyway.
+                return Ok(());
+            }
+            Some(spawning)
+        } else {
+            None
+        };
+        let reason = Reason::Module {
+            path: path.to_string(),
+        };
+        // The module itself, and the modules importing it
+        // (transitively) that a test-side string names.
+        let own = python::module_names_for_path(path);
+        let mut named: BTreeSet<(String, String)> = own
+            .iter()
+            .filter(|n| n.contains('.'))
+            .map(|n| (path.to_string(), n.clone()))
+            .collect();
+        for (file, token) in self.quoted_modules()? {
+            if file != path && self.imports_transitively(&file, &own)? {
+                named.insert((file, token));
+            }
+        }
+        for (file, needle) in named {
+            let hits = self.testside()?.find_quoted(&needle);
+            if hits.is_empty() {
+                continue;
+            }
+            // Names followed here may be needed again by other
+            // effects, unfiltered.
+            let done = self.names_done.clone();
+            let mut found = Selected::new();
+            self.apply_hits(hits, &reason, path, &mut found)?;
+            self.names_done = done;
+            // A test that names the module in a string most likely
+            // runs it in a child process. Where that child was
+            // measured, the test has lines of the module and the
+            // line rules are exact; only the others are selected by
+            // the mention.
+            let measured = self.tests_in_file(&file)?;
+            for (test, reasons) in found {
+                let kept = match &only {
+                    None => true,
+                    Some(spawning) => {
+                        spawning.contains(&test) || {
+                            let ids = &self.test_ids;
+                            let known = self
+                                .known_ids
+                                .get_or_insert_with(|| ids.iter().copied().collect());
+                            !known.contains(test.as_str())
                         }
                     }
+                };
+                if kept && !measured.contains(&test) {
+                    out.entry(test).or_default().extend(reasons);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A changed file that code or test-side strings name.
+    fn file_named(&mut self, path: &str, out: &mut Selected) -> Result<()> {
+        // The safety net beside recorded reads: a file read once per
+        // process (a cached loader, a module constant) is recorded
+        // for the first test only, so code naming it is followed too.
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let reason = Reason::Named {
+            path: path.to_string(),
+            name: name.to_string(),
+        };
+        if name.len() >= 5 {
+            // Measured code that names the file: the statements naming it
+            // changed in effect. Found tests get one reason naming the
+            // file, not the (unchanged) lines that name it.
+            let mut found = Selected::new();
+            let sources = self.sources_naming(name)?;
+            for (file, lines, bound) in sources {
+                self.resolve(
+                    &Effect::Lines {
+                        path: file.clone(),
+                        lines,
+                    },
+                    &mut found,
+                )?;
+                self.names(&file, &file, &bound, &mut found)?;
+            }
+            let hits = self.testside()?.find_quoted(name);
+            self.apply_hits(hits, &reason, path, &mut found)?;
+            for test in found.into_keys() {
+                add(out, test, reason.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// A changed file tests (or their collectors) read.
+    fn read(&mut self, path: &str, out: &mut Selected) -> Result<()> {
+        for test in self.store.readers(path)? {
+            add(
+                out,
+                test,
+                Reason::Read {
+                    path: path.to_string(),
+                    scope: None,
+                },
+            );
+        }
+        for scope in self.store.scope_readers(path)? {
+            if scope.is_empty() {
+                self.full_run.push(format!(
+                    "{path} changed and was read outside any test (while pytest \
+                     started, by a conftest.py it loads first, or by a plugin), so \
+                     any test may depend on it"
+                ));
+                continue;
+            }
+            // Read while collecting (a test module reading it at
+            // import): which of its tests use what was read is
+            // unknown, so all of them.
+            let reason = Reason::Read {
+                path: path.to_string(),
+                scope: Some(scope.clone()),
+            };
+            for t in &self.test_ids {
+                if scope_contains(&scope, t) {
+                    add(out, t.to_string(), reason.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A changed file the config maps to test selectors.
+    fn mapped(
+        &mut self,
+        path: &str,
+        pattern: &str,
+        selectors: &[crate::config::Selector],
+        out: &mut Selected,
+    ) -> Result<()> {
+        for selector in selectors {
+            let reason = Reason::Mapped {
+                path: path.to_string(),
+                pattern: pattern.to_string(),
+            };
+            let known: Vec<String> = self
+                .test_ids
+                .iter()
+                .filter(|t| selector.matches(t))
+                .map(|t| t.to_string())
+                .collect();
+            if known.is_empty() {
+                // Not in the data (yet): pass the selector to pytest as given.
+                add(out, selector.as_str().to_string(), reason);
+            } else {
+                for t in known {
+                    add(out, t, reason.clone());
                 }
             }
         }
