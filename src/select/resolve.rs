@@ -59,6 +59,8 @@ pub struct Resolver<'a> {
     imported_names: BTreeMap<String, BTreeSet<String>>,
     /// See [`Resolver::quoted_modules`].
     quoted_modules: Option<Vec<(String, String)>>,
+    /// See [`Resolver::tests_maybe_spawning`].
+    spawning: Option<std::rc::Rc<BTreeSet<String>>>,
     /// Set when a change reaches more names than is worth following.
     pub overflow: Option<String>,
     /// Reasons for a full run found while resolving (a changed file read
@@ -138,6 +140,7 @@ impl<'a> Resolver<'a> {
             import_graph: None,
             imported_names: BTreeMap::new(),
             quoted_modules: None,
+            spawning: None,
             overflow: None,
             full_run: Vec::new(),
             notes: Vec::new(),
@@ -353,16 +356,9 @@ impl<'a> Resolver<'a> {
         // all: coverage.py saw no line of it in process). `impact
         // run` measures Python children, and a test whose Python
         // child escaped measurement runs every time.
-        let only: Option<BTreeSet<String>> = if body_only {
-            let spawning = self.store.tests_maybe_spawning()?;
-            if spawning.is_empty() {
-                // Tests the data does not know run anyway.
-                return Ok(());
-            }
-            Some(spawning)
-        } else {
-            None
-        };
+        // Which tests may spawn is read when a string names the module
+        // (most modules are named by none), once per call.
+        let mut only: Option<std::rc::Rc<BTreeSet<String>>> = None;
         let reason = Reason::Module {
             path: path.to_string(),
         };
@@ -383,6 +379,14 @@ impl<'a> Resolver<'a> {
             let hits = self.testside()?.find_quoted(&needle);
             if hits.is_empty() {
                 continue;
+            }
+            if body_only && only.is_none() {
+                let spawning = self.tests_maybe_spawning()?;
+                if spawning.is_empty() {
+                    // Tests the data does not know run anyway.
+                    return Ok(());
+                }
+                only = Some(spawning);
             }
             // Names followed here may be needed again by other
             // effects, unfiltered.
@@ -415,6 +419,14 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Tests whose children the data does not tell (read once per call).
+    fn tests_maybe_spawning(&mut self) -> Result<std::rc::Rc<BTreeSet<String>>> {
+        if self.spawning.is_none() {
+            self.spawning = Some(std::rc::Rc::new(self.store.tests_maybe_spawning()?));
+        }
+        Ok(self.spawning.clone().expect("just set"))
     }
 
     /// A changed file that code or test-side strings name.

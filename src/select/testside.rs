@@ -270,6 +270,7 @@ impl TestSide {
                 .collect();
         }
         let places = self.index().words.get(needle).cloned().unwrap_or_default();
+        self.parse_ahead(places.iter().map(|&(fi, _)| fi));
         let mut out = Vec::new();
         for &(fi, line) in &places {
             let Some((file, parsed)) = self.parsed_at(fi) else {
@@ -286,6 +287,52 @@ impl TestSide {
             out.extend(hits.into_iter().map(|h| (h, target.clone())));
         }
         out
+    }
+
+    /// Reads and parses the files among `fis` not parsed yet, spread over
+    /// the cores: a common name is mentioned in hundreds of test files.
+    fn parse_ahead(&mut self, fis: impl Iterator<Item = u32>) {
+        let mut todo: Vec<String> = Vec::new();
+        for fi in fis {
+            let file = &self.files[fi as usize];
+            if !self.parsed.contains_key(file) && todo.last() != Some(file) {
+                todo.push(file.clone());
+            }
+        }
+        todo.sort();
+        todo.dedup();
+        if todo.len() < 8 {
+            return;
+        }
+        for file in &todo {
+            self.load(file);
+        }
+        let work: Vec<(&String, &String)> = todo
+            .iter()
+            .filter_map(|f| match self.contents.get(f) {
+                Some(Some(text)) => Some((f, text)),
+                _ => None,
+            })
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let chunk = work.len().div_ceil(threads);
+        let parsed: Vec<(String, Parsed)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .chunks(chunk.max(1))
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(f, text)| ((*f).clone(), parse(f, text)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        self.parsed.extend(parsed);
     }
 
     /// The `fi`th file, read and parsed (once); `None` when it cannot be read.
