@@ -1,5 +1,7 @@
 //! Python source understanding for test-impact selection: the only module
-//! that parses Python. It owns turning a file's bytes into logical
+//! that parses or lexes Python (the syntax tree here and in `build.rs`; the
+//! lexers that need none, over test-file text and for comment stripping, in
+//! `tokens.rs`). It owns turning a file's bytes into logical
 //! statements (with the scope they run in, the names they bind and
 //! reference), definitions (functions/classes, decorators, pytest fixtures,
 //! caching), imports, pytest-collectable tests, and the mapping from file

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::git::LineDiff;
 use crate::python::facts::is_python;
 use crate::python::pytest::{carrier_names, is_conftest, is_test_file};
+use crate::python::tokens::strip_comments;
 use crate::python::{self, DefKind, Module, Scope, Statement, StmtKind};
 
 /// One consequence of a change, resolved into tests by `resolve`.
@@ -745,73 +746,6 @@ fn code_diff(old: &[u8], new: &[u8]) -> LineDiff {
         Some(hunks) => LineDiff::Text(hunks),
         None => crate::git::diff_lines(&old, &new),
     }
-}
-
-/// Python source with comments and trailing whitespace removed, line by line
-/// (line numbers are kept). Strings, including triple-quoted ones spanning
-/// lines, are left alone.
-pub fn strip_comments(src: &[u8]) -> Vec<u8> {
-    // Works on bytes: source may be any encoding, and every delimiter is ASCII.
-    const TRIPLE_DOUBLE: &[u8] = b"\"\"\"";
-    const TRIPLE_SINGLE: &[u8] = b"'''";
-    let mut out = Vec::with_capacity(src.len());
-    let mut quote: Option<&[u8]> = None; // the open string's delimiter
-    for line in src.split_inclusive(|&b| b == b'\n') {
-        let (body, eol): (&[u8], &[u8]) = match line.strip_suffix(b"\n") {
-            Some(b) => (b, b"\n"),
-            None => (line, b""),
-        };
-        let mut i = 0;
-        let mut cut = body.len();
-        while i < body.len() {
-            match quote {
-                Some(q) => {
-                    if body[i] == b'\\' {
-                        i += 2;
-                    } else if body[i..].starts_with(q) {
-                        i += q.len();
-                        quote = None;
-                    } else {
-                        i += 1;
-                    }
-                }
-                None => match body[i] {
-                    b'#' => {
-                        cut = i;
-                        break;
-                    }
-                    c @ (b'"' | b'\'') => {
-                        let triple = if c == b'"' {
-                            TRIPLE_DOUBLE
-                        } else {
-                            TRIPLE_SINGLE
-                        };
-                        if body[i..].starts_with(triple) {
-                            quote = Some(triple);
-                            i += 3;
-                        } else {
-                            quote = Some(if c == b'"' { b"\"" } else { b"'" });
-                            i += 1;
-                        }
-                    }
-                    _ => i += 1,
-                },
-            }
-        }
-        // A single-quoted string ends with its line, barring a backslash
-        // continuation.
-        if quote.is_some_and(|q| q.len() == 1) && !body.ends_with(b"\\") {
-            quote = None;
-        }
-        let kept = &body[..cut];
-        let end = kept
-            .iter()
-            .rposition(|b| !b.is_ascii_whitespace())
-            .map_or(0, |p| p + 1);
-        out.extend_from_slice(&kept[..end]);
-        out.extend_from_slice(eol);
-    }
-    out
 }
 
 /// A one-line summary of what a file's effects mean.

@@ -8,10 +8,10 @@
 
 use proptest::prelude::*;
 
-use super::analyze::{self, strip_comments};
+use super::analyze;
 use crate::change::{Change, Status};
 use crate::config::Config;
-use crate::python::tokens::{self, word_lines};
+use crate::python::tokens::{self, strip_comments, word_lines};
 use crate::python::{self, Outline};
 
 /// Pieces that stress the lexers: delimiters, prefixes, escapes, line
