@@ -248,64 +248,17 @@ pub fn compute(
         ..ChangeSet::default()
     };
 
-    // Whether a known file holds its baseline in the target, cheaply: by the
-    // blob id in a tree where possible, reading only the files git reports
-    // as dirty. Each entry moves to `unchanged` or stays a candidate.
-    let mut changed: BTreeMap<String, String> = BTreeMap::new();
-    for (p, blob) in baselines {
-        let same = match &git_target {
-            Target::Commit(_) => tree_ids.get(&p) == Some(&blob),
-            Target::WorkTree if !dirty.contains(&p) && tree_ids.contains_key(&p) => {
-                tree_ids.get(&p) == Some(&blob)
-            }
-            Target::WorkTree | Target::Index => {
-                entry_id(entry(&p)?).as_deref() == Some(blob.as_str())
-            }
-        };
-        if same {
-            set.unchanged.insert(p, blob);
-        } else {
-            changed.insert(p, blob);
-        }
-    }
+    let changed = split_by_blob(baselines, &git_target, &tree_ids, &dirty, &entry, &mut set)?;
     crate::trace::step("current blob ids");
     let known = |p: &str| changed.contains_key(p) || set.unchanged.contains_key(p);
     let mut changed_known: BTreeSet<String> = changed.keys().cloned().collect();
 
-    let mut renames: BTreeMap<String, String> = BTreeMap::new();
-    let mut added: BTreeMap<String, ChangeKind> = BTreeMap::new();
-    // Renames of files the data has no lines for: new path -> old path.
-    let mut unknown_renames: BTreeMap<String, String> = BTreeMap::new();
-    let mut touched: BTreeSet<String> = BTreeSet::new();
-    {
-        for pc in path_changes {
-            touched.insert(pc.path.clone());
-            if let Some(old) = &pc.old_path {
-                touched.insert(old.clone());
-            }
-            let known_new = known(&pc.path);
-            match (pc.kind, &pc.old_path) {
-                (ChangeKind::Renamed, Some(old)) if known(old) && !known_new => {
-                    renames.insert(pc.path.clone(), old.clone());
-                }
-                // A deleted data file matters to the tests that read it; a
-                // deleted unmeasured module is found through its importers.
-                (ChangeKind::Deleted, _)
-                    if !known_new && !crate::python::facts::is_python(&pc.path) =>
-                {
-                    added.insert(pc.path.clone(), pc.kind);
-                }
-                (ChangeKind::Deleted, _) => {}
-                _ if !known_new => {
-                    added.insert(pc.path.clone(), pc.kind);
-                    if let (ChangeKind::Renamed, Some(old)) = (pc.kind, &pc.old_path) {
-                        unknown_renames.insert(pc.path.clone(), old.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
+    let Touched {
+        mut renames,
+        mut added,
+        unknown_renames,
+        touched,
+    } = touched_paths(path_changes, known);
     if since_base.is_some() {
         changed_known.retain(|p| touched.contains(p));
         renames.retain(|new, _| touched.contains(new));
@@ -385,6 +338,90 @@ pub fn compute(
     }
     set.changes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(set)
+}
+
+/// Whether each known file holds its baseline in the target, cheaply: by
+/// the blob id in a tree where possible, reading only the files git reports
+/// as dirty. Each moves to `set.unchanged` or is returned as a candidate.
+fn split_by_blob(
+    baselines: BTreeMap<String, String>,
+    git_target: &Target,
+    tree_ids: &std::collections::HashMap<String, String>,
+    dirty: &BTreeSet<String>,
+    entry: &dyn Fn(&str) -> Result<Option<Entry>>,
+    set: &mut ChangeSet,
+) -> Result<BTreeMap<String, String>> {
+    let mut changed: BTreeMap<String, String> = BTreeMap::new();
+    for (p, blob) in baselines {
+        let same = match git_target {
+            Target::Commit(_) => tree_ids.get(&p) == Some(&blob),
+            Target::WorkTree if !dirty.contains(&p) && tree_ids.contains_key(&p) => {
+                tree_ids.get(&p) == Some(&blob)
+            }
+            Target::WorkTree | Target::Index => {
+                entry_id(entry(&p)?).as_deref() == Some(blob.as_str())
+            }
+        };
+        if same {
+            set.unchanged.insert(p, blob);
+        } else {
+            changed.insert(p, blob);
+        }
+    }
+    Ok(changed)
+}
+
+/// What git's listing says of the paths, against what the data knows.
+struct Touched {
+    /// Renames of known files to paths the data does not know: new -> old.
+    renames: BTreeMap<String, String>,
+    /// Paths the data has no lines for, with how they changed.
+    added: BTreeMap<String, ChangeKind>,
+    /// Renames of files the data has no lines for: new path -> old path.
+    unknown_renames: BTreeMap<String, String>,
+    /// Every path the listing reports, old and new.
+    touched: BTreeSet<String>,
+}
+
+fn touched_paths(path_changes: Vec<git::PathChange>, known: impl Fn(&str) -> bool) -> Touched {
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    let mut added: BTreeMap<String, ChangeKind> = BTreeMap::new();
+    // Renames of files the data has no lines for: new path -> old path.
+    let mut unknown_renames: BTreeMap<String, String> = BTreeMap::new();
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    for pc in path_changes {
+        touched.insert(pc.path.clone());
+        if let Some(old) = &pc.old_path {
+            touched.insert(old.clone());
+        }
+        let known_new = known(&pc.path);
+        match (pc.kind, &pc.old_path) {
+            (ChangeKind::Renamed, Some(old)) if known(old) && !known_new => {
+                renames.insert(pc.path.clone(), old.clone());
+            }
+            // A deleted data file matters to the tests that read it; a
+            // deleted unmeasured module is found through its importers.
+            (ChangeKind::Deleted, _)
+                if !known_new && !crate::python::facts::is_python(&pc.path) =>
+            {
+                added.insert(pc.path.clone(), pc.kind);
+            }
+            (ChangeKind::Deleted, _) => {}
+            _ if !known_new => {
+                added.insert(pc.path.clone(), pc.kind);
+                if let (ChangeKind::Renamed, Some(old)) = (pc.kind, &pc.old_path) {
+                    unknown_renames.insert(pc.path.clone(), old.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    Touched {
+        renames,
+        added,
+        unknown_renames,
+        touched,
+    }
 }
 
 fn make_change(
