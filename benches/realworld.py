@@ -189,6 +189,27 @@ def make_mutants(checkout, lines, count, seed):
 SELF_MS = re.compile(r"in (\d+) ms")
 
 
+def summarize(results, total, base_failing, base_s, rec_s, recorded, tm_s):
+    """The per-project figures over the mutants measured so far."""
+    killed = [r for r in results if r["failing"]]
+    n = max(len(results), 1)
+    summary = {
+        "tests": total, "baseline_failing": len(base_failing), "plain_s": round(base_s, 2),
+        "impact_record_s": round(rec_s, 2), "recorded": recorded, "testmon_record_s": round(tm_s, 2),
+        "mutants": len(results), "killed": len(killed),
+        "impact_safe": sum(1 for r in killed if not r["impact_missed"]),
+        "impact_missed_tests": sum(len(r["impact_missed"]) for r in killed),
+        "impact_mean_fraction": sum(r["impact_fraction"] for r in results) / n,
+        "impact_full_runs": sum(1 for r in results if r["impact_mode"] == "full"),
+        "testmon_safe": sum(1 for r in killed if not r["testmon_missed"]),
+        "testmon_missed_tests": sum(len(r["testmon_missed"]) for r in killed),
+        "testmon_mean_fraction": sum(r["testmon_fraction"] for r in results) / n,
+        "floor_mean_fraction": sum(r["floor_fraction"] for r in results) / n,
+        "impact_select_ms_median": statistics.median(ms) if (ms := [r["impact_ms"] for r in results if r["impact_ms"] is not None]) else None,
+    }
+    return summary
+
+
 def venv_dir(out, python, project):
     """Where the venv for this Python and the project's pytest lives."""
     pin = PYTEST.get(project, DEFAULT_PYTEST).split("==")[1]
@@ -323,27 +344,18 @@ def main():
                      floor_fraction=tests_running(db, m["path"], m["line"]) / max(total, 1),
                      testmon_ran=tm_ran, testmon_fraction=tm_ran / max(total, 1), testmon_missed=sorted(missed_tm))
             results.append(r)
+            # Saved after every mutant: a long project's run can be stopped
+            # and still reports what it measured ("complete": false).
+            report[name] = {"summary": summarize(results, total, base_failing, base_s, rec_s, recorded, tm_s),
+                            "mutants": results, "complete": False}
+            with open(report_path, "w") as fh:
+                json.dump(report, fh, indent=1)
             sys.stderr.write("%s %d/%d %s:%d failing=%d impact=%.3f%s testmon=%.3f%s\n" % (
                 name, i + 1, len(mutants), m["path"], m["line"], len(failing), frac,
                 " MISSED %d" % len(missed_impact) if missed_impact else "",
                 tm_ran / max(total, 1), " MISSED %d" % len(missed_tm) if missed_tm else ""))
-        killed = [r for r in results if r["failing"]]
-        n = max(len(results), 1)
-        summary = {
-            "tests": total, "baseline_failing": len(base_failing), "plain_s": round(base_s, 2),
-            "impact_record_s": round(rec_s, 2), "recorded": recorded, "testmon_record_s": round(tm_s, 2),
-            "mutants": len(results), "killed": len(killed),
-            "impact_safe": sum(1 for r in killed if not r["impact_missed"]),
-            "impact_missed_tests": sum(len(r["impact_missed"]) for r in killed),
-            "impact_mean_fraction": sum(r["impact_fraction"] for r in results) / n,
-            "impact_full_runs": sum(1 for r in results if r["impact_mode"] == "full"),
-            "testmon_safe": sum(1 for r in killed if not r["testmon_missed"]),
-            "testmon_missed_tests": sum(len(r["testmon_missed"]) for r in killed),
-            "testmon_mean_fraction": sum(r["testmon_fraction"] for r in results) / n,
-            "floor_mean_fraction": sum(r["floor_fraction"] for r in results) / n,
-            "impact_select_ms_median": statistics.median(ms) if (ms := [r["impact_ms"] for r in results if r["impact_ms"] is not None]) else None,
-        }
-        report[name] = {"summary": summary, "mutants": results}
+        summary = summarize(results, total, base_failing, base_s, rec_s, recorded, tm_s)
+        report[name] = {"summary": summary, "mutants": results, "complete": True}
         with open(report_path, "w") as fh:
             json.dump(report, fh, indent=1)
         rows.append((name, summary))
