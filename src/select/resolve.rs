@@ -656,6 +656,11 @@ impl<'a> Resolver<'a> {
                 for (test, _) in self.store.tests_intersecting(fid, &bits)? {
                     add(out, test, reason.clone());
                 }
+                // A name read all over the project: stop as soon as the
+                // verdict is a full run, not after its last reference.
+                if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
+                    return Ok(());
+                }
                 // Import-time code naming it binds new names from it.
                 for n in self.bound_from(&path, &name, &bits)? {
                     queue.push_back((n, path.clone()));
