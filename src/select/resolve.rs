@@ -815,17 +815,22 @@ impl<'a> Resolver<'a> {
 
     /// The parsed baseline of a measured file.
     fn baseline_module(&mut self, path: &str) -> Result<Option<(Vec<u8>, python::Module)>> {
+        let Some(content) = self.baseline_source(path)? else {
+            return Ok(None);
+        };
+        let m = python::parse(&content);
+        Ok(Some((content, m)))
+    }
+
+    /// A measured file's recorded content.
+    fn baseline_source(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
         if self.baselines.is_none() {
             self.baselines = Some(self.store.baselines()?);
         }
         let Some(blob) = self.baselines.as_ref().and_then(|b| b.get(path)).cloned() else {
             return Ok(None);
         };
-        let Some(content) = self.store.source(&blob)? else {
-            return Ok(None);
-        };
-        let m = python::parse(&content);
-        Ok(Some((content, m)))
+        Ok(self.store.source(&blob)?)
     }
 
     /// Measured files whose baseline names `needle`: the lines of the
@@ -845,10 +850,16 @@ impl<'a> Resolver<'a> {
             if !is_python(&path) {
                 continue;
             }
-            let Some((content, m)) = self.baseline_module(&path)? else {
+            let Some(content) = self.baseline_source(&path)? else {
                 continue;
             };
             let text = String::from_utf8_lossy(&content);
+            // Only a file that holds the name is worth parsing (word_lines
+            // finds nothing elsewhere): most hold none of a file's name.
+            if !text.contains(needle) {
+                continue;
+            }
+            let m = python::parse(&content);
             let mut lines = BTreeSet::new();
             let mut bound = BTreeSet::new();
             for l in crate::python::tokens::word_lines(&text, needle) {
