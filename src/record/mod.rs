@@ -126,6 +126,10 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             ..Default::default()
         };
         let recorded: BTreeSet<&str> = rec.tests.keys().map(String::as_str).collect();
+        // A run that selected tests imports only what their files import:
+        // what it saw at import adds to the data (remapped when the file
+        // changed). A full run, or an import of coverage.py data, replaces it.
+        let full = rec.kind != "run";
         let mut file_ids = BTreeMap::new();
         let mut stale = BTreeSet::new();
         for (path, content) in &rec.sources {
@@ -143,7 +147,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
                         &|n| map.as_ref().and_then(|m| m.old_to_new(n)),
                         &|ctx| {
                             recorded.contains(ctx)
-                                || (ctx.is_empty() && rec.import_time.contains_key(path))
+                                || (ctx.is_empty() && full && rec.import_time.contains_key(path))
                         },
                     )?;
                     stale.extend(lost.into_iter().filter(|c| !c.is_empty()));
@@ -220,7 +224,7 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
         }
         for (path, bits) in &rec.import_time {
             if let Some(&id) = file_ids.get(path.as_str()) {
-                w.replace_import_time(id, bits)?;
+                w.set_import_time(id, bits, !full)?;
             }
         }
         let stale: Vec<String> = stale

@@ -356,7 +356,7 @@ impl Writer<'_> {
             (true, None, None) => return Ok(()),
         };
         drop(err);
-        self.replace_import_time(file_id, &bits)
+        self.set_import_time(file_id, &bits, false)
     }
 
     /// Copies the recordings of the tests in the `take` list from the input:

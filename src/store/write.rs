@@ -189,10 +189,33 @@ impl<'conn> Writer<'conn> {
         Ok(())
     }
 
-    /// Replaces the import-time lines (the empty context) of a file.
-    pub fn replace_import_time(&mut self, file_id: i64, bits: &[u8]) -> Result<(), StoreError> {
+    /// Sets the import-time lines (the empty context) of a file; with
+    /// `union`, adds them to those recorded before (a run that imported
+    /// fewer modules than the last one did not see all of them).
+    pub fn set_import_time(
+        &mut self,
+        file_id: i64,
+        bits: &[u8],
+        union: bool,
+    ) -> Result<(), StoreError> {
         let context_id = self.context_id("")?;
         let err = self.err("write");
+        let bits = if union {
+            let old: Option<Vec<u8>> = self
+                .tx
+                .query_row(
+                    "SELECT numbits FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
+                    params![file_id, context_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(&err)?;
+            old.map(|o| numbits::union(&o, bits))
+                .unwrap_or_else(|| bits.to_vec())
+        } else {
+            bits.to_vec()
+        };
+        let bits = bits.as_slice();
         self.tx
             .execute(
                 "DELETE FROM line_bits WHERE file_id = ?1 AND context_id = ?2",

@@ -108,7 +108,7 @@ fn recorded_realworld() -> TestRepo {
     let repo = TestRepo::with_fixture("realworld");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("21 passed"), "{run:#?}");
+    assert!(run.stdout.contains("23 passed"), "{run:#?}");
     repo
 }
 
@@ -237,6 +237,43 @@ fn code_run_once_for_many_tests_selects_all_of_them() {
             "tests/test_rates.py::test_standard",
             "tests/test_rates.py::test_zero",
         ],
+    );
+}
+
+/// A run that selected some tests imports only what their files import: what
+/// it saw at import adds to the recorded import-time lines instead of
+/// replacing them. Here the run of tests/test_markup.py imports lib/markup.py
+/// but not lib/page.py, whose import calls `markup.tag`; a later change to
+/// `tag` must still select test_page's test, which uses the header built then.
+#[test]
+fn a_partial_run_keeps_what_other_modules_ran_at_import() {
+    let mut repo = recorded_realworld();
+    repo.replace(
+        "tests/test_markup.py",
+        "assert markup.close(\"b\") == \"</b>\"",
+        "assert markup.close(\"i\") == \"</i>\"",
+    );
+    repo.commit_all("another tag in test_markup");
+    let run = impact_run_command(&repo, &[], &[]).run();
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout.contains("1 passed") && run.stderr.contains("1 of 23 tests"),
+        "only test_markup's test runs: {run:#?}"
+    );
+    repo.replace(
+        "lib/markup.py",
+        "return \"<\" + name",
+        "return \"[\" + name",
+    );
+    let got = selected(&repo);
+    assert_eq!(
+        failing(&repo),
+        ["tests/test_page.py::test_header"],
+        "the header built at import breaks"
+    );
+    assert!(
+        got.contains(&"tests/test_page.py::test_header".to_string()),
+        "selected: {got:?}"
     );
 }
 
