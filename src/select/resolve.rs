@@ -32,6 +32,9 @@ pub struct Resolver<'a> {
     tokens: Option<BTreeMap<String, String>>,
     file_ids: BTreeMap<String, Option<i64>>,
     baselines: Option<BTreeMap<String, String>>,
+    /// The measured Python files' baselines as text, read once for
+    /// [`Resolver::sources_naming`].
+    python_texts: Option<std::rc::Rc<Vec<(String, String)>>>,
     testside: Option<TestSide>,
     /// Names already followed, with the file that binds them.
     names_done: BTreeSet<(String, String)>,
@@ -107,6 +110,7 @@ impl<'a> Resolver<'a> {
             tokens: None,
             file_ids: BTreeMap::new(),
             baselines: None,
+            python_texts: None,
             testside: None,
             names_done: BTreeSet::new(),
             distinct_names: BTreeSet::new(),
@@ -376,17 +380,18 @@ impl<'a> Resolver<'a> {
             }
         }
         for (file, needle) in named {
-            let hits = self.testside()?.find_quoted(&needle);
-            if hits.is_empty() {
-                continue;
-            }
-            if body_only && only.is_none() {
+            // Before the files holding the string are parsed.
+            if body_only && only.is_none() && self.testside()?.quotes(&needle) {
                 let spawning = self.tests_maybe_spawning()?;
                 if spawning.is_empty() {
                     // Tests the data does not know run anyway.
                     return Ok(());
                 }
                 only = Some(spawning);
+            }
+            let hits = self.testside()?.find_quoted(&needle);
+            if hits.is_empty() {
+                continue;
             }
             // Names followed here may be needed again by other
             // effects, unfiltered.
@@ -837,32 +842,17 @@ impl<'a> Resolver<'a> {
     /// statements naming it, and the names those statements bind or carry
     /// (module-level bindings; cached functions and fixtures around them).
     fn sources_naming(&mut self, needle: &str) -> Result<Vec<Naming>> {
-        if self.baselines.is_none() {
-            self.baselines = Some(self.store.baselines()?);
-        }
-        let paths: Vec<String> = self
-            .baselines
-            .as_ref()
-            .map(|b| b.keys().cloned().collect())
-            .unwrap_or_default();
         let mut out = Vec::new();
-        for path in paths {
-            if !is_python(&path) {
-                continue;
-            }
-            let Some(content) = self.baseline_source(&path)? else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&content);
+        for (path, text) in self.python_texts()?.iter() {
             // Only a file that holds the name is worth parsing (word_lines
             // finds nothing elsewhere): most hold none of a file's name.
             if !text.contains(needle) {
                 continue;
             }
-            let m = python::parse(&content);
+            let m = python::parse(text.as_bytes());
             let mut lines = BTreeSet::new();
             let mut bound = BTreeSet::new();
-            for l in crate::python::tokens::word_lines(&text, needle) {
+            for l in crate::python::tokens::word_lines(text, needle) {
                 let Some(st) = m.statement_at(l) else {
                     continue;
                 };
@@ -876,13 +866,41 @@ impl<'a> Resolver<'a> {
             }
             if !lines.is_empty() {
                 out.push((
-                    path,
+                    path.clone(),
                     lines.into_iter().collect(),
                     bound.into_iter().collect(),
                 ));
             }
         }
         Ok(out)
+    }
+
+    /// See [`Resolver::python_texts`]: read on the first file name looked for.
+    fn python_texts(&mut self) -> Result<std::rc::Rc<Vec<(String, String)>>> {
+        if let Some(done) = &self.python_texts {
+            return Ok(done.clone());
+        }
+        if self.baselines.is_none() {
+            self.baselines = Some(self.store.baselines()?);
+        }
+        let paths: Vec<String> = self
+            .baselines
+            .as_ref()
+            .map(|b| b.keys().filter(|p| is_python(p)).cloned().collect())
+            .unwrap_or_default();
+        let mut texts = Vec::with_capacity(paths.len());
+        for path in paths {
+            if let Some(content) = self.baseline_source(&path)? {
+                let text = match String::from_utf8(content) {
+                    Ok(text) => text,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                };
+                texts.push((path, text));
+            }
+        }
+        let texts = std::rc::Rc::new(texts);
+        self.python_texts = Some(texts.clone());
+        Ok(texts)
     }
 
     /// `path` and every measured file that imports it, transitively.

@@ -361,6 +361,15 @@ impl TestSide {
         self.classify_places(&places)
     }
 
+    /// Whether any test-side string holds `needle` on a line (before
+    /// [`TestSide::find_quoted`] parses the files it is in).
+    pub fn quotes(&mut self, needle: &str) -> bool {
+        self.build_quoted();
+        self.quoted_index
+            .as_ref()
+            .is_some_and(|i| i.quoted.get(needle).is_some_and(|p| !p.is_empty()))
+    }
+
     fn build_quoted(&mut self) {
         if self.quoted_index.is_none() {
             self.quoted_index = Some(Index::build(
