@@ -295,7 +295,7 @@ impl TestSide {
         let mut todo: Vec<String> = Vec::new();
         for fi in fis {
             let file = &self.files[fi as usize];
-            if !self.parsed.contains_key(file) && todo.last() != Some(file) {
+            if !self.parsed.contains_key(file) {
                 todo.push(file.clone());
             }
         }

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Times `impact select` on the mutants the real-world benchmark recorded.
+
+For each mutant of PROJECT in OUT/report.json (written by benches/realworld.py,
+whose checkout OUT/PROJECT holds the recorded .impact.db), the mutant is
+applied, `impact select --format json` is timed (wall, median of --repeat
+runs) with each binary given, and the line is restored. Prints, per binary,
+the median and maximum over the mutants and every mutant's time (ms).
+
+    python3 benches/mutant_latency.py --project pyparsing OLD_IMPACT NEW_IMPACT
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench-real"))
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("binaries", nargs="+")
+    args = ap.parse_args()
+    mutants = json.load(open(os.path.join(args.out, "report.json")))[args.project]["mutants"]
+    checkout = os.path.join(args.out, args.project)
+    for binary in args.binaries:
+        binary = os.path.abspath(binary)
+        times = []
+        for m in mutants:
+            path = os.path.join(checkout, m["path"])
+            with open(path, encoding="utf-8") as fh:
+                lines = fh.read().split("\n")
+            original = lines[m["line"] - 1]
+            if original != m["old"]:
+                raise SystemExit("%s:%d is not the recorded line; is the checkout clean?" % (m["path"], m["line"]))
+            lines[m["line"] - 1] = m["new"]
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(lines))
+            try:
+                runs = []
+                for _ in range(args.repeat):
+                    start = time.perf_counter()
+                    subprocess.run([binary, "select", "--format", "json"], cwd=checkout, capture_output=True)
+                    runs.append((time.perf_counter() - start) * 1000)
+                times.append(round(statistics.median(runs), 1))
+            finally:
+                lines[m["line"] - 1] = original
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write("\n".join(lines))
+        print("%s: median %.1f ms, max %.1f ms, per mutant %s" % (binary, statistics.median(times), max(times), times))
+
+
+if __name__ == "__main__":
+    main()
