@@ -15,6 +15,7 @@
 mod analyze;
 #[cfg(test)]
 mod fuzz;
+mod imports;
 mod resolve;
 mod testside;
 

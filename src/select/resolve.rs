@@ -14,6 +14,7 @@ use crate::store::{Store, TestRow};
 
 use super::Reason;
 use super::analyze::Effect;
+use super::imports::Imports;
 use super::testside::{Hit, TestSide};
 use crate::python::pytest::{carrier_names, is_test_side};
 
@@ -44,7 +45,8 @@ pub struct Resolver<'a> {
     module_files: Option<BTreeMap<String, Vec<String>>>,
     /// Per name, the files that define it themselves.
     defining: BTreeMap<String, BTreeSet<String>>,
-    imports: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// The recorded imports and the walks made over them.
+    imports: Imports,
     /// Per measured file: name -> names carried from it, with the lines
     /// that carry them (see `binding_index`).
     bindings: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<u32>>>>,
@@ -52,14 +54,6 @@ pub struct Resolver<'a> {
     by_file: BTreeMap<&'a str, Vec<&'a str>>,
     /// Tests that ran any line of a file, by file.
     measured: BTreeMap<String, BTreeSet<String>>,
-    /// Importer closures already computed, by file.
-    closures: BTreeMap<String, BTreeSet<String>>,
-    /// Module names of files, by file.
-    module_names: BTreeMap<String, Vec<String>>,
-    /// The recorded imports, forward.
-    import_graph: Option<std::rc::Rc<ImportGraph>>,
-    /// Module names each file imports, transitively.
-    imported_names: BTreeMap<String, BTreeSet<String>>,
     /// See [`Resolver::quoted_modules`].
     quoted_modules: Option<Vec<(String, String)>>,
     /// See [`Resolver::tests_maybe_spawning`].
@@ -70,14 +64,6 @@ pub struct Resolver<'a> {
     /// outside any test).
     pub full_run: Vec<String>,
     notes: Vec<String>,
-}
-
-/// The recorded imports: which modules each measured file imports, and
-/// which importing files a module name can mean.
-#[derive(Default)]
-struct ImportGraph {
-    imports_of: BTreeMap<String, Vec<String>>,
-    files_named: BTreeMap<String, Vec<String>>,
 }
 
 /// Following more names than this means the change reaches nearly everything:
@@ -116,7 +102,7 @@ impl<'a> Resolver<'a> {
             distinct_names: BTreeSet::new(),
             module_files: None,
             defining: BTreeMap::new(),
-            imports: None,
+            imports: Imports::default(),
             bindings: BTreeMap::new(),
             by_file: {
                 // Sorted ids come file by file: one map entry per file.
@@ -139,10 +125,6 @@ impl<'a> Resolver<'a> {
                 m
             },
             measured: BTreeMap::new(),
-            closures: BTreeMap::new(),
-            module_names: BTreeMap::new(),
-            import_graph: None,
-            imported_names: BTreeMap::new(),
             quoted_modules: None,
             spawning: None,
             overflow: None,
@@ -375,7 +357,7 @@ impl<'a> Resolver<'a> {
             .map(|n| (path.to_string(), n.clone()))
             .collect();
         for (file, token) in self.quoted_modules()? {
-            if file != path && self.imports_transitively(&file, &own)? {
+            if file != path && self.imports.imports_transitively(self.store, &file, &own)? {
                 named.insert((file, token));
             }
         }
@@ -716,10 +698,7 @@ impl<'a> Resolver<'a> {
         let Some((module, last)) = target.rsplit_once('.') else {
             return Ok(false);
         };
-        let own = self
-            .module_names
-            .entry(binder.to_string())
-            .or_insert_with(|| python::module_names_for_path(binder));
+        let own = self.imports.module_names(binder);
         if last != name || own.iter().any(|m| m == module) {
             return Ok(false);
         }
@@ -903,45 +882,6 @@ impl<'a> Resolver<'a> {
         Ok(texts)
     }
 
-    /// `path` and every measured file that imports it, transitively.
-    fn importer_closure(&mut self, path: &str) -> Result<BTreeSet<String>> {
-        if self.imports.is_none() {
-            let mut by_module: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for (file, module) in self.store.imports()? {
-                by_module.entry(module).or_default().insert(file);
-            }
-            self.imports = Some(by_module);
-        }
-        if let Some(done) = self.closures.get(path) {
-            return Ok(done.clone());
-        }
-        let by_module = self.imports.as_ref().expect("just set");
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut queue = VecDeque::from([path.to_string()]);
-        while let Some(file) = queue.pop_front() {
-            if seen.contains(&file) {
-                continue;
-            }
-            // A file already closed over brings its whole closure at once.
-            if let Some(done) = self.closures.get(&file) {
-                seen.extend(done.iter().cloned());
-                continue;
-            }
-            let names = self
-                .module_names
-                .entry(file.clone())
-                .or_insert_with(|| python::module_names_for_path(&file));
-            for name in names.iter() {
-                if let Some(importers) = by_module.get(name) {
-                    queue.extend(importers.iter().filter(|f| !seen.contains(*f)).cloned());
-                }
-            }
-            seen.insert(file);
-        }
-        self.closures.insert(path.to_string(), seen.clone());
-        Ok(seen)
-    }
-
     /// Builds what [`Effect::ModuleString`] looks up (the string tokens of
     /// test-side files, the import graph) ahead of the first one.
     pub fn prepare_module_strings(&mut self) -> Result<()> {
@@ -960,67 +900,15 @@ impl<'a> Resolver<'a> {
             self.quoted_modules = Some(out.clone());
             return Ok(out);
         }
-        let graph = self.import_graph()?;
-        for token in tokens {
-            for file in graph.files_named.get(&token).into_iter().flatten() {
-                out.push((file.clone(), token.clone()));
-            }
-        }
+        out.extend(self.imports.files_named(self.store, &tokens)?);
         self.quoted_modules = Some(out.clone());
         Ok(out)
-    }
-
-    /// Whether `file` imports, directly or through the modules it imports, a
-    /// module called one of `names`: the importer closure, walked forward
-    /// from one module instead of backward from every changed one.
-    fn imports_transitively(&mut self, file: &str, names: &[String]) -> Result<bool> {
-        if !self.imported_names.contains_key(file) {
-            let graph = self.import_graph()?;
-            let mut seen = BTreeSet::new();
-            let mut reached = BTreeSet::new();
-            let mut queue = VecDeque::from([file.to_string()]);
-            while let Some(f) = queue.pop_front() {
-                if !seen.insert(f.clone()) {
-                    continue;
-                }
-                for module in graph.imports_of.get(&f).into_iter().flatten() {
-                    if reached.insert(module.clone()) {
-                        queue.extend(graph.files_named.get(module).into_iter().flatten().cloned());
-                    }
-                }
-            }
-            self.imported_names.insert(file.to_string(), reached);
-        }
-        let reached = &self.imported_names[file];
-        Ok(names.iter().any(|n| reached.contains(n)))
-    }
-
-    fn import_graph(&mut self) -> Result<std::rc::Rc<ImportGraph>> {
-        if let Some(g) = &self.import_graph {
-            return Ok(g.clone());
-        }
-        let mut graph = ImportGraph::default();
-        for (file, module) in self.store.imports()? {
-            graph.imports_of.entry(file).or_default().push(module);
-        }
-        for file in graph.imports_of.keys() {
-            for name in python::module_names_for_path(file) {
-                graph
-                    .files_named
-                    .entry(name)
-                    .or_default()
-                    .push(file.clone());
-            }
-        }
-        let graph = std::rc::Rc::new(graph);
-        self.import_graph = Some(graph.clone());
-        Ok(graph)
     }
 
     /// Module-level code of `path` changed: every test that can depend on it,
     /// through the modules that import it (transitively).
     fn module(&mut self, path: &str, out: &mut Selected) -> Result<()> {
-        let seen = self.importer_closure(path)?;
+        let seen = self.imports.importer_closure(self.store, path)?;
         let modules: BTreeSet<String> = seen
             .iter()
             .flat_map(|f| python::module_names_for_path(f))
