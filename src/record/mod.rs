@@ -16,7 +16,7 @@ use crate::change::linemap::LineMap;
 use crate::error::Result;
 use crate::git::{self, LineDiff};
 use crate::python::facts;
-use crate::store::{ByContent, RunWrite, Store, TestWrite};
+use crate::store::{ByContent, RunWrite, Store, TestWrite, Writer};
 
 /// What one import or run measured.
 #[derive(Debug, Default)]
@@ -117,7 +117,9 @@ pub struct MergeReport {
     pub stale_tests: Vec<String>,
 }
 
-/// Merges a recording into the data, in one transaction.
+/// Merges a recording into the data, in one transaction: each file's
+/// baseline (moving other tests' lines to new content), the tests, what ran
+/// and was read outside tests, then the marks.
 pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
     store.write(|w| {
         let mut report = MergeReport {
@@ -126,107 +128,19 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
             ..Default::default()
         };
         let recorded: BTreeSet<&str> = rec.tests.keys().map(String::as_str).collect();
-        // A run that selected tests imports only what their files import:
-        // what it saw at import adds to the data (remapped when the file
-        // changed). A full run, or an import of coverage.py data, replaces it.
-        let full = rec.kind != "run";
         let mut file_ids = BTreeMap::new();
         let mut stale = BTreeSet::new();
         for (path, content) in &rec.sources {
             let blob_id = git::blob_id(content);
-            if let Some(old) = w.baseline(path)?
-                && old.blob_id != blob_id
-            {
-                {
-                    let map = match git::diff_lines(&old.content, content) {
-                        LineDiff::Text(hunks) => Some(LineMap::new(hunks)),
-                        LineDiff::Binary => None,
-                    };
-                    let lost = w.remap_file(
-                        old.file_id,
-                        &|n| map.as_ref().and_then(|m| m.old_to_new(n)),
-                        &|ctx| {
-                            recorded.contains(ctx)
-                                || (ctx.is_empty() && full && rec.import_time.contains_key(path))
-                        },
-                    )?;
-                    stale.extend(lost.into_iter().filter(|c| !c.is_empty()));
-                    report.rebased_files.push(path.clone());
-                }
+            if rebase(w, rec, &recorded, path, content, &blob_id, &mut stale)? {
+                report.rebased_files.push(path.clone());
             }
             let id = w.set_baseline(path, &blob_id, content)?;
-            if facts::is_python(path) {
-                let need_facts = !w.facts_current(id, &blob_id)?;
-                let need_outline = !w.has_by_content(ByContent::Outline, &blob_id)?;
-                if need_facts || need_outline {
-                    let module = crate::python::parse(content);
-                    if need_facts {
-                        let f = facts::compute(path, &module);
-                        w.replace_facts(id, &blob_id, &f)?;
-                    }
-                    if need_outline {
-                        // Empty for a file with syntax errors: parsed whole.
-                        let outline = crate::python::Outline::of(&module)
-                            .map(|o| o.encode())
-                            .unwrap_or_default();
-                        w.set_by_content(ByContent::Outline, &blob_id, &outline)?;
-                    }
-                }
-            }
-            if crate::python::pytest::is_test_side(path)
-                && !w.has_by_content(ByContent::Quoted, &blob_id)?
-            {
-                // Test files are searched for strings at every selection.
-                let tokens =
-                    crate::python::tokens::stored_quoted_tokens(&String::from_utf8_lossy(content));
-                w.set_by_content(ByContent::Quoted, &blob_id, &tokens)?;
-            }
+            store_by_content(w, path, id, &blob_id, content)?;
             file_ids.insert(path.as_str(), id);
         }
-        let run_id = w.add_run(&RunWrite {
-            kind: rec.kind,
-            started_at: &rec.started_at,
-            commit: rec.commit.as_deref(),
-            command: &rec.command,
-            tests: rec.tests.len() as i64,
-            files: rec.sources.len() as i64,
-        })?;
-        for (nodeid, test) in &rec.tests {
-            let lines: Vec<(i64, Vec<u8>)> = test
-                .lines
-                .iter()
-                .filter_map(|(path, bits)| {
-                    file_ids.get(path.as_str()).map(|&id| (id, bits.clone()))
-                })
-                .collect();
-            w.replace_test(
-                &TestWrite {
-                    nodeid,
-                    outcome: test.outcome.as_deref(),
-                    duration: test.duration,
-                    lines: &lines,
-                    spawns: test.spawns,
-                },
-                run_id,
-            )?;
-            if let Some(fixtures) = &test.fixtures {
-                w.replace_fixtures(nodeid, fixtures)?;
-            }
-            if let Some(reads) = &test.reads {
-                w.replace_reads(nodeid, reads)?;
-            }
-        }
-        for (scope, paths) in rec.scope_reads.iter().flatten() {
-            // A collector collected again read exactly this. Reads outside any
-            // collector depend on the arguments and plugins of each run: only
-            // a full run replaces them, other runs add to them.
-            w.set_scope_reads(scope, paths, !scope.is_empty() || rec.kind == "full")?;
-        }
-        for (path, bits) in &rec.import_time {
-            if let Some(&id) = file_ids.get(path.as_str()) {
-                w.set_import_time(id, bits, !full)?;
-            }
-        }
+        write_tests(w, rec, &file_ids)?;
+        write_outside_tests(w, rec, &file_ids)?;
         let stale: Vec<String> = stale
             .into_iter()
             .filter(|t| !recorded.contains(t.as_str()))
@@ -245,6 +159,139 @@ pub fn merge(store: &mut Store, rec: &Recording) -> Result<MergeReport> {
         report.stale_tests = stale;
         Ok(report)
     })
+}
+
+/// Whether a recording replaces what the data saw outside tests (import-time
+/// lines) instead of adding to it. A run that selected tests imports only
+/// what their files import; a full run, or an import of coverage.py data,
+/// saw everything.
+fn replaces_outside_tests(rec: &Recording) -> bool {
+    rec.kind != "run"
+}
+
+/// When the data's baseline of `path` is other content, moves the lines of
+/// tests this recording does not replace to the new content; the tests that
+/// had lines in changed regions go to `stale`. Whether it moved anything.
+fn rebase(
+    w: &mut Writer<'_>,
+    rec: &Recording,
+    recorded: &BTreeSet<&str>,
+    path: &str,
+    content: &[u8],
+    blob_id: &str,
+    stale: &mut BTreeSet<String>,
+) -> Result<bool> {
+    let Some(old) = w.baseline(path)? else {
+        return Ok(false);
+    };
+    if old.blob_id == blob_id {
+        return Ok(false);
+    }
+    let map = match git::diff_lines(&old.content, content) {
+        LineDiff::Text(hunks) => Some(LineMap::new(hunks)),
+        LineDiff::Binary => None,
+    };
+    let replaced_import_time = replaces_outside_tests(rec) && rec.import_time.contains_key(path);
+    let lost = w.remap_file(
+        old.file_id,
+        &|n| map.as_ref().and_then(|m| m.old_to_new(n)),
+        &|ctx| recorded.contains(ctx) || (ctx.is_empty() && replaced_import_time),
+    )?;
+    stale.extend(lost.into_iter().filter(|c| !c.is_empty()));
+    Ok(true)
+}
+
+/// What selection reads per content instead of the file, computed once per
+/// content: a Python file's facts and outline, a test-side file's string
+/// tokens.
+fn store_by_content(
+    w: &mut Writer<'_>,
+    path: &str,
+    id: i64,
+    blob_id: &str,
+    content: &[u8],
+) -> Result<()> {
+    if facts::is_python(path) {
+        let need_facts = !w.facts_current(id, blob_id)?;
+        let need_outline = !w.has_by_content(ByContent::Outline, blob_id)?;
+        if need_facts || need_outline {
+            let module = crate::python::parse(content);
+            if need_facts {
+                let f = facts::compute(path, &module);
+                w.replace_facts(id, blob_id, &f)?;
+            }
+            if need_outline {
+                // Empty for a file with syntax errors: parsed whole.
+                let outline = crate::python::Outline::of(&module)
+                    .map(|o| o.encode())
+                    .unwrap_or_default();
+                w.set_by_content(ByContent::Outline, blob_id, &outline)?;
+            }
+        }
+    }
+    if crate::python::pytest::is_test_side(path) && !w.has_by_content(ByContent::Quoted, blob_id)? {
+        // Test files are searched for strings at every selection.
+        let tokens = crate::python::tokens::stored_quoted_tokens(&String::from_utf8_lossy(content));
+        w.set_by_content(ByContent::Quoted, blob_id, &tokens)?;
+    }
+    Ok(())
+}
+
+/// The run's row, and each recorded test in place of what the data held.
+fn write_tests(w: &mut Writer<'_>, rec: &Recording, file_ids: &BTreeMap<&str, i64>) -> Result<()> {
+    let run_id = w.add_run(&RunWrite {
+        kind: rec.kind,
+        started_at: &rec.started_at,
+        commit: rec.commit.as_deref(),
+        command: &rec.command,
+        tests: rec.tests.len() as i64,
+        files: rec.sources.len() as i64,
+    })?;
+    for (nodeid, test) in &rec.tests {
+        let lines: Vec<(i64, Vec<u8>)> = test
+            .lines
+            .iter()
+            .filter_map(|(path, bits)| file_ids.get(path.as_str()).map(|&id| (id, bits.clone())))
+            .collect();
+        w.replace_test(
+            &TestWrite {
+                nodeid,
+                outcome: test.outcome.as_deref(),
+                duration: test.duration,
+                lines: &lines,
+                spawns: test.spawns,
+            },
+            run_id,
+        )?;
+        if let Some(fixtures) = &test.fixtures {
+            w.replace_fixtures(nodeid, fixtures)?;
+        }
+        if let Some(reads) = &test.reads {
+            w.replace_reads(nodeid, reads)?;
+        }
+    }
+    Ok(())
+}
+
+/// What ran and was read outside tests: reads by collector, import-time lines.
+fn write_outside_tests(
+    w: &mut Writer<'_>,
+    rec: &Recording,
+    file_ids: &BTreeMap<&str, i64>,
+) -> Result<()> {
+    for (scope, paths) in rec.scope_reads.iter().flatten() {
+        // A collector collected again read exactly this. Reads outside any
+        // collector depend on the arguments and plugins of each run: only
+        // a full run replaces them, other runs add to them.
+        w.set_scope_reads(scope, paths, !scope.is_empty() || rec.kind == "full")?;
+    }
+    let replace = replaces_outside_tests(rec);
+    for (path, bits) in &rec.import_time {
+        if let Some(&id) = file_ids.get(path.as_str()) {
+            w.set_import_time(id, bits, !replace)?;
+        }
+    }
+    Ok(())
 }
 
 /// The current time as RFC 3339 UTC, e.g. `2026-11-22T05:33:51Z`.
