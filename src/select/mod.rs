@@ -240,16 +240,7 @@ pub fn select(
         return Ok(no_data());
     };
     crate::trace::step("last run read");
-    // Git's listing scans the work tree: it runs on a thread of its own
-    // while the data is read and the resolver made ready.
-    let listing = {
-        let root = repo.root().to_owned();
-        let (target, since) = (opts.target.clone(), opts.since.clone());
-        let commit = last_run.commit.clone();
-        std::thread::spawn(move || {
-            change::list(&root, &target, since.as_deref(), commit.as_deref())
-        })
-    };
+    let listing = list_in_background(repo, opts, last_run.commit.clone());
     let tests = store.tests()?;
     crate::trace::step("tests loaded");
     let total = tests.len();
@@ -268,15 +259,11 @@ pub fn select(
     resolver.set_unchanged(set.unchanged.clone());
     let mut notes = set.notes.clone();
     if !set.unreconstructable.is_empty() {
-        return Ok(Selection::full(
-            vec![format!(
-                "the recorded content of {} is missing from the data, so its line numbers cannot be mapped",
-                set.unreconstructable.join(", ")
-            )],
-            total,
-            vec![],
-            start,
-        ));
+        let reason = format!(
+            "the recorded content of {} is missing from the data, so its line numbers cannot be mapped",
+            set.unreconstructable.join(", ")
+        );
+        return Ok(Selection::full(vec![reason], total, vec![], start));
     }
 
     crate::trace::step("changes computed");
@@ -298,37 +285,14 @@ pub fn select(
     crate::trace::step("effects resolved");
     notes.extend(resolver.notes());
     if !selected.is_empty() {
-        let imported = store.imported_tests()?;
-        if imported > 0 {
-            notes.push(format!(
-                "{} of the {} known tests {IMPORTED_NOTE}",
-                crate::output::thousands(imported as usize),
-                crate::output::thousands(total)
-            ));
-        }
+        notes.extend(imported_note(store, total)?);
     }
-    if !resolver.full_run.is_empty() {
-        return Ok(Selection::full(
-            std::mem::take(&mut resolver.full_run),
-            total,
-            changed,
-            start,
-        ));
-    }
-    if let Some(reason) = resolver.overflow.take() {
-        return Ok(Selection::full(vec![reason], total, changed, start));
+    if let Some(reasons) = resolved_full_run(&mut resolver) {
+        return Ok(Selection::full(reasons, total, changed, start));
     }
 
     add_standing_reasons(&tests, config, &mut selected);
-    let new = selected
-        .keys()
-        .filter(|k| {
-            tests
-                .binary_search_by(|t| t.nodeid.as_str().cmp(k.as_str()))
-                .is_err()
-        })
-        .cloned()
-        .collect();
+    let new = unknown_tests(&tests, &selected);
     Ok(Selection {
         mode: Mode::Selected,
         reasons: notes,
@@ -339,6 +303,55 @@ pub fn select(
         ignored,
         elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// Git's listing scans the work tree: it runs on a thread of its own while
+/// the data is read and the resolver made ready.
+fn list_in_background(
+    repo: &Repo,
+    opts: &Options,
+    commit: Option<String>,
+) -> std::thread::JoinHandle<Result<change::Listing>> {
+    let root = repo.root().to_owned();
+    let (target, since) = (opts.target.clone(), opts.since.clone());
+    std::thread::spawn(move || change::list(&root, &target, since.as_deref(), commit.as_deref()))
+}
+
+/// A note when some known tests come from imported coverage.py data.
+fn imported_note(store: &Store, total: usize) -> Result<Option<String>> {
+    let imported = store.imported_tests()?;
+    Ok((imported > 0).then(|| {
+        format!(
+            "{} of the {} known tests {IMPORTED_NOTE}",
+            crate::output::thousands(imported as usize),
+            crate::output::thousands(total)
+        )
+    }))
+}
+
+/// The reasons for a full run that resolving found (a changed file read
+/// outside tests, more names reached than is worth following).
+fn resolved_full_run(resolver: &mut resolve::Resolver<'_>) -> Option<Vec<String>> {
+    if !resolver.full_run.is_empty() {
+        return Some(std::mem::take(&mut resolver.full_run));
+    }
+    resolver.overflow.take().map(|reason| vec![reason])
+}
+
+/// The selected tests the data does not know (`tests` is sorted by node id).
+fn unknown_tests(
+    tests: &[TestRow],
+    selected: &BTreeMap<String, BTreeSet<Reason>>,
+) -> BTreeSet<String> {
+    selected
+        .keys()
+        .filter(|k| {
+            tests
+                .binary_search_by(|t| t.nodeid.as_str().cmp(k.as_str()))
+                .is_err()
+        })
+        .cloned()
+        .collect()
 }
 
 /// The verdict without data.
