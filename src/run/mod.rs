@@ -303,6 +303,50 @@ fn finish(
         );
         return Ok(());
     }
+    for (id, command) in &results.blind {
+        out.warn(&format!(
+            "{id} started a Python process impact cannot measure (`{command}`: its environment \
+             drops impact's PYTHONPATH); the test is marked incomplete and runs at every \
+             selection until it passes the environment on (e.g. `env={{**os.environ, ...}}`)"
+        ));
+    }
+    let mut rec = recording_of(repo, job, &results)?;
+    let removed = removed_tests(job, &results, code);
+    let misses = possible_misses(store, job, &results, &mut rec)?;
+    let report = merge_run(store, &mut rec, &removed, &job.fingerprint)?;
+    for (id, note) in &misses {
+        out.warn(&format!("possible miss: {id} fails now, but a selection skipped it since the last full run ({note})"));
+    }
+    if let Some(would_be) = &job.would_be {
+        record_observation(store, would_be, job, &results, out)?;
+    }
+    let failed = rec
+        .tests
+        .values()
+        .filter(|t| matches!(t.outcome.as_deref(), Some("failed" | "error")))
+        .count();
+    out.note(&format!(
+        "recorded {} tests ({} failed) into {}{}",
+        thousands(report.tests),
+        failed,
+        db.display(),
+        if removed.is_empty() {
+            String::new()
+        } else {
+            format!("; dropped {} tests that no longer exist", removed.len())
+        }
+    ));
+    Ok(())
+}
+
+/// What the run measured, as a recording: the coverage files' lines with
+/// each test's outcome, fixtures, reads and spawns, units spread over their
+/// users, and the tests whose data is incomplete.
+fn recording_of(
+    repo: &crate::git::Repo,
+    job: &pending::Job,
+    results: &results::Results,
+) -> Result<Recording> {
     let mut rec =
         crate::record::import::read_coverage_run(repo, &results.files, &Target::WorkTree)?;
     rec.kind = if job.full { "full" } else { "run" };
@@ -331,36 +375,43 @@ fn finish(
         .collect();
     rec.spread_units(&uses, &results.unit_uses);
     rec.scope_reads = results.scope_reads.clone();
-    for (id, command) in &results.blind {
-        out.warn(&format!(
-            "{id} started a Python process impact cannot measure (`{command}`: its environment \
-             drops impact's PYTHONPATH); the test is marked incomplete and runs at every \
-             selection until it passes the environment on (e.g. `env={{**os.environ, ...}}`)"
-        ));
-    }
     rec.incomplete = results.blind.keys().cloned().collect();
-    // Coverage contexts of tests that have no result (should not happen) are
-    // kept; results without coverage are tests that ran no measured line.
-    let removed: Vec<String> = if job.full && results.complete(code) {
-        let collected: BTreeSet<&String> = results.collected.iter().collect();
-        job.known
-            .iter()
-            .filter(|t| !collected.contains(t))
-            .cloned()
-            .collect()
-    } else {
-        Vec::new()
-    };
-    // Possible misses: tests failing now that a selection skipped since the
-    // last full run (read before the merge clears the marks).
-    let misses: Vec<(String, String)> = match &job.skip_candidates {
+    Ok(rec)
+}
+
+/// Known tests a complete full run did not collect: they no longer exist.
+/// Coverage contexts of tests that have no result (should not happen) are
+/// kept; results without coverage are tests that ran no measured line.
+fn removed_tests(job: &pending::Job, results: &results::Results, code: i32) -> Vec<String> {
+    if !(job.full && results.complete(code)) {
+        return Vec::new();
+    }
+    let collected: BTreeSet<&String> = results.collected.iter().collect();
+    job.known
+        .iter()
+        .filter(|t| !collected.contains(t))
+        .cloned()
+        .collect()
+}
+
+/// A full run: the tests failing now that a selection skipped since the last
+/// full run (read before the merge clears the marks). A selected run: none;
+/// the tests it skipped are marked on the recording instead.
+fn possible_misses(
+    store: &Store,
+    job: &pending::Job,
+    results: &results::Results,
+    rec: &mut Recording,
+) -> Result<Vec<(String, String)>> {
+    match &job.skip_candidates {
         None => {
             let skipped = store.skipped_since_full()?;
-            rec.tests
+            Ok(rec
+                .tests
                 .iter()
                 .filter(|(_, t)| matches!(t.outcome.as_deref(), Some("failed" | "error")))
                 .filter_map(|(id, _)| skipped.get(id).map(|note| (id.clone(), note.clone())))
-                .collect()
+                .collect())
         }
         Some(candidates) => {
             rec.skipped = candidates
@@ -369,37 +420,26 @@ fn finish(
                 .cloned()
                 .collect();
             rec.skip_note = job.skip_note.clone();
-            Vec::new()
-        }
-    };
-    let report = merge_run(store, &mut rec, &removed, &job.fingerprint)?;
-    for (id, note) in &misses {
-        out.warn(&format!("possible miss: {id} fails now, but a selection skipped it since the last full run ({note})"));
-    }
-    if let Some(would_be) = &job.would_be {
-        let observation = observe(would_be, &job.known, &results);
-        report_observation(&observation, out);
-        if let Some(run) = store.last_run()? {
-            let json = serde_json::to_string(&observation).unwrap_or_default();
-            store.write(|w| w.set_run_observation(run.id, &json))?;
+            Ok(Vec::new())
         }
     }
-    let failed = rec
-        .tests
-        .values()
-        .filter(|t| matches!(t.outcome.as_deref(), Some("failed" | "error")))
-        .count();
-    out.note(&format!(
-        "recorded {} tests ({} failed) into {}{}",
-        thousands(report.tests),
-        failed,
-        db.display(),
-        if removed.is_empty() {
-            String::new()
-        } else {
-            format!("; dropped {} tests that no longer exist", removed.len())
-        }
-    ));
+}
+
+/// `--observe`: what the selection would have done, reported and kept on
+/// the run's row.
+fn record_observation(
+    store: &mut Store,
+    would_be: &WouldBe,
+    job: &pending::Job,
+    results: &results::Results,
+    out: &Output,
+) -> Result<()> {
+    let observation = observe(would_be, &job.known, results);
+    report_observation(&observation, out);
+    if let Some(run) = store.last_run()? {
+        let json = serde_json::to_string(&observation).unwrap_or_default();
+        store.write(|w| w.set_run_observation(run.id, &json))?;
+    }
     Ok(())
 }
 
