@@ -165,18 +165,77 @@ fn absorb(
 ) -> Result<()> {
     // IMPACT_TRACE=1 prints how long each step takes (stderr).
     let step = |what: &str| crate::trace::step(format_args!("{}: {what}", src.display()));
-    let out_runs = w.runs_of(Side::Out)?;
-    let src_runs = w.runs_of(Side::Src)?;
-    let out_ids: HashMap<&RunKey, i64> = out_runs.iter().map(|r| (&r.key, r.id)).collect();
-    let out_by_id: HashMap<i64, RunKey> = out_runs.iter().map(|r| (r.id, r.key.clone())).collect();
-    let src_by_id: HashMap<i64, RunKey> = src_runs.iter().map(|r| (r.id, r.key.clone())).collect();
-    let src_keys: HashSet<&RunKey> = src_runs.iter().map(|r| &r.key).collect();
-    let out_latest = out_runs.iter().map(|r| r.key.started_at.as_str()).max();
-    let src_latest = src_runs.iter().map(|r| r.key.started_at.as_str()).max();
+    let runs = Runs::read(w)?;
+    let run_map = copy_runs(w, &runs, src, origin, report)?;
+    let tests = compare_tests(w, &runs)?;
+    let take_list: Vec<&str> = tests.taken.iter().map(String::as_str).collect();
+    w.set_list(ListName::Take, &take_list)?;
+    let fresh: Vec<&str> = tests.fresh.iter().map(String::as_str).collect();
+    w.set_list(ListName::Fresh, &fresh)?;
+    step("runs and tests compared");
+    let stale = merge_baselines(w, &runs, &tests.taken, src, origin, report)?;
+    step("baselines compared");
+    w.copy_taken_tests(&run_map)?;
+    step("recordings copied");
+    let mut stale: Vec<String> = stale
+        .into_iter()
+        .filter(|t| !tests.taken.contains(t))
+        .collect();
+    stale.sort();
+    w.mark_needs_run(&stale)?;
+    w.remove_tests(&tests.removed)?;
+    if runs.src_latest > runs.out_latest {
+        w.copy_meta()?;
+    }
+    w.copy_content_caches()?;
+    w.drop_unused_sources()?;
+    step("done");
+    report.tests_taken += tests.taken.len();
+    report.tests_removed += tests.removed.len();
+    report.stale_tests.extend(stale);
+    Ok(())
+}
 
+/// The runs of the data being written (out) and of the input (src), by key
+/// and by id.
+struct Runs {
+    src: Vec<crate::store::RunRow>,
+    out_ids: HashMap<RunKey, i64>,
+    out_by_id: HashMap<i64, RunKey>,
+    src_by_id: HashMap<i64, RunKey>,
+    src_keys: HashSet<RunKey>,
+    out_latest: Option<String>,
+    src_latest: Option<String>,
+}
+
+impl Runs {
+    fn read(w: &Writer<'_>) -> Result<Runs> {
+        let out = w.runs_of(Side::Out)?;
+        let src = w.runs_of(Side::Src)?;
+        Ok(Runs {
+            out_ids: out.iter().map(|r| (r.key.clone(), r.id)).collect(),
+            out_by_id: out.iter().map(|r| (r.id, r.key.clone())).collect(),
+            src_by_id: src.iter().map(|r| (r.id, r.key.clone())).collect(),
+            src_keys: src.iter().map(|r| r.key.clone()).collect(),
+            out_latest: out.iter().map(|r| r.key.started_at.clone()).max(),
+            src_latest: src.iter().map(|r| r.key.started_at.clone()).max(),
+            src,
+        })
+    }
+}
+
+/// Copies the input's runs this data lacks; the input's run ids mapped to
+/// this data's.
+fn copy_runs(
+    w: &mut Writer<'_>,
+    runs: &Runs,
+    src: &Path,
+    origin: &mut HashMap<RunKey, PathBuf>,
+    report: &mut Report,
+) -> Result<HashMap<i64, i64>> {
     let mut run_map = HashMap::new();
-    for run in &src_runs {
-        let id = match out_ids.get(&run.key) {
+    for run in &runs.src {
+        let id = match runs.out_ids.get(&run.key) {
             Some(&id) => id,
             None => {
                 report.runs_added += 1;
@@ -188,58 +247,83 @@ fn absorb(
         };
         run_map.insert(run.id, id);
     }
+    Ok(run_map)
+}
 
+/// Which tests' recordings come from the input, which this data keeps as
+/// its own, and which the input dropped.
+struct TestPlan {
+    taken: HashSet<String>,
+    /// This data's own recordings the input knows nothing of.
+    fresh: Vec<String>,
+    /// Tests the input dropped after a run this data also merged.
+    removed: Vec<String>,
+}
+
+fn compare_tests(w: &Writer<'_>, runs: &Runs) -> Result<TestPlan> {
     let out_tests: HashMap<String, Option<RunKey>> = w
         .tests_of(Side::Out)?
         .into_iter()
         .map(|t| {
             (
                 t.nodeid,
-                t.last_run.and_then(|id| out_by_id.get(&id).cloned()),
+                t.last_run.and_then(|id| runs.out_by_id.get(&id).cloned()),
             )
         })
         .collect();
     let src_tests = w.tests_of(Side::Src)?;
     let src_names: HashSet<&str> = src_tests.iter().map(|t| t.nodeid.as_str()).collect();
-    let mut taken: HashSet<&str> = HashSet::new();
+    let mut taken: HashSet<String> = HashSet::new();
     for t in &src_tests {
-        let theirs = t.last_run.and_then(|id| src_by_id.get(&id));
+        let theirs = t.last_run.and_then(|id| runs.src_by_id.get(&id));
         let take = match out_tests.get(&t.nodeid) {
             Some(ours) => newer(
                 theirs,
                 ours.as_ref(),
-                theirs.is_some_and(|k| out_ids.contains_key(k)),
-                ours.as_ref().is_some_and(|k| src_keys.contains(k)),
+                theirs.is_some_and(|k| runs.out_ids.contains_key(k)),
+                ours.as_ref().is_some_and(|k| runs.src_keys.contains(k)),
             ),
             // New here, unless this data merged the run that recorded it and
             // dropped the test since (a full run no longer collected it).
-            None => theirs.is_none_or(|k| !out_ids.contains_key(k)),
+            None => theirs.is_none_or(|k| !runs.out_ids.contains_key(k)),
         };
         if take {
-            taken.insert(t.nodeid.as_str());
+            taken.insert(t.nodeid.clone());
         }
     }
-    // Tests the input dropped after a run this data also merged.
-    let removed: Vec<String> = out_tests
+    let removed = out_tests
         .iter()
         .filter(|(id, run)| {
-            !src_names.contains(id.as_str()) && run.as_ref().is_some_and(|k| src_keys.contains(k))
+            !src_names.contains(id.as_str())
+                && run.as_ref().is_some_and(|k| runs.src_keys.contains(k))
         })
         .map(|(id, _)| id.clone())
         .collect();
-    // This data's own recordings the input knows nothing of.
-    let fresh: Vec<&str> = out_tests
+    let fresh = out_tests
         .iter()
         .filter(|(id, run)| {
-            !taken.contains(id.as_str()) && run.as_ref().is_none_or(|k| !src_keys.contains(k))
+            !taken.contains(id.as_str()) && run.as_ref().is_none_or(|k| !runs.src_keys.contains(k))
         })
-        .map(|(id, _)| id.as_str())
+        .map(|(id, _)| id.clone())
         .collect();
-    let take_list: Vec<&str> = taken.iter().copied().collect();
-    w.set_list(ListName::Take, &take_list)?;
-    w.set_list(ListName::Fresh, &fresh)?;
+    Ok(TestPlan {
+        taken,
+        fresh,
+        removed,
+    })
+}
 
-    step("runs and tests compared");
+/// Takes the input's baselines: new files as they are, changed ones with
+/// this data's lines remapped onto the input's content. Returns the tests
+/// whose recorded lines did not survive the remap.
+fn merge_baselines(
+    w: &mut Writer<'_>,
+    runs: &Runs,
+    taken: &HashSet<String>,
+    src: &Path,
+    origin: &HashMap<RunKey, PathBuf>,
+    report: &mut Report,
+) -> Result<HashSet<String>> {
     let out_baselines = w.baselines_of(Side::Out)?;
     let mut stale: HashSet<String> = HashSet::new();
     for (path, theirs) in w.baselines_of(Side::Src)? {
@@ -262,8 +346,8 @@ fn absorb(
                 if let Some((_, our_run)) =
                     w.listed_test_in_file(Side::Out, ListName::Fresh, &path)?
                 {
-                    let ours_key = our_run.and_then(|id| out_by_id.get(&id));
-                    let theirs_key = their_run.and_then(|id| src_by_id.get(&id));
+                    let ours_key = our_run.and_then(|id| runs.out_by_id.get(&id));
+                    let theirs_key = their_run.and_then(|id| runs.src_by_id.get(&id));
                     return Err(conflict(&path, ours_key, theirs_key, origin, src));
                 }
                 let old = source(w, Side::Out, ours, &path, src)?;
@@ -288,27 +372,7 @@ fn absorb(
             }
         }
     }
-
-    step("baselines compared");
-    w.copy_taken_tests(&run_map)?;
-    step("recordings copied");
-    let mut stale: Vec<String> = stale
-        .into_iter()
-        .filter(|t| !taken.contains(t.as_str()))
-        .collect();
-    stale.sort();
-    w.mark_needs_run(&stale)?;
-    w.remove_tests(&removed)?;
-    if src_latest > out_latest {
-        w.copy_meta()?;
-    }
-    w.copy_content_caches()?;
-    w.drop_unused_sources()?;
-    step("done");
-    report.tests_taken += taken.len();
-    report.tests_removed += removed.len();
-    report.stale_tests.extend(stale);
-    Ok(())
+    Ok(stale)
 }
 
 /// Whether the input's recording of a test (from run `theirs`) replaces this

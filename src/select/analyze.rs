@@ -148,35 +148,7 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         _ => None,
     };
     let Some((current, hunks)) = text_change else {
-        // Deleted, binary, or no longer a regular file: everything it did changed.
-        out.push(Effect::WholeFile {
-            path: known.to_string(),
-        });
-        if py {
-            out.push(Effect::Module {
-                path: known.to_string(),
-            });
-            let old = python::parse(baseline);
-            let names: BTreeSet<String> = old
-                .statements()
-                .iter()
-                .filter(|s| matches!(s.scope, Scope::Module))
-                .flat_map(|s| s.binds.iter().cloned())
-                .filter(|n| n != "*")
-                .collect();
-            if !names.is_empty() {
-                out.push(Effect::Names {
-                    path: known.to_string(),
-                    names: names.into_iter().collect(),
-                });
-            }
-            if is_conftest(known) {
-                out.push(Effect::Scope {
-                    path: known.to_string(),
-                    dir: dir_of(known),
-                });
-            }
-        }
+        gone_file(known, py, baseline, out);
         return;
     };
     if !py {
@@ -207,20 +179,7 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
                 ctx.old_line(line, out);
             }
         } else if (h.new_start..h.new_start + h.new_lines).any(|l| new.statement_at(l).is_some()) {
-            // A pure insertion of code: the statements around it.
-            let before = (1..=h.old_start)
-                .rev()
-                .find(|&l| old.statement_at(l).is_some());
-            let after =
-                (h.old_start + 1..=old.line_count()).find(|&l| old.statement_at(l).is_some());
-            for l in [before, after].into_iter().flatten() {
-                if let Some(st) = old.statement_at(l) {
-                    out.push(Effect::Lines {
-                        path: known.to_string(),
-                        lines: span(st),
-                    });
-                }
-            }
+            around_insertion(known, &old, h.old_start, out);
         }
         for line in h.new_start..h.new_start + h.new_lines {
             ctx.new_line(line, h.old_lines == 0, out);
@@ -237,6 +196,55 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
         }
     }
     out.retain(|e| !matches!(e, Effect::TestFunctions { ids, .. } if ids.is_empty()));
+}
+
+/// Deleted, binary, or no longer a regular file: everything it did changed.
+fn gone_file(known: &str, py: bool, baseline: &[u8], out: &mut Vec<Effect>) {
+    out.push(Effect::WholeFile {
+        path: known.to_string(),
+    });
+    if py {
+        out.push(Effect::Module {
+            path: known.to_string(),
+        });
+        let old = python::parse(baseline);
+        let names: BTreeSet<String> = old
+            .statements()
+            .iter()
+            .filter(|s| matches!(s.scope, Scope::Module))
+            .flat_map(|s| s.binds.iter().cloned())
+            .filter(|n| n != "*")
+            .collect();
+        if !names.is_empty() {
+            out.push(Effect::Names {
+                path: known.to_string(),
+                names: names.into_iter().collect(),
+            });
+        }
+        if is_conftest(known) {
+            out.push(Effect::Scope {
+                path: known.to_string(),
+                dir: dir_of(known),
+            });
+        }
+    }
+}
+
+/// A pure insertion of code after baseline line `after_line`: the
+/// statements around it.
+fn around_insertion(known: &str, old: &Module, after_line: u32, out: &mut Vec<Effect>) {
+    let before = (1..=after_line)
+        .rev()
+        .find(|&l| old.statement_at(l).is_some());
+    let after = (after_line + 1..=old.line_count()).find(|&l| old.statement_at(l).is_some());
+    for l in [before, after].into_iter().flatten() {
+        if let Some(st) = old.statement_at(l) {
+            out.push(Effect::Lines {
+                path: known.to_string(),
+                lines: span(st),
+            });
+        }
+    }
 }
 
 /// The baseline and current parse of a changed Python file: only the
@@ -513,139 +521,159 @@ impl PyChange<'_> {
             out.push(Effect::ModuleNamed { path });
             return;
         }
-        match st.kind {
-            StmtKind::DefHeader(d) | StmtKind::ClassHeader(d) => {
-                let def = &m.defs()[d];
-                let mut names = vec![def.name.clone()];
-                if let Some(f) = &def.fixture {
-                    names.push(f.name.clone());
-                }
-                out.push(Effect::Names {
-                    path: path.clone(),
-                    names,
-                });
-                self.body_of(m, d, old_side, out);
-                if let Some(parent) = enclosing_function(m, def.parent) {
-                    self.body_of(m, parent, old_side, out);
-                }
-                if is_conftest(self.known) && def.parent.is_none() && def.fixture.is_none() {
-                    // A hook or helper in a conftest: it applies to the directory.
-                    out.push(Effect::Scope {
-                        path: path.clone(),
-                        dir: dir_of(self.known),
-                    });
-                }
-                self.hooks(m, d, out);
+        match (st.kind, st.scope) {
+            (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => {
+                self.header(m, d, old_side, out)
             }
-            _ => match st.scope {
-                Scope::Function(d) => {
-                    let names = carrier_names(m, d);
-                    if !names.is_empty() {
-                        out.push(Effect::Names {
-                            path: path.clone(),
-                            names,
-                        });
-                    }
-                    let top = outermost(m, d);
-                    if old_side && m.called_in_main_block(&top) {
-                        // Run as a script: the tests whose (child) processes ran
-                        // the script's block, as recorded.
-                        out.push(Effect::Lines {
-                            path: path.clone(),
-                            lines: m.main_block_lines(),
-                        });
-                    }
-                    // A body change does not change what the definition's
-                    // name binds; it reaches tests without running in them
-                    // only when it ran at import (a one-time initialiser,
-                    // whose result is bound then). Which lines ran at import
-                    // is recorded: the resolver asks the data, and falls
-                    // back on "module-level code names it" only when the
-                    // data cannot tell.
-                    let called = m.called_at_import(&top);
-                    let top_def = outermost_def(m, d);
-                    let header = |m: &Module| {
-                        let def = &m.defs()[top_def];
-                        (def.header.0..=def.header.1).collect::<Vec<u32>>()
-                    };
-                    // The header's lines run whenever the definition does:
-                    // a one-line `def f(): ...` tells nothing of its body.
-                    if old_side {
-                        let own_header = m.defs()[d].header.1;
-                        out.push(Effect::ImportTimeLines {
-                            path: path.clone(),
-                            lines: span(st).into_iter().filter(|l| *l > own_header).collect(),
-                            name: top,
-                            header: header(m),
-                            called,
-                        });
-                    } else {
-                        // New code in a function runs at import when the
-                        // function's body did: its baseline bodies tell (all
-                        // of a name's definitions: `typing.overload`s and the
-                        // implementation, or a function defined again).
-                        let (def, top) = (&m.defs()[d], &m.defs()[top_def]);
-                        let in_old =
-                            |d: &python::Def| self.old.def_header_and_body(&d.qualname, d.kind);
-                        let bodies: Vec<u32> = in_old(def)
-                            .into_iter()
-                            .flat_map(|(own_header, body)| {
-                                (body.0..=body.1).filter(move |l| *l > own_header.1)
-                            })
-                            .collect();
-                        match (in_old(def).is_empty(), in_old(top).first()) {
-                            (false, Some((header, _))) => out.push(Effect::ImportTimeLines {
-                                path: path.clone(),
-                                lines: bodies,
-                                name: top.name.clone(),
-                                header: (header.0..=header.1).collect(),
-                                called,
-                            }),
-                            _ if called => {
-                                out.push(Effect::Names {
-                                    path: path.clone(),
-                                    names: vec![top.name.clone()],
-                                });
-                                out.push(Effect::Module { path: path.clone() });
-                            }
-                            _ => {}
-                        }
-                    }
-                    self.hooks(m, d, out);
+            (_, Scope::Function(d)) => self.function_body(m, st, d, old_side, out),
+            (_, Scope::Module | Scope::Class(_)) => self.binding_statement(m, st, old_side, out),
+        }
+    }
+
+    /// A def or class header: what its name binds changes, and so may its
+    /// whole body's meaning (parameters, decorators, bases).
+    fn header(&self, m: &Module, d: usize, old_side: bool, out: &mut Vec<Effect>) {
+        let path = self.path();
+        let def = &m.defs()[d];
+        let mut names = vec![def.name.clone()];
+        if let Some(f) = &def.fixture {
+            names.push(f.name.clone());
+        }
+        out.push(Effect::Names {
+            path: path.clone(),
+            names,
+        });
+        self.body_of(m, d, old_side, out);
+        if let Some(parent) = enclosing_function(m, def.parent) {
+            self.body_of(m, parent, old_side, out);
+        }
+        if is_conftest(self.known) && def.parent.is_none() && def.fixture.is_none() {
+            // A hook or helper in a conftest: it applies to the directory.
+            out.push(Effect::Scope {
+                path: path.clone(),
+                dir: dir_of(self.known),
+            });
+        }
+        self.hooks(m, d, out);
+    }
+
+    /// A statement in a function body: the names that carry the body's
+    /// result (see [`carrier_names`]), and the lines it covers when the
+    /// function runs at import or as a script.
+    fn function_body(
+        &self,
+        m: &Module,
+        st: &Statement,
+        d: usize,
+        old_side: bool,
+        out: &mut Vec<Effect>,
+    ) {
+        let path = self.path();
+        let names = carrier_names(m, d);
+        if !names.is_empty() {
+            out.push(Effect::Names {
+                path: path.clone(),
+                names,
+            });
+        }
+        let top = outermost(m, d);
+        if old_side && m.called_in_main_block(&top) {
+            // Run as a script: the tests whose (child) processes ran
+            // the script's block, as recorded.
+            out.push(Effect::Lines {
+                path: path.clone(),
+                lines: m.main_block_lines(),
+            });
+        }
+        // A body change does not change what the definition's
+        // name binds; it reaches tests without running in them
+        // only when it ran at import (a one-time initialiser,
+        // whose result is bound then). Which lines ran at import
+        // is recorded: the resolver asks the data, and falls
+        // back on "module-level code names it" only when the
+        // data cannot tell.
+        let called = m.called_at_import(&top);
+        let top_def = outermost_def(m, d);
+        let header = |m: &Module| {
+            let def = &m.defs()[top_def];
+            (def.header.0..=def.header.1).collect::<Vec<u32>>()
+        };
+        // The header's lines run whenever the definition does:
+        // a one-line `def f(): ...` tells nothing of its body.
+        if old_side {
+            let own_header = m.defs()[d].header.1;
+            out.push(Effect::ImportTimeLines {
+                path: path.clone(),
+                lines: span(st).into_iter().filter(|l| *l > own_header).collect(),
+                name: top,
+                header: header(m),
+                called,
+            });
+        } else {
+            // New code in a function runs at import when the
+            // function's body did: its baseline bodies tell (all
+            // of a name's definitions: `typing.overload`s and the
+            // implementation, or a function defined again).
+            let (def, top) = (&m.defs()[d], &m.defs()[top_def]);
+            let in_old = |d: &python::Def| self.old.def_header_and_body(&d.qualname, d.kind);
+            let bodies: Vec<u32> = in_old(def)
+                .into_iter()
+                .flat_map(|(own_header, body)| (body.0..=body.1).filter(move |l| *l > own_header.1))
+                .collect();
+            match (in_old(def).is_empty(), in_old(top).first()) {
+                (false, Some((header, _))) => out.push(Effect::ImportTimeLines {
+                    path: path.clone(),
+                    lines: bodies,
+                    name: top.name.clone(),
+                    header: (header.0..=header.1).collect(),
+                    called,
+                }),
+                _ if called => {
+                    out.push(Effect::Names {
+                        path: path.clone(),
+                        names: vec![top.name.clone()],
+                    });
+                    out.push(Effect::Module { path: path.clone() });
                 }
-                Scope::Module | Scope::Class(_) => {
-                    let mut names: Vec<String> = st
-                        .binds
-                        .iter()
-                        .filter(|n| n.as_str() != "*")
-                        .cloned()
-                        .collect();
-                    if let Scope::Class(c) = st.scope {
-                        names.push(m.defs()[c].name.clone());
-                        if !old_side {
-                            self.body_of(m, c, false, out);
-                        }
-                    }
-                    if !names.is_empty() {
-                        out.push(Effect::Names {
-                            path: path.clone(),
-                            names,
-                        });
-                    }
-                    let pure_binding = !st.binds.is_empty()
-                        && !st.binds.iter().any(|b| b == "*")
-                        && st.kind != StmtKind::CompoundHeader;
-                    if !pure_binding {
-                        out.push(Effect::Module { path: path.clone() });
-                    }
-                    if is_conftest(self.known) && matches!(st.scope, Scope::Module) {
-                        out.push(Effect::Scope {
-                            path,
-                            dir: dir_of(self.known),
-                        });
-                    }
-                }
-            },
+                _ => {}
+            }
+        }
+        self.hooks(m, d, out);
+    }
+
+    /// A module- or class-level statement: the names it binds (and the
+    /// class's), and the module when it does more than bind.
+    fn binding_statement(&self, m: &Module, st: &Statement, old_side: bool, out: &mut Vec<Effect>) {
+        let path = self.path();
+        let mut names: Vec<String> = st
+            .binds
+            .iter()
+            .filter(|n| n.as_str() != "*")
+            .cloned()
+            .collect();
+        if let Scope::Class(c) = st.scope {
+            names.push(m.defs()[c].name.clone());
+            if !old_side {
+                self.body_of(m, c, false, out);
+            }
+        }
+        if !names.is_empty() {
+            out.push(Effect::Names {
+                path: path.clone(),
+                names,
+            });
+        }
+        let pure_binding = !st.binds.is_empty()
+            && !st.binds.iter().any(|b| b == "*")
+            && st.kind != StmtKind::CompoundHeader;
+        if !pure_binding {
+            out.push(Effect::Module { path: path.clone() });
+        }
+        if is_conftest(self.known) && matches!(st.scope, Scope::Module) {
+            out.push(Effect::Scope {
+                path,
+                dir: dir_of(self.known),
+            });
         }
     }
 

@@ -26,31 +26,7 @@ impl CoverageFile {
     /// Reads a coverage.py data file without writing to it. The error is a
     /// reason fragment to show after the file name.
     pub fn read(path: &Path) -> Result<CoverageFile, String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
-        if !meta.is_file() {
-            return Err("it is not a file".into());
-        }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| format!("cannot open it as SQLite ({e})"))?;
-        let not_coverage = |e: rusqlite::Error| {
-            format!(
-                "it is not a coverage.py data file ({e}); pass the `.coverage` file that \
-                 `coverage run` or pytest-cov wrote"
-            )
-        };
-        let version: i64 = conn
-            .query_row("SELECT version FROM coverage_schema", [], |r| r.get(0))
-            .map_err(not_coverage)?;
-        if version != schema::COVERAGE_SCHEMA_VERSION {
-            return Err(format!(
-                "its coverage.py schema version is {version}, impact reads version {}; \
-                 re-record it with coverage.py 7.x",
-                schema::COVERAGE_SCHEMA_VERSION
-            ));
-        }
+        let conn = open_checked(path)?;
         let meta = |key: &str| -> Result<Option<String>, String> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
@@ -58,37 +34,9 @@ impl CoverageFile {
         };
         let has_arcs = meta("has_arcs")?.as_deref() == Some("1");
         let version = meta("version")?;
-
-        let mut paths = Vec::new();
-        let mut file_index = std::collections::HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT id, path FROM file ORDER BY id")
-                .map_err(not_coverage)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                .map_err(not_coverage)?;
-            for row in rows {
-                let (id, p) = row.map_err(not_coverage)?;
-                file_index.insert(id, paths.len());
-                paths.push(p);
-            }
-        }
-        let mut contexts = Vec::new();
-        let mut context_index = std::collections::HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT id, context FROM context ORDER BY id")
-                .map_err(not_coverage)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                .map_err(not_coverage)?;
-            for row in rows {
-                let (id, label) = row.map_err(not_coverage)?;
-                context_index.insert(id, contexts.len());
-                contexts.push(label);
-            }
-        }
+        let (paths, file_index) = id_table(&conn, "SELECT id, path FROM file ORDER BY id")?;
+        let (contexts, context_index) =
+            id_table(&conn, "SELECT id, context FROM context ORDER BY id")?;
         let lookup = |file_id: i64, context_id: i64| -> Result<(usize, usize), String> {
             match (file_index.get(&file_id), context_index.get(&context_id)) {
                 (Some(&f), Some(&c)) => Ok((f, c)),
@@ -98,58 +46,11 @@ impl CoverageFile {
                 )),
             }
         };
-        let mut rows = Vec::new();
-        if has_arcs {
-            // Arc mode: the executed lines are the positive arc endpoints
-            // (negative numbers mark entry to and exit from code objects).
-            let mut by_key: std::collections::BTreeMap<(usize, usize), Vec<u32>> =
-                Default::default();
-            let mut stmt = conn
-                .prepare("SELECT file_id, context_id, fromno, tono FROM arc")
-                .map_err(not_coverage)?;
-            let arcs = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })
-                .map_err(not_coverage)?;
-            for arc in arcs {
-                let (f, c, from, to) = arc.map_err(not_coverage)?;
-                let lines = by_key.entry(lookup(f, c)?).or_default();
-                for n in [from, to] {
-                    if let Ok(n) = u32::try_from(n)
-                        && n > 0
-                    {
-                        lines.push(n);
-                    }
-                }
-            }
-            for ((f, c), lines) in by_key {
-                rows.push((f, c, numbits::encode(lines)));
-            }
+        let rows = if has_arcs {
+            arc_rows(&conn, &lookup)?
         } else {
-            let mut stmt = conn
-                .prepare("SELECT file_id, context_id, numbits FROM line_bits")
-                .map_err(not_coverage)?;
-            let bits = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                })
-                .map_err(not_coverage)?;
-            for row in bits {
-                let (f, c, b) = row.map_err(not_coverage)?;
-                let (f, c) = lookup(f, c)?;
-                rows.push((f, c, b));
-            }
-        }
+            line_rows(&conn, &lookup)?
+        };
         Ok(CoverageFile {
             has_arcs,
             version,
@@ -158,6 +59,117 @@ impl CoverageFile {
             rows,
         })
     }
+}
+
+type Row = (usize, usize, Vec<u8>);
+type Lookup<'a> = dyn Fn(i64, i64) -> Result<(usize, usize), String> + 'a;
+
+fn not_coverage(e: rusqlite::Error) -> String {
+    format!(
+        "it is not a coverage.py data file ({e}); pass the `.coverage` file that \
+         `coverage run` or pytest-cov wrote"
+    )
+}
+
+/// Opens a coverage.py data file read-only, once its schema version is one
+/// impact reads.
+fn open_checked(path: &Path) -> Result<Connection, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
+    if !meta.is_file() {
+        return Err("it is not a file".into());
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open it as SQLite ({e})"))?;
+    let version: i64 = conn
+        .query_row("SELECT version FROM coverage_schema", [], |r| r.get(0))
+        .map_err(not_coverage)?;
+    if version != schema::COVERAGE_SCHEMA_VERSION {
+        return Err(format!(
+            "its coverage.py schema version is {version}, impact reads version {}; \
+             re-record it with coverage.py 7.x",
+            schema::COVERAGE_SCHEMA_VERSION
+        ));
+    }
+    Ok(conn)
+}
+
+/// An (id, text) table in id order: the texts, and each id's index among them.
+fn id_table(
+    conn: &Connection,
+    sql: &str,
+) -> Result<(Vec<String>, std::collections::HashMap<i64, usize>), String> {
+    let mut texts = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let mut stmt = conn.prepare(sql).map_err(not_coverage)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(not_coverage)?;
+    for row in rows {
+        let (id, text) = row.map_err(not_coverage)?;
+        index.insert(id, texts.len());
+        texts.push(text);
+    }
+    Ok((texts, index))
+}
+
+/// Arc mode: the executed lines are the positive arc endpoints (negative
+/// numbers mark entry to and exit from code objects).
+fn arc_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String> {
+    let mut by_key: std::collections::BTreeMap<(usize, usize), Vec<u32>> = Default::default();
+    let mut stmt = conn
+        .prepare("SELECT file_id, context_id, fromno, tono FROM arc")
+        .map_err(not_coverage)?;
+    let arcs = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(not_coverage)?;
+    for arc in arcs {
+        let (f, c, from, to) = arc.map_err(not_coverage)?;
+        let lines = by_key.entry(lookup(f, c)?).or_default();
+        for n in [from, to] {
+            if let Ok(n) = u32::try_from(n)
+                && n > 0
+            {
+                lines.push(n);
+            }
+        }
+    }
+    Ok(by_key
+        .into_iter()
+        .map(|((f, c), lines)| (f, c, numbits::encode(lines)))
+        .collect())
+}
+
+/// Line mode: the stored numbits as they are.
+fn line_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String> {
+    let mut stmt = conn
+        .prepare("SELECT file_id, context_id, numbits FROM line_bits")
+        .map_err(not_coverage)?;
+    let bits = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .map_err(not_coverage)?;
+    let mut rows = Vec::new();
+    for row in bits {
+        let (f, c, b) = row.map_err(not_coverage)?;
+        let (f, c) = lookup(f, c)?;
+        rows.push((f, c, b));
+    }
+    Ok(rows)
 }
 
 /// The coverage.py version recorded in exported files' `meta` table: the
