@@ -231,39 +231,7 @@ impl Config {
                 .collect(),
         };
         full.extend(raw.extra_full_run_files);
-        let mut map = Vec::new();
-        for (glob, tests) in raw.map {
-            let key = format!("{prefix}map.\"{glob}\"");
-            let tests: Vec<String> = match tests {
-                toml::Value::Array(items) => items
-                    .into_iter()
-                    .map(|v| match v {
-                        toml::Value::String(s) => Ok(s),
-                        other => Err(ConfigError::Invalid {
-                            path: file.to_owned(),
-                            key: key.clone(),
-                            reason: format!(
-                                "expected test ids or paths (strings), found {}",
-                                other.type_str()
-                            ),
-                        }),
-                    })
-                    .collect::<Result<_, _>>()?,
-                toml::Value::String(s) => vec![s],
-                other => {
-                    return Err(ConfigError::Invalid {
-                        path: file.to_owned(),
-                        key,
-                        reason: format!(
-                            "expected a list of test ids or paths, found {}",
-                            other.type_str()
-                        ),
-                    });
-                }
-            };
-            let tests = selectors(tests, file, &key)?;
-            map.push((Rules::new(&[glob], file, &key)?, tests));
-        }
+        let map = map_rules(raw.map, file, prefix)?;
         if let Some(days) = raw.max_age_days
             && (days.is_nan() || days <= 0.0)
         {
@@ -302,6 +270,48 @@ impl Config {
             warnings,
         })
     }
+}
+
+/// The `map` table: each glob with the tests that cover the files it matches.
+fn map_rules(
+    table: toml::Table,
+    file: &Path,
+    prefix: &str,
+) -> Result<Vec<(Rules, Vec<Selector>)>, ConfigError> {
+    let mut map = Vec::new();
+    for (glob, tests) in table {
+        let key = format!("{prefix}map.\"{glob}\"");
+        let tests: Vec<String> = match tests {
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s),
+                    other => Err(ConfigError::Invalid {
+                        path: file.to_owned(),
+                        key: key.clone(),
+                        reason: format!(
+                            "expected test ids or paths (strings), found {}",
+                            other.type_str()
+                        ),
+                    }),
+                })
+                .collect::<Result<_, _>>()?,
+            toml::Value::String(s) => vec![s],
+            other => {
+                return Err(ConfigError::Invalid {
+                    path: file.to_owned(),
+                    key,
+                    reason: format!(
+                        "expected a list of test ids or paths, found {}",
+                        other.type_str()
+                    ),
+                });
+            }
+        };
+        let tests = selectors(tests, file, &key)?;
+        map.push((Rules::new(&[glob], file, &key)?, tests));
+    }
+    Ok(map)
 }
 
 /// A test selector, compiled once when the config is read: a node id, a

@@ -265,8 +265,44 @@ pub fn compute(
         added.retain(|p, _| touched.contains(p));
     }
 
+    known_changes(store, &changed, &changed_known, &renames, &entry, &mut set)?;
+    renamed_changes(store, &changed, &renames, &entry, &mut set)?;
+    // Byte-code caches are never source changes (when not git-ignored).
+    added.retain(|p, _| !is_cache(p));
+    let previous = |path: &str, kind: &ChangeKind| -> Result<Option<Vec<u8>>> {
+        Ok(match (&listing_base, kind) {
+            (Some(base), ChangeKind::Modified | ChangeKind::TypeChanged) => {
+                match repo.read(&Target::Commit(base.clone()), path)? {
+                    Some(Entry::File { content, .. }) => Some(content),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+    };
+    unknown_changes(&added, &unknown_renames, &entry, &previous, &mut set)?;
+    set.changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(set)
+}
+
+/// A path's content at the listing's base, when it had one.
+type PreviousOf<'a> = dyn Fn(&str, &ChangeKind) -> Result<Option<Vec<u8>>> + 'a;
+
+/// A path's entry in the target.
+type EntryOf<'a> = dyn Fn(&str) -> Result<Option<Entry>> + 'a;
+
+/// Known files whose content differs from their baseline (modified or
+/// deleted), except those renamed away.
+fn known_changes(
+    store: &Store,
+    changed: &BTreeMap<String, String>,
+    changed_known: &BTreeSet<String>,
+    renames: &BTreeMap<String, String>,
+    entry: &EntryOf<'_>,
+    set: &mut ChangeSet,
+) -> Result<()> {
     let renamed_from: BTreeSet<&String> = renames.values().collect();
-    for path in &changed_known {
+    for path in changed_known {
         let Some(blob) = changed.get(path) else {
             continue;
         };
@@ -287,7 +323,18 @@ pub fn compute(
         change.outline = outline(store, path, blob)?;
         set.changes.push(change);
     }
-    for (new, old) in &renames {
+    Ok(())
+}
+
+/// Known files git reports renamed: compared with the old path's baseline.
+fn renamed_changes(
+    store: &Store,
+    changed: &BTreeMap<String, String>,
+    renames: &BTreeMap<String, String>,
+    entry: &EntryOf<'_>,
+    set: &mut ChangeSet,
+) -> Result<()> {
+    for (new, old) in renames {
         let Some(blob) = changed.get(old).or_else(|| set.unchanged.get(old)) else {
             continue;
         };
@@ -307,19 +354,21 @@ pub fn compute(
         change.outline = outline(store, old, blob)?;
         set.changes.push(change);
     }
-    // Byte-code caches are never source changes (when not git-ignored).
-    added.retain(|p, _| !is_cache(p));
-    for (path, kind) in &added {
+    Ok(())
+}
+
+/// Files the data does not know that git reports touched; `previous` is
+/// the content at the listing's base, when there was one.
+fn unknown_changes(
+    added: &BTreeMap<String, ChangeKind>,
+    unknown_renames: &BTreeMap<String, String>,
+    entry: &EntryOf<'_>,
+    previous: &PreviousOf<'_>,
+    set: &mut ChangeSet,
+) -> Result<()> {
+    for (path, kind) in added {
         let (current, special) = split_entry(entry(path)?);
-        let previous = match (&listing_base, kind) {
-            (Some(base), ChangeKind::Modified | ChangeKind::TypeChanged) => {
-                match repo.read(&Target::Commit(base.clone()), path)? {
-                    Some(Entry::File { content, .. }) => Some(content),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
+        let previous = previous(path, kind)?;
         // A renamed data file matters under its old name (tests read that);
         // a renamed unmeasured Python file is analysed as a new one.
         let old_path = unknown_renames
@@ -336,8 +385,7 @@ pub fn compute(
         change.previous = previous;
         set.changes.push(change);
     }
-    set.changes.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(set)
+    Ok(())
 }
 
 /// Whether each known file holds its baseline in the target, cheaply: by

@@ -53,26 +53,7 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
             settings.repo.root().display()
         ))
     })?;
-    // Files tests opened for reading (data files, templates): whole files,
-    // by test or by the collector that read them.
-    let mut readers: std::collections::BTreeSet<String> =
-        store.readers(&path)?.into_iter().collect();
-    let mut read_outside_tests = false;
-    let scopes = store.scope_readers(&path)?;
-    if !scopes.is_empty() {
-        let ids = store.test_ids()?;
-        for scope in &scopes {
-            if scope.is_empty() {
-                read_outside_tests = true;
-            } else {
-                readers.extend(
-                    ids.iter()
-                        .filter(|t| crate::select::scope_contains(scope, t))
-                        .cloned(),
-                );
-            }
-        }
-    }
+    let (mut readers, read_outside_tests) = readers_of(&store, &path)?;
     let Some(file_id) = store.file_id(&path)? else {
         if readers.is_empty() && !read_outside_tests {
             let mut known = store.paths()?;
@@ -98,43 +79,7 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
     let query = match range {
         None => None,
         Some((first, last)) => {
-            // Line numbers on the command line refer to the file as it is now;
-            // the data refers to its baseline.
-            let current = match settings.repo.read(&Target::WorkTree, &path)? {
-                Some(Entry::File { content, .. }) => Some(content),
-                _ => None,
-            };
-            let map = match &current {
-                Some(c) if git::blob_id(c) != git::blob_id(&baseline) => {
-                    match git::diff_lines(&baseline, c) {
-                        LineDiff::Text(h) => Some(LineMap::new(h)),
-                        LineDiff::Binary => None,
-                    }
-                }
-                _ => None,
-            };
-            let mut lines = Vec::new();
-            let mut unmapped = Vec::new();
-            for n in first..=last {
-                match &map {
-                    None => lines.push(n),
-                    Some(m) => match m.new_to_old(n) {
-                        Some(old) => lines.push(old),
-                        None => unmapped.push(n),
-                    },
-                }
-            }
-            if map.is_some() {
-                out.note(&format!(
-                    "{path} changed since it was recorded; line numbers are mapped to the recorded version"
-                ));
-            }
-            if !unmapped.is_empty() {
-                out.warn(&format!(
-                    "{path}:{} is new or changed since the recording: no test data for it yet",
-                    line_ranges(&unmapped)
-                ));
-            }
+            let lines = recorded_lines(settings, &path, &baseline, first, last, out)?;
             let bits = numbits::encode(lines);
             if store.import_time_touches(file_id, &bits)? {
                 out.note(&format!(
@@ -153,6 +98,82 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
         tests = readers.into_iter().collect();
     }
     print_who(&tests, read_outside_tests, &path, target, format, out)
+}
+
+/// Tests that read `path` as a whole file (data files, templates), by test
+/// or by the collector that read them; and whether it was read outside any
+/// test.
+fn readers_of(
+    store: &crate::store::Store,
+    path: &str,
+) -> Result<(std::collections::BTreeSet<String>, bool)> {
+    let mut readers: std::collections::BTreeSet<String> =
+        store.readers(path)?.into_iter().collect();
+    let mut read_outside_tests = false;
+    let scopes = store.scope_readers(path)?;
+    if !scopes.is_empty() {
+        let ids = store.test_ids()?;
+        for scope in &scopes {
+            if scope.is_empty() {
+                read_outside_tests = true;
+            } else {
+                readers.extend(
+                    ids.iter()
+                        .filter(|t| crate::select::scope_contains(scope, t))
+                        .cloned(),
+                );
+            }
+        }
+    }
+    Ok((readers, read_outside_tests))
+}
+
+/// Lines `first..=last` of the file as it is now, in the numbering of its
+/// recorded baseline; says when they were mapped and which have no data.
+fn recorded_lines(
+    settings: &Settings,
+    path: &str,
+    baseline: &[u8],
+    first: u32,
+    last: u32,
+    out: &Output,
+) -> Result<Vec<u32>> {
+    let current = match settings.repo.read(&Target::WorkTree, path)? {
+        Some(Entry::File { content, .. }) => Some(content),
+        _ => None,
+    };
+    let map = match &current {
+        Some(c) if git::blob_id(c) != git::blob_id(baseline) => {
+            match git::diff_lines(baseline, c) {
+                LineDiff::Text(h) => Some(LineMap::new(h)),
+                LineDiff::Binary => None,
+            }
+        }
+        _ => None,
+    };
+    let mut lines = Vec::new();
+    let mut unmapped = Vec::new();
+    for n in first..=last {
+        match &map {
+            None => lines.push(n),
+            Some(m) => match m.new_to_old(n) {
+                Some(old) => lines.push(old),
+                None => unmapped.push(n),
+            },
+        }
+    }
+    if map.is_some() {
+        out.note(&format!(
+            "{path} changed since it was recorded; line numbers are mapped to the recorded version"
+        ));
+    }
+    if !unmapped.is_empty() {
+        out.warn(&format!(
+            "{path}:{} is new or changed since the recording: no test data for it yet",
+            line_ranges(&unmapped)
+        ));
+    }
+    Ok(lines)
 }
 
 fn print_who(

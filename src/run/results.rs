@@ -150,54 +150,80 @@ pub(super) fn read_results(dir: &Path) -> Result<Results> {
                 ));
             }
         } else if name.starts_with("results-") && name.ends_with(".json") {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-            let file: ResultsFile = serde_json::from_str(&text).map_err(|e| Error::Import {
-                path: path.clone(),
-                reason: format!("the plugin's results are malformed ({e})"),
-            })?;
-            collected.extend(file.collected);
-            results.collect_errors += file.collect_errors;
-            if results.args.is_empty() {
-                results.args = file.args;
-            }
-            for (id, mut test) in file.tests {
-                // The xdist controller reports tests its workers ran: keep
-                // what the worker saw.
-                if let Some(old) = results.tests.remove(&id) {
-                    if test.fixtures.is_empty() {
-                        test.fixtures = old.fixtures;
-                    }
-                    test.units.extend(old.units);
-                    test.units.sort();
-                    test.units.dedup();
-                    test.reads = union(old.reads, test.reads);
-                }
-                results.tests.insert(id, test);
-            }
-            if let Some(scopes) = file.scope_reads {
-                let all = results.scope_reads.get_or_insert_with(BTreeMap::new);
-                for (scope, paths) in scopes {
-                    let entry = all.entry(scope).or_default();
-                    entry.extend(paths);
-                    entry.sort();
-                    entry.dedup();
-                }
-            }
-            results.notes.extend(file.notes);
-            results.blind.extend(file.blind);
-            results.spawned.extend(file.spawned);
-            for (unit, inner) in file.unit_uses {
-                let entry = results.unit_uses.entry(unit).or_default();
-                entry.extend(inner);
-                entry.sort();
-                entry.dedup();
-            }
+            add_results_file(&mut results, &mut collected, &path)?;
         }
     }
     results.collected = collected.into_iter().collect();
+    add_child_reads(&mut results, child_reads);
+    if let Some(scopes) = results.scope_reads.as_mut() {
+        for paths in scopes.values_mut() {
+            paths.sort();
+            paths.dedup();
+        }
+    }
+    Ok(results)
+}
+
+/// One process's `results-*.json` (the plugin's report), merged into
+/// `results`.
+fn add_results_file(
+    results: &mut Results,
+    collected: &mut BTreeSet<String>,
+    path: &Path,
+) -> Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: ResultsFile = serde_json::from_str(&text).map_err(|e| Error::Import {
+        path: path.to_owned(),
+        reason: format!("the plugin's results are malformed ({e})"),
+    })?;
+    collected.extend(file.collected);
+    results.collect_errors += file.collect_errors;
+    if results.args.is_empty() {
+        results.args = file.args;
+    }
+    for (id, mut test) in file.tests {
+        // The xdist controller reports tests its workers ran: keep
+        // what the worker saw.
+        if let Some(old) = results.tests.remove(&id) {
+            if test.fixtures.is_empty() {
+                test.fixtures = old.fixtures;
+            }
+            test.units.extend(old.units);
+            test.units.sort();
+            test.units.dedup();
+            test.reads = union(old.reads, test.reads);
+        }
+        results.tests.insert(id, test);
+    }
+    if let Some(scopes) = file.scope_reads {
+        let all = results.scope_reads.get_or_insert_with(BTreeMap::new);
+        for (scope, paths) in scopes {
+            let entry = all.entry(scope).or_default();
+            entry.extend(paths);
+            entry.sort();
+            entry.dedup();
+        }
+    }
+    results.notes.extend(file.notes);
+    results.blind.extend(file.blind);
+    results.spawned.extend(file.spawned);
+    for (unit, inner) in file.unit_uses {
+        let entry = results.unit_uses.entry(unit).or_default();
+        entry.extend(inner);
+        entry.sort();
+        entry.dedup();
+    }
+    Ok(())
+}
+
+/// Files child processes read, counted for the test running when they did.
+fn add_child_reads(
+    results: &mut Results,
+    child_reads: Vec<(PathBuf, BTreeMap<String, Vec<String>>)>,
+) {
     for (_, reads) in child_reads {
         for (context, paths) in reads {
             if context.is_empty() {
@@ -213,13 +239,6 @@ pub(super) fn read_results(dir: &Path) -> Result<Results> {
             }
         }
     }
-    if let Some(scopes) = results.scope_reads.as_mut() {
-        for paths in scopes.values_mut() {
-            paths.sort();
-            paths.dedup();
-        }
-    }
-    Ok(results)
 }
 
 /// Both lists of paths, sorted, when either is known.

@@ -34,7 +34,6 @@ pub enum Hit {
 }
 
 struct Parsed {
-    text: String,
     module: Module,
     /// def id -> test id ("test_x", "TestK::test_y").
     tests: BTreeMap<usize, String>,
@@ -495,13 +494,13 @@ fn parse(file: &str, text: &str) -> Parsed {
         .bindings(file)
         .zip(python::module_names_for_path(file).into_iter().next());
     Parsed {
-        text: text.to_string(),
         module,
         tests,
         bindings,
     }
 }
 
+/// What the mention on `line` of a test-side file means (see [`Hit`]).
 fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
     let m = &p.module;
     let Some(st) = m.statement_at(line) else {
@@ -512,18 +511,23 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
         (_, Scope::Function(d) | Scope::Class(d)) => Some(d),
         (_, Scope::Module) => None,
     };
-    let conftest = is_conftest(file);
-    // The change travels under a name this file binds.
-    let named = |name: &str| Hit::Name {
-        name: name.to_string(),
-        file: file.to_string(),
-    };
-    // Inside a test function (or a test class): those tests.
-    let mut cur = start;
+    if let Some(hit) = start.and_then(|d| enclosing_tests(file, p, d)) {
+        hits.insert(hit);
+        return;
+    }
+    match start {
+        Some(d) => in_helper(file, m, d, hits),
+        None => module_level(file, st, hits),
+    }
+}
+
+/// Inside a test function (or a test class): those tests.
+fn enclosing_tests(file: &str, p: &Parsed, d: usize) -> Option<Hit> {
+    let m = &p.module;
+    let mut cur = Some(d);
     while let Some(d) = cur {
         if let Some(id) = p.tests.get(&d) {
-            hits.insert(Hit::Tests(format!("{file}::{id}")));
-            return;
+            return Some(Hit::Tests(format!("{file}::{id}")));
         }
         let def = &m.defs()[d];
         if def.kind == DefKind::Class
@@ -531,69 +535,73 @@ fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
                 .values()
                 .any(|id| id.starts_with(&format!("{}::", def.name)))
         {
-            hits.insert(Hit::Tests(format!("{file}::{}", def.name)));
+            return Some(Hit::Tests(format!("{file}::{}", def.name)));
+        }
+        cur = def.parent;
+    }
+    None
+}
+
+/// The change travels under a name this file binds.
+fn named(name: &str, file: &str) -> Hit {
+    Hit::Name {
+        name: name.to_string(),
+        file: file.to_string(),
+    }
+}
+
+/// Every test of the file, or of the directory for a conftest.
+fn whole_file(file: &str) -> Hit {
+    if is_conftest(file) {
+        Hit::Dir(dir_of(file))
+    } else {
+        Hit::File(file.to_string())
+    }
+}
+
+/// In a def or class that is not a test: the innermost enclosing function
+/// (a fixture or a helper) carries the change under its name, or else the
+/// class does.
+fn in_helper(file: &str, m: &Module, d: usize, hits: &mut BTreeSet<Hit>) {
+    let conftest = is_conftest(file);
+    let mut cur = Some(d);
+    while let Some(id) = cur {
+        let def = &m.defs()[id];
+        if def.kind == DefKind::Function {
+            hits.insert(named(&def.name, file));
+            if let Some(f) = &def.fixture {
+                hits.insert(named(&f.name, file));
+                if f.autouse {
+                    hits.insert(whole_file(file));
+                }
+            }
+            if conftest && def.name.starts_with("pytest_") {
+                hits.insert(Hit::Dir(dir_of(file)));
+            }
             return;
         }
         cur = def.parent;
     }
-    match start {
-        Some(d) => {
-            // Innermost enclosing function: a fixture or a helper.
-            let mut cur = Some(d);
-            while let Some(id) = cur {
-                let def = &m.defs()[id];
-                if def.kind == DefKind::Function {
-                    hits.insert(named(&def.name));
-                    if let Some(f) = &def.fixture {
-                        hits.insert(named(&f.name));
-                        if f.autouse {
-                            hits.insert(if conftest {
-                                Hit::Dir(dir_of(file))
-                            } else {
-                                Hit::File(file.to_string())
-                            });
-                        }
-                    }
-                    if conftest && def.name.starts_with("pytest_") {
-                        hits.insert(Hit::Dir(dir_of(file)));
-                    }
-                    return;
-                }
-                cur = def.parent;
-            }
-            // A non-test class: its name carries the change.
-            hits.insert(named(&m.defs()[d].name));
+    hits.insert(named(&m.defs()[d].name, file));
+}
+
+/// Module-level code of a test file or conftest.
+fn module_level(file: &str, st: &python::Statement, hits: &mut BTreeSet<Hit>) {
+    if st.kind == StmtKind::Import {
+        // Re-bound under the same or another name; uses are found by name.
+        for b in st.binds.iter().filter(|b| *b != "*") {
+            hits.insert(named(b, file));
         }
-        None => {
-            if st.kind == StmtKind::Import {
-                // Re-bound under the same or another name; uses are found by name.
-                for b in &st.binds {
-                    if b != "*" {
-                        hits.insert(named(b));
-                    }
-                }
-                if st.binds.iter().any(|b| b == "*") {
-                    hits.insert(if conftest {
-                        Hit::Dir(dir_of(file))
-                    } else {
-                        Hit::File(file.to_string())
-                    });
-                }
-            } else {
-                // Module-level code of a test file or conftest (marks, constants
-                // used in parametrize, plugins): all of its tests.
-                for b in &st.binds {
-                    hits.insert(named(b));
-                }
-                hits.insert(if conftest {
-                    Hit::Dir(dir_of(file))
-                } else {
-                    Hit::File(file.to_string())
-                });
-            }
+        if st.binds.iter().any(|b| b == "*") {
+            hits.insert(whole_file(file));
         }
+    } else {
+        // Marks, constants used in parametrize, plugins: all of its tests.
+        for b in &st.binds {
+            hits.insert(named(b, file));
+        }
+        hits.insert(whole_file(file));
     }
-    let _ = &p.text;
 }
 
 #[cfg(test)]
