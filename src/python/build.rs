@@ -358,6 +358,53 @@ impl<'t> Walker<'t, '_> {
         }
     }
 
+    /// Walks a def's or class's decorators and header (everything before
+    /// its block), collecting names as they are bound and referenced.
+    fn def_header(
+        &mut self,
+        start: u32,
+        children: &[(Option<&'t str>, Node<'t>)],
+        split: usize,
+        block: Option<Node<'t>>,
+        decorators: &[Node<'t>],
+    ) -> Header {
+        let mut h = Header {
+            end: start,
+            err: false,
+            params: Vec::new(),
+            bases: Vec::new(),
+        };
+        for d in decorators {
+            h.end = h.end.max(end_line(*d));
+            h.err |= d.has_error();
+            self.col.add(*d, Role::Ref, true);
+        }
+        for (i, &(f, k)) in children.iter().enumerate() {
+            if is_trivia(k) || (i >= split && Some(k) == block) {
+                continue;
+            }
+            if i < split {
+                h.end = h.end.max(end_line(k));
+            }
+            h.err |= k.has_error();
+            if !k.is_named() {
+                continue;
+            }
+            match f {
+                Some("name") => self.col.add(k, Role::Bind, false),
+                _ => {
+                    if f == Some("parameters") {
+                        h.params = param_names(k, self.text);
+                    } else if f == Some("superclasses") {
+                        h.bases = base_names(&mut self.cursor, k, self.text);
+                    }
+                    self.col.add(k, Role::Ref, false);
+                }
+            }
+        }
+        h
+    }
+
     fn def(
         &mut self,
         outer: Node<'t>,
@@ -384,38 +431,12 @@ impl<'t> Walker<'t, '_> {
             .unwrap_or_default();
 
         let start = start_line(outer);
-        let mut header_end = start;
-        let mut err = false;
-        for d in decorators {
-            header_end = header_end.max(end_line(*d));
-            err |= d.has_error();
-            self.col.add(*d, Role::Ref, true);
-        }
-        let mut params = Vec::new();
-        let mut bases = Vec::new();
-        for (i, &(f, k)) in children.iter().enumerate() {
-            if is_trivia(k) || (i >= split && Some(k) == block) {
-                continue;
-            }
-            if i < split {
-                header_end = header_end.max(end_line(k));
-            }
-            err |= k.has_error();
-            if !k.is_named() {
-                continue;
-            }
-            match f {
-                Some("name") => self.col.add(k, Role::Bind, false),
-                _ => {
-                    if f == Some("parameters") {
-                        params = param_names(k, self.text);
-                    } else if f == Some("superclasses") {
-                        bases = base_names(&mut self.cursor, k, self.text);
-                    }
-                    self.col.add(k, Role::Ref, false);
-                }
-            }
-        }
+        let Header {
+            end: header_end,
+            err,
+            params,
+            bases,
+        } = self.def_header(start, &children, split, block, decorators);
         let body = block.map_or((header_end, header_end), |b| {
             block_range(&mut self.cursor, b)
         });
@@ -426,25 +447,7 @@ impl<'t> Walker<'t, '_> {
             Some(p) if p.kind == DefKind::Class => format!("{}.{name}", p.qualname),
             Some(p) => format!("{}.<locals>.{name}", p.qualname),
         };
-        let deco_names: Vec<String> = decorators
-            .iter()
-            .filter_map(|d| decorator_expr(*d))
-            .map(|e| dotted_expr(e, self.text))
-            .collect();
-        let fixture = decorators.iter().zip(&deco_names).find_map(|(d, dn)| {
-            let last = dn.rsplit('.').next().unwrap_or("");
-            if matches!(last, "fixture" | "yield_fixture") {
-                Some(fixture_args(*d, &name, self.text))
-            } else {
-                None
-            }
-        });
-        let cached = deco_names.iter().any(|dn| {
-            matches!(
-                dn.rsplit('.').next().unwrap_or(""),
-                "lru_cache" | "cache" | "cached_property" | "cached"
-            )
-        });
+        let (deco_names, fixture, cached) = decorations(decorators, &name, self.text);
         let stmt_kind = match kind {
             DefKind::Function => StmtKind::DefHeader(id),
             DefKind::Class => StmtKind::ClassHeader(id),
@@ -537,6 +540,12 @@ impl<'t> Walker<'t, '_> {
         }
     }
 
+    /// An import statement: what it binds, and (for `from` imports) what
+    /// each bound name denotes.
+    //
+    // One pass over the statement's children: the module, aliased and
+    // plain names and `*` are siblings whose meaning depends on the kind of
+    // import, which the arms share.
     fn import(&mut self, n: Node<'t>, ctx: Ctx) {
         let line = start_line(n);
         let children = kids(&mut self.cursor, n);
@@ -1103,116 +1112,133 @@ impl<'t> Collector<'t> {
 
     fn run(&mut self) {
         while let Some(it) = self.stack.pop() {
-            let n = it.node;
-            let kind = n.kind();
-            let (role, s) = (it.role, it.strings);
-            match kind {
-                "identifier" => {
-                    let name = text_of(n, self.text);
-                    if name.is_empty() {
-                        continue;
-                    }
-                    if role != Role::Bind {
-                        self.refs.push(name);
-                        if !self.attr_ids.contains(&n.id()) {
-                            self.bare.push(name);
-                        }
-                    }
-                    if role != Role::Ref {
-                        self.binds.push(name);
-                    }
-                    continue;
-                }
-                "attribute" if role != Role::All => {
-                    if let Some(attr) = n
-                        .child_by_field_name("attribute")
-                        .filter(|a| a.kind() == "identifier")
-                    {
-                        let chain = n
-                            .child_by_field_name("object")
-                            .and_then(|o| name_chain(o, self.text));
-                        self.attrs.push((text_of(attr, self.text), chain));
-                        self.attr_ids.push(attr.id());
-                    }
-                }
-                "string" => {
-                    let (a, b) = (start_line(n), end_line(n));
-                    if a < b {
-                        self.strings.push((a, b));
-                    }
-                    if s {
-                        self.string_names(n);
-                    }
-                }
-                _ => {}
+            if self.leaf(it) {
+                continue;
             }
-            if role == Role::All {
+            if it.role == Role::All {
+                let s = it.strings;
                 self.push_kids(it, false, |_, _| (Role::All, s));
                 continue;
             }
-            match kind {
-                "assignment" => self.push_kids(it, true, |f, _| match f {
-                    Some("left") => (Role::Bind, s),
-                    _ => (Role::Ref, s),
-                }),
-                "augmented_assignment" => self.push_kids(it, true, |f, _| match f {
-                    Some("left") => (Role::Both, s),
-                    _ => (Role::Ref, s),
-                }),
-                "named_expression" => {
-                    // A walrus inside a lambda binds in the lambda's scope.
-                    let name_role = if it.in_lambda { Role::Ref } else { Role::Bind };
-                    self.push_kids(it, true, |f, _| match f {
-                        Some("name") => (name_role, s),
-                        _ => (Role::Ref, s),
-                    })
+            self.push_children(it);
+        }
+    }
+
+    /// Records what a node is by itself: a name, an attribute, a string.
+    /// True when it has nothing beneath to walk (an identifier).
+    fn leaf(&mut self, it: Item<'t>) -> bool {
+        let n = it.node;
+        let (role, s) = (it.role, it.strings);
+        match n.kind() {
+            "identifier" => {
+                let name = text_of(n, self.text);
+                if name.is_empty() {
+                    return true;
                 }
-                "lambda" => {
-                    let inner = Item {
-                        in_lambda: true,
-                        ..it
-                    };
-                    self.push_kids(inner, false, |_, _| (Role::Ref, s));
+                if role != Role::Bind {
+                    self.refs.push(name);
+                    if !self.attr_ids.contains(&n.id()) {
+                        self.bare.push(name);
+                    }
                 }
-                "as_pattern" => self.push_kids(it, true, |f, _| match f {
-                    Some("alias") => (Role::Bind, s),
+                if role != Role::Ref {
+                    self.binds.push(name);
+                }
+                return true;
+            }
+            "attribute" if role != Role::All => {
+                if let Some(attr) = n
+                    .child_by_field_name("attribute")
+                    .filter(|a| a.kind() == "identifier")
+                {
+                    let chain = n
+                        .child_by_field_name("object")
+                        .and_then(|o| name_chain(o, self.text));
+                    self.attrs.push((text_of(attr, self.text), chain));
+                    self.attr_ids.push(attr.id());
+                }
+            }
+            "string" => {
+                let (a, b) = (start_line(n), end_line(n));
+                if a < b {
+                    self.strings.push((a, b));
+                }
+                if s {
+                    self.string_names(n);
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Queues a node's children with the roles its kind gives them.
+    fn push_children(&mut self, it: Item<'t>) {
+        let n = it.node;
+        let kind = n.kind();
+        let (role, s) = (it.role, it.strings);
+        match kind {
+            "assignment" => self.push_kids(it, true, |f, _| match f {
+                Some("left") => (Role::Bind, s),
+                _ => (Role::Ref, s),
+            }),
+            "augmented_assignment" => self.push_kids(it, true, |f, _| match f {
+                Some("left") => (Role::Both, s),
+                _ => (Role::Ref, s),
+            }),
+            "named_expression" => {
+                // A walrus inside a lambda binds in the lambda's scope.
+                let name_role = if it.in_lambda { Role::Ref } else { Role::Bind };
+                self.push_kids(it, true, |f, _| match f {
+                    Some("name") => (name_role, s),
                     _ => (Role::Ref, s),
-                }),
-                "call" => {
-                    let fixture_call = n
-                        .child_by_field_name("function")
-                        .map(|f| last_name(f, self.text))
-                        .is_some_and(|l| l == "usefixtures" || l == "getfixturevalue");
-                    self.push_kids(it, true, |f, _| match f {
-                        Some("arguments") => (Role::Ref, s || fixture_call),
-                        _ => (Role::Ref, s),
-                    })
-                }
-                // Capture patterns in `case` clauses bind names.
-                "case_pattern" | "union_pattern" | "keyword_pattern" if role == Role::Ref => self
-                    .push_kids(it, false, |_, k| {
-                        if k.kind() == "dotted_name" && k.named_child_count() == 1 {
-                            (Role::Bind, s)
-                        } else {
-                            (Role::Ref, s)
-                        }
-                    }),
-                "splat_pattern" if role == Role::Ref => {
-                    self.push_kids(it, false, |_, _| (Role::Bind, s))
-                }
-                "type_alias_statement" => self.push_kids(it, true, |f, _| match f {
-                    Some("left") => (Role::Bind, s),
+                })
+            }
+            "lambda" => {
+                let inner = Item {
+                    in_lambda: true,
+                    ..it
+                };
+                self.push_kids(inner, false, |_, _| (Role::Ref, s));
+            }
+            "as_pattern" => self.push_kids(it, true, |f, _| match f {
+                Some("alias") => (Role::Bind, s),
+                _ => (Role::Ref, s),
+            }),
+            "call" => {
+                let fixture_call = n
+                    .child_by_field_name("function")
+                    .map(|f| last_name(f, self.text))
+                    .is_some_and(|l| l == "usefixtures" || l == "getfixturevalue");
+                self.push_kids(it, true, |f, _| match f {
+                    Some("arguments") => (Role::Ref, s || fixture_call),
                     _ => (Role::Ref, s),
-                }),
-                _ => {
-                    let child_role = if role == Role::Ref || is_target_kind(kind) {
-                        role
+                })
+            }
+            // Capture patterns in `case` clauses bind names.
+            "case_pattern" | "union_pattern" | "keyword_pattern" if role == Role::Ref => self
+                .push_kids(it, false, |_, k| {
+                    if k.kind() == "dotted_name" && k.named_child_count() == 1 {
+                        (Role::Bind, s)
                     } else {
-                        // Attribute/subscript targets only read names.
-                        Role::Ref
-                    };
-                    self.push_kids(it, false, |_, _| (child_role, s));
-                }
+                        (Role::Ref, s)
+                    }
+                }),
+            "splat_pattern" if role == Role::Ref => {
+                self.push_kids(it, false, |_, _| (Role::Bind, s))
+            }
+            "type_alias_statement" => self.push_kids(it, true, |f, _| match f {
+                Some("left") => (Role::Bind, s),
+                _ => (Role::Ref, s),
+            }),
+            _ => {
+                let child_role = if role == Role::Ref || is_target_kind(kind) {
+                    role
+                } else {
+                    // Attribute/subscript targets only read names.
+                    Role::Ref
+                };
+                self.push_kids(it, false, |_, _| (child_role, s));
             }
         }
     }
@@ -1436,66 +1462,7 @@ fn classify_lines(text: &str, out: &mut Built, strings: &[(u32, u32)]) -> bool {
 
 /// pytest's default collection over the defs of one module.
 pub(super) fn test_functions(defs: &[Def], bases: &[Vec<String>]) -> Vec<TestFn> {
-    let mut children: Vec<Vec<DefId>> = vec![Vec::new(); defs.len()];
-    let mut top_classes: HashMap<&str, DefId> = HashMap::new();
-    for (i, d) in defs.iter().enumerate() {
-        match d.parent {
-            Some(p) if p < defs.len() => children[p].push(i),
-            None if d.kind == DefKind::Class => {
-                top_classes.insert(d.name.as_str(), i);
-            }
-            _ => {}
-        }
-    }
-    // The class and its same-module ancestors, nearest first (cycle-safe).
-    let ancestors = |id: DefId| -> Vec<DefId> {
-        let mut seen = vec![id];
-        let mut i = 0;
-        while i < seen.len() {
-            for b in bases.get(seen[i]).into_iter().flatten() {
-                if let Some(&c) = top_classes.get(b.as_str())
-                    && !seen.contains(&c)
-                {
-                    seen.push(c);
-                }
-            }
-            i += 1;
-        }
-        seen
-    };
-    let is_testcase = |id: DefId| {
-        ancestors(id).iter().any(|&a| {
-            bases
-                .get(a)
-                .into_iter()
-                .flatten()
-                .any(|b| b.rsplit('.').next().unwrap_or("").ends_with("TestCase"))
-        })
-    };
-    let has_init = |id: DefId| {
-        ancestors(id).iter().any(|&a| {
-            children[a]
-                .iter()
-                .any(|&m| defs[m].kind == DefKind::Function && defs[m].name == "__init__")
-        })
-    };
-    // Methods visible on a class: nearer classes override farther ones.
-    let methods = |id: DefId| -> Vec<(String, DefId)> {
-        let mut list: Vec<(String, DefId)> = Vec::new();
-        for &a in ancestors(id).iter().rev() {
-            for &m in &children[a] {
-                if defs[m].kind != DefKind::Function {
-                    continue;
-                }
-                match list.iter_mut().find(|(n, _)| *n == defs[m].name) {
-                    Some(slot) => slot.1 = m,
-                    None => list.push((defs[m].name.clone(), m)),
-                }
-            }
-        }
-        list
-    };
-
+    let tree = ClassTree::new(defs, bases);
     let mut out: Vec<TestFn> = Vec::new();
     for (i, d) in defs.iter().enumerate() {
         if d.parent.is_some() {
@@ -1507,14 +1474,14 @@ pub(super) fn test_functions(defs: &[Def], bases: &[Vec<String>]) -> Vec<TestFn>
                 push(&mut out, d.name.clone(), i)
             }
             DefKind::Class => {
-                let unittest = is_testcase(i);
-                let test_class = d.name.starts_with("Test") && !has_init(i);
+                let unittest = tree.is_testcase(i);
+                let test_class = d.name.starts_with("Test") && !tree.has_init(i);
                 if !unittest && !test_class {
                     continue;
                 }
                 let mut work = vec![(i, d.name.clone())];
                 while let Some((cls, prefix)) = work.pop() {
-                    for (name, m) in methods(cls) {
+                    for (name, m) in tree.methods(cls) {
                         if name.starts_with("test") {
                             push(&mut out, format!("{prefix}::{name}"), m);
                         }
@@ -1522,9 +1489,11 @@ pub(super) fn test_functions(defs: &[Def], bases: &[Vec<String>]) -> Vec<TestFn>
                     if unittest {
                         continue; // unittest does not collect nested classes
                     }
-                    for &c in children[cls].iter().rev() {
+                    for &c in tree.children[cls].iter().rev() {
                         let cd = &defs[c];
-                        if cd.kind == DefKind::Class && cd.name.starts_with("Test") && !has_init(c)
+                        if cd.kind == DefKind::Class
+                            && cd.name.starts_with("Test")
+                            && !tree.has_init(c)
                         {
                             work.push((c, format!("{prefix}::{}", cd.name)));
                         }
@@ -1537,10 +1506,134 @@ pub(super) fn test_functions(defs: &[Def], bases: &[Vec<String>]) -> Vec<TestFn>
     out
 }
 
+/// The defs of one module as pytest's collection sees them: each def's
+/// children, and top-level classes with their same-module bases.
+struct ClassTree<'d> {
+    defs: &'d [Def],
+    bases: &'d [Vec<String>],
+    children: Vec<Vec<DefId>>,
+    top_classes: HashMap<&'d str, DefId>,
+}
+
+impl<'d> ClassTree<'d> {
+    fn new(defs: &'d [Def], bases: &'d [Vec<String>]) -> ClassTree<'d> {
+        let mut children: Vec<Vec<DefId>> = vec![Vec::new(); defs.len()];
+        let mut top_classes: HashMap<&str, DefId> = HashMap::new();
+        for (i, d) in defs.iter().enumerate() {
+            match d.parent {
+                Some(p) if p < defs.len() => children[p].push(i),
+                None if d.kind == DefKind::Class => {
+                    top_classes.insert(d.name.as_str(), i);
+                }
+                _ => {}
+            }
+        }
+        ClassTree {
+            defs,
+            bases,
+            children,
+            top_classes,
+        }
+    }
+
+    /// The class and its same-module ancestors, nearest first (cycle-safe).
+    fn ancestors(&self, id: DefId) -> Vec<DefId> {
+        let mut seen = vec![id];
+        let mut i = 0;
+        while i < seen.len() {
+            for b in self.bases.get(seen[i]).into_iter().flatten() {
+                if let Some(&c) = self.top_classes.get(b.as_str())
+                    && !seen.contains(&c)
+                {
+                    seen.push(c);
+                }
+            }
+            i += 1;
+        }
+        seen
+    }
+
+    fn is_testcase(&self, id: DefId) -> bool {
+        self.ancestors(id).iter().any(|&a| {
+            self.bases
+                .get(a)
+                .into_iter()
+                .flatten()
+                .any(|b| b.rsplit('.').next().unwrap_or("").ends_with("TestCase"))
+        })
+    }
+
+    fn has_init(&self, id: DefId) -> bool {
+        self.ancestors(id).iter().any(|&a| {
+            self.children[a]
+                .iter()
+                .any(|&m| self.defs[m].kind == DefKind::Function && self.defs[m].name == "__init__")
+        })
+    }
+
+    /// Methods visible on a class: nearer classes override farther ones.
+    fn methods(&self, id: DefId) -> Vec<(String, DefId)> {
+        let mut list: Vec<(String, DefId)> = Vec::new();
+        for &a in self.ancestors(id).iter().rev() {
+            for &m in &self.children[a] {
+                let def = &self.defs[m];
+                if def.kind != DefKind::Function {
+                    continue;
+                }
+                match list.iter_mut().find(|(n, _)| *n == def.name) {
+                    Some(slot) => slot.1 = m,
+                    None => list.push((def.name.clone(), m)),
+                }
+            }
+        }
+        list
+    }
+}
+
 /// Adds a test; a redefinition replaces the earlier one, as in the module dict.
 fn push(out: &mut Vec<TestFn>, id: String, def: DefId) {
     match out.iter_mut().find(|t| t.id == id) {
         Some(t) => t.def = def,
         None => out.push(TestFn { id, def }),
     }
+}
+
+/// What a def's or class's header says beyond its name.
+struct Header {
+    /// Its last line (decorators and header included).
+    end: u32,
+    /// Whether it holds a syntax error.
+    err: bool,
+    params: Vec<String>,
+    bases: Vec<String>,
+}
+
+/// A definition's decorators as dotted names, its fixture (when a
+/// `fixture` decorator makes it one), and whether a memoising decorator
+/// wraps it.
+fn decorations(
+    decorators: &[Node<'_>],
+    name: &str,
+    text: &[u8],
+) -> (Vec<String>, Option<Fixture>, bool) {
+    let deco_names: Vec<String> = decorators
+        .iter()
+        .filter_map(|d| decorator_expr(*d))
+        .map(|e| dotted_expr(e, text))
+        .collect();
+    let fixture = decorators.iter().zip(&deco_names).find_map(|(d, dn)| {
+        let last = dn.rsplit('.').next().unwrap_or("");
+        if matches!(last, "fixture" | "yield_fixture") {
+            Some(fixture_args(*d, name, text))
+        } else {
+            None
+        }
+    });
+    let cached = deco_names.iter().any(|dn| {
+        matches!(
+            dn.rsplit('.').next().unwrap_or(""),
+            "lru_cache" | "cache" | "cached_property" | "cached"
+        )
+    });
+    (deco_names, fixture, cached)
 }

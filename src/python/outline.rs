@@ -446,7 +446,24 @@ pub fn parse_pair_in_regions(
     }
     let mut a = module_from(a, old_count);
     let mut b = module_from(b, new_count);
-    // The definitions around a part hold more than was parsed of them.
+    fit_parts(&mut a, &mut b, &plan, outline, hunks)?;
+    let parsed = |line: u32| kept.iter().any(|&(a, b)| a <= line && line <= b);
+    a.outside = Some(Box::new(outline.outside(&parsed, &|l| l)));
+    b.outside = Some(Box::new(outline.outside(&parsed, &|l| moved(hunks, l))));
+    Some((a, b))
+}
+
+/// The definitions around each parsed part hold more than was parsed of
+/// them: gives them their whole extent in both versions. `None` when a
+/// changed statement is no longer inside the definition it was isolated in
+/// (dedented out of it).
+fn fit_parts(
+    a: &mut Module,
+    b: &mut Module,
+    plan: &Plan,
+    outline: &Outline,
+    hunks: &[Hunk],
+) -> Option<()> {
     for part in &plan.parts {
         let Some(&inner) = part.context.last() else {
             continue;
@@ -455,8 +472,8 @@ pub fn parse_pair_in_regions(
             let def = &outline.defs[d];
             let old_end = def.end;
             let new_end = end_moved(hunks, def.end);
-            widen(&mut a, def, def.start, old_end)?;
-            widen(&mut b, def, moved(hunks, def.start), new_end)?;
+            widen(a, def, def.start, old_end)?;
+            widen(b, def, moved(hunks, def.start), new_end)?;
         }
         // The changed statements must still be inside the definition they
         // were isolated in (not dedented out of it).
@@ -473,15 +490,12 @@ pub fn parse_pair_in_regions(
             .statements
             .iter()
             .filter(|s| s.start >= lo && s.start <= hi)
-            .any(|s| !within(&b, s.scope, id));
+            .any(|s| !within(b, s.scope, id));
         if escaped {
             return None;
         }
     }
-    let parsed = |line: u32| kept.iter().any(|&(a, b)| a <= line && line <= b);
-    a.outside = Some(Box::new(outline.outside(&parsed, &|l| l)));
-    b.outside = Some(Box::new(outline.outside(&parsed, &|l| moved(hunks, l))));
-    Some((a, b))
+    Some(())
 }
 
 /// Gives the parsed definition of `def` (found by qualified name and first

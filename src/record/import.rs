@@ -127,25 +127,7 @@ fn collect(
         })?;
         let labels: Vec<Label<'_>> = data.contexts.iter().map(|c| parse_label(c)).collect();
         if require_tests && !labels.iter().any(|l| matches!(l, Label::Test(_))) {
-            let seen = data
-                .contexts
-                .iter()
-                .filter(|c| !c.is_empty())
-                .take(3)
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>();
-            let detail = if seen.is_empty() {
-                "it has no per-test contexts".to_string()
-            } else {
-                format!("its contexts ({}) are not pytest node ids", seen.join(", "))
-            };
-            return Err(Error::Import {
-                path: file.clone(),
-                reason: format!(
-                    "{detail}; record it with per-test contexts, e.g. \
-                     `pytest --cov=PACKAGE --cov-context=test`"
-                ),
-            });
+            return Err(no_test_contexts(file, &data.contexts));
         }
         let base_dir = file
             .parent()
@@ -166,28 +148,7 @@ fn collect(
             }
             mapped.push(path);
         }
-        for (file_index, context_index, bits) in &data.rows {
-            let Some(path) = &mapped[*file_index] else {
-                continue;
-            };
-            let slot = match labels[*context_index] {
-                Label::ImportTime => rec.import_time.entry(path.clone()).or_default(),
-                Label::Unit(key) => rec
-                    .units
-                    .entry(key.to_string())
-                    .or_default()
-                    .entry(path.clone())
-                    .or_default(),
-                Label::Test(id) => rec
-                    .tests
-                    .entry(id.to_string())
-                    .or_default()
-                    .lines
-                    .entry(path.clone())
-                    .or_default(),
-            };
-            *slot = numbits::union(slot, bits);
-        }
+        add_rows(rec, &data.rows, &labels, &mapped);
         // A test that executed no measured line still has a context row.
         for label in &labels {
             if let Label::Test(id) = label {
@@ -205,6 +166,61 @@ fn collect(
         ));
     }
     Ok(())
+}
+
+/// The error for a coverage file without per-test contexts, naming some of
+/// the contexts it has.
+fn no_test_contexts(file: &Path, contexts: &[String]) -> Error {
+    let seen = contexts
+        .iter()
+        .filter(|c| !c.is_empty())
+        .take(3)
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>();
+    let detail = if seen.is_empty() {
+        "it has no per-test contexts".to_string()
+    } else {
+        format!("its contexts ({}) are not pytest node ids", seen.join(", "))
+    };
+    Error::Import {
+        path: file.to_owned(),
+        reason: format!(
+            "{detail}; record it with per-test contexts, e.g. \
+             `pytest --cov=PACKAGE --cov-context=test`"
+        ),
+    }
+}
+
+/// Adds one coverage file's rows to the recording, by what each context
+/// label means; rows of files outside the repository (`None`) are left out.
+fn add_rows(
+    rec: &mut Recording,
+    rows: &[(usize, usize, Vec<u8>)],
+    labels: &[Label<'_>],
+    mapped: &[Option<String>],
+) {
+    for (file_index, context_index, bits) in rows {
+        let Some(path) = &mapped[*file_index] else {
+            continue;
+        };
+        let slot = match labels[*context_index] {
+            Label::ImportTime => rec.import_time.entry(path.clone()).or_default(),
+            Label::Unit(key) => rec
+                .units
+                .entry(key.to_string())
+                .or_default()
+                .entry(path.clone())
+                .or_default(),
+            Label::Test(id) => rec
+                .tests
+                .entry(id.to_string())
+                .or_default()
+                .lines
+                .entry(path.clone())
+                .or_default(),
+        };
+        *slot = numbits::union(slot, bits);
+    }
 }
 
 /// Reads each measured file's baseline from `target`; files missing there are

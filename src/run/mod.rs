@@ -94,21 +94,7 @@ pub fn run(
 
     let work = WorkDir::new()?;
     let known: Vec<String> = tests.iter().map(|t| t.nodeid.clone()).collect();
-    let selection_path = protocol::SelectionFile {
-        mode: match selection.mode {
-            Mode::Full => "full",
-            Mode::Selected => "selected",
-        },
-        // A shard keeps a known test when it is in its part (exact ids),
-        // and a test the data does not know when its file hashes to it.
-        tests: match &part {
-            Some((_, part)) => part.tests.iter().map(String::as_str).collect(),
-            None => selection.tests.keys().map(String::as_str).collect(),
-        },
-        known: &known,
-        shard: part.as_ref().map(|(shard, _)| (*shard).into()),
-    }
-    .write(&work.path)?;
+    let selection_path = write_selection(&work, &selection, part.as_ref(), &known)?;
 
     let track_reads = match std::env::var(protocol::env::TRACK_READS) {
         Ok(v) => v != "0",
@@ -145,6 +131,30 @@ pub fn run(
     job.save(&work.path)?;
     pending::finish_or_keep(work, db, |dir| finish(repo, &mut store, db, dir, &job, out))?;
     Ok(code)
+}
+
+/// The selection as the plugin reads it (`selection.json` in the work dir).
+fn write_selection(
+    work: &WorkDir,
+    selection: &Selection,
+    part: Option<&(Shard, crate::shard::Part)>,
+    known: &[String],
+) -> Result<std::path::PathBuf> {
+    protocol::SelectionFile {
+        mode: match selection.mode {
+            Mode::Full => "full",
+            Mode::Selected => "selected",
+        },
+        // A shard keeps a known test when it is in its part (exact ids),
+        // and a test the data does not know when its file hashes to it.
+        tests: match part {
+            Some((_, part)) => part.tests.iter().map(String::as_str).collect(),
+            None => selection.tests.keys().map(String::as_str).collect(),
+        },
+        known,
+        shard: part.map(|(shard, _)| (*shard).into()),
+    }
+    .write(&work.path)
 }
 
 /// `shard 2/4: 12 of 48 selected tests (0.52 s of 2.10 s recorded)`.

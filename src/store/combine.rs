@@ -364,23 +364,13 @@ impl Writer<'_> {
     /// fixtures and the files they read, replacing what this file held for
     /// them; reads outside tests are united. `run_map` maps the
     /// input's run ids to this file's.
+    //
+    // One SQL batch after the run map: each statement builds on the ones
+    // before it (contexts and files first, then the rows keyed by them),
+    // and read apart they would hide that order.
     pub fn copy_taken_tests(&mut self, run_map: &HashMap<i64, i64>) -> Result<(), StoreError> {
+        self.load_run_map(run_map)?;
         let err = self.query_err();
-        self.tx
-            .execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS impact_run_map (src_id integer primary key, out_id integer);
-                 DELETE FROM impact_run_map;",
-            )
-            .map_err(&err)?;
-        {
-            let mut ins = self
-                .tx
-                .prepare("INSERT INTO impact_run_map (src_id, out_id) VALUES (?1, ?2)")
-                .map_err(&err)?;
-            for (s, o) in run_map {
-                ins.execute(params![s, o]).map_err(&err)?;
-            }
-        }
         let take = ListName::Take.table();
         self.tx
             .execute_batch(&format!(
@@ -459,6 +449,26 @@ impl Writer<'_> {
                    AND mt.nodeid NOT IN (SELECT nodeid FROM {take});"
             ))
             .map_err(&err)
+    }
+
+    /// The input's run ids mapped to this file's, as a temp table for the
+    /// copying statements to join.
+    fn load_run_map(&self, run_map: &HashMap<i64, i64>) -> Result<(), StoreError> {
+        let err = self.query_err();
+        self.tx
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS impact_run_map (src_id integer primary key, out_id integer);
+                 DELETE FROM impact_run_map;",
+            )
+            .map_err(&err)?;
+        let mut ins = self
+            .tx
+            .prepare("INSERT INTO impact_run_map (src_id, out_id) VALUES (?1, ?2)")
+            .map_err(&err)?;
+        for (s, o) in run_map {
+            ins.execute(params![s, o]).map_err(&err)?;
+        }
+        Ok(())
     }
 
     /// The input's impact metadata (e.g. the environment fingerprint) replaces
