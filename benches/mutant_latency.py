@@ -5,7 +5,9 @@ For each mutant of PROJECT in OUT/report.json (written by benches/realworld.py,
 whose checkout OUT/PROJECT holds the recorded .impact.db), the mutant is
 applied, `impact select --format json` is timed (wall, median of --repeat
 runs) with each binary given, and the line is restored. Prints, per binary,
-the median and maximum over the mutants and every mutant's time (ms).
+the median and maximum over the mutants and every mutant's time (ms); with
+more than one binary, whether each mutant's selection (the JSON on stdout)
+is the same for all of them, naming the mutants where it is not (exit 1).
 
     python3 benches/mutant_latency.py --project pyparsing OLD_IMPACT NEW_IMPACT
 """
@@ -29,6 +31,7 @@ def main():
     args = ap.parse_args()
     mutants = json.load(open(os.path.join(args.out, "report.json")))[args.project]["mutants"]
     checkout = os.path.join(args.out, args.project)
+    selections = {}
     for binary in args.binaries:
         binary = os.path.abspath(binary)
         times = []
@@ -46,14 +49,21 @@ def main():
                 runs = []
                 for _ in range(args.repeat):
                     start = time.perf_counter()
-                    subprocess.run([binary, "select", "--format", "json"], cwd=checkout, capture_output=True)
+                    done = subprocess.run([binary, "select", "--format", "json"], cwd=checkout, capture_output=True)
                     runs.append((time.perf_counter() - start) * 1000)
+                selections.setdefault((m["path"], m["line"]), []).append(done.stdout)
                 times.append(round(statistics.median(runs), 1))
             finally:
                 lines[m["line"] - 1] = original
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write("\n".join(lines))
         print("%s: median %.1f ms, max %.1f ms, per mutant %s" % (binary, statistics.median(times), max(times), times))
+    if len(args.binaries) > 1:
+        differ = ["%s:%d" % k for k, outs in selections.items() if len(set(outs)) > 1]
+        print("same selection with every binary: %d of %d mutants%s" % (
+            len(selections) - len(differ), len(selections), "; differ: " + ", ".join(differ) if differ else ""))
+        if differ:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":
