@@ -6,8 +6,9 @@ whose checkout OUT/PROJECT holds the recorded .impact.db), the mutant is
 applied, `impact select --format json` is timed (wall, median of --repeat
 runs) with each binary given, and the line is restored. Prints, per binary,
 the median and maximum over the mutants and every mutant's time (ms); with
-more than one binary, whether each mutant's selection (the JSON on stdout)
-is the same for all of them, naming the mutants where it is not (exit 1).
+more than one binary, whether each mutant's selection (mode and tests of the
+JSON on stdout) is the same for all of them, naming the mutants where it is
+not (exit 1) and those where only the reasons' wording differs.
 
     python3 benches/mutant_latency.py --project pyparsing OLD_IMPACT NEW_IMPACT
 """
@@ -59,9 +60,18 @@ def main():
                     fh.write("\n".join(lines))
         print("%s: median %.1f ms, max %.1f ms, per mutant %s" % (binary, statistics.median(times), max(times), times))
     if len(args.binaries) > 1:
-        differ = ["%s:%d" % k for k, outs in selections.items() if len(set(outs)) > 1]
-        print("same selection with every binary: %d of %d mutants%s" % (
-            len(selections) - len(differ), len(selections), "; differ: " + ", ".join(differ) if differ else ""))
+        def chosen(out):
+            try:
+                j = json.loads(out)
+            except ValueError:
+                return ("unreadable", out)
+            return (j.get("mode"), tuple(sorted(j.get("tests", []))))
+        differ = ["%s:%d" % k for k, outs in selections.items() if len({chosen(o) for o in outs}) > 1]
+        worded = ["%s:%d" % k for k, outs in selections.items()
+                  if len(set(outs)) > 1 and len({chosen(o) for o in outs}) == 1]
+        print("same selection with every binary: %d of %d mutants%s%s" % (
+            len(selections) - len(differ), len(selections), "; differ: " + ", ".join(differ) if differ else "",
+            "; same selection, other reason text: " + ", ".join(worded) if worded else ""))
         if differ:
             raise SystemExit(1)
 

@@ -609,7 +609,25 @@ impl<'a> Resolver<'a> {
             .iter()
             .map(|n| (n.clone(), binder.to_string()))
             .collect();
-        while let Some((name, binder)) = queue.pop_front() {
+        // Test-side mentions are looked up once the measured side has no
+        // name left to follow: that needs the test files parsed, while the
+        // recorded references often reach most of the suite first (the
+        // verdict is then a full run, whatever the test side says). The
+        // names reached are the same in either order.
+        let mut test_side: VecDeque<(String, String, Reason)> = VecDeque::new();
+        loop {
+            let Some((name, binder)) = queue.pop_front() else {
+                let Some((name, binder, reason)) = test_side.pop_front() else {
+                    break;
+                };
+                if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
+                    return Ok(());
+                }
+                for (file, name) in self.test_side_mentions(&name, &binder, &reason, out)? {
+                    queue.push_back((name, file));
+                }
+                continue;
+            };
             if !self.names_done.insert((name.clone(), binder.clone())) {
                 continue;
             }
@@ -653,19 +671,67 @@ impl<'a> Resolver<'a> {
                     queue.push_back((n, path.clone()));
                 }
             }
-            // Test-side mentions too, but for those that provably denote
-            // another module's own definition of it.
-            let mut hits = BTreeSet::new();
-            for (hit, target) in self.testside()?.find_denoting(&name) {
-                let elsewhere = match &target {
-                    Some(t) => self.denotes_another(t, &name, &binder)?,
-                    None => false,
-                };
-                if !elsewhere {
-                    hits.insert(hit);
-                }
+            test_side.push_back((name, binder, reason));
+        }
+        Ok(())
+    }
+
+    /// Selects the tests whose test-side code mentions `name`, but for the
+    /// mentions that provably denote another module's own definition of
+    /// it; returns the (file, name) of fixtures and helpers that mention it,
+    /// for the caller to follow.
+    fn test_side_mentions(
+        &mut self,
+        name: &str,
+        binder: &str,
+        reason: &Reason,
+        out: &mut Selected,
+    ) -> Result<Vec<(String, String)>> {
+        let mut hits = BTreeSet::new();
+        for (hit, target) in self.testside()?.find_denoting(name) {
+            let elsewhere = match &target {
+                Some(t) => self.denotes_another(t, name, binder)?,
+                None => false,
+            };
+            if !elsewhere {
+                hits.insert(hit);
             }
-            self.apply_hits(hits.into_iter().collect(), &reason, origin, out)?;
+        }
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| self.apply_hit(hit, reason, out))
+            .collect())
+    }
+
+    /// Selects what a test-side hit selects; for a fixture or helper that
+    /// names the change, the (file, name) to follow instead.
+    fn apply_hit(
+        &self,
+        hit: Hit,
+        reason: &Reason,
+        out: &mut Selected,
+    ) -> Option<(String, String)> {
+        match hit {
+            Hit::Tests(prefix) => self.whole_test_file(&prefix, reason.clone(), out),
+            Hit::File(file) => self.whole_test_file(&file, reason.clone(), out),
+            Hit::Dir(dir) => self.select_dir(&dir, reason, out),
+            Hit::Name { name, file } => return Some((file, name)),
+        }
+        None
+    }
+
+    fn apply_hits(
+        &mut self,
+        hits: Vec<Hit>,
+        reason: &Reason,
+        origin: &str,
+        out: &mut Selected,
+    ) -> Result<()> {
+        for hit in hits {
+            // Already followed names are skipped.
+            if let Some((file, name)) = self.apply_hit(hit, reason, out) {
+                self.names(origin, &file, std::slice::from_ref(&name), out)?;
+            }
         }
         Ok(())
     }
@@ -739,28 +805,6 @@ impl<'a> Resolver<'a> {
         Ok(files.iter().all(|file| {
             file != binder && self.unchanged.contains_key(file) && defining.contains(file)
         }))
-    }
-
-    fn apply_hits(
-        &mut self,
-        hits: Vec<Hit>,
-        reason: &Reason,
-        origin: &str,
-        out: &mut Selected,
-    ) -> Result<()> {
-        for hit in hits {
-            match hit {
-                Hit::Tests(prefix) => self.whole_test_file(&prefix, reason.clone(), out),
-                Hit::File(file) => self.whole_test_file(&file, reason.clone(), out),
-                Hit::Dir(dir) => self.select_dir(&dir, reason, out),
-                // A fixture or helper names it: follow its name (already
-                // followed names are skipped).
-                Hit::Name { name, file } => {
-                    self.names(origin, &file, std::slice::from_ref(&name), out)?
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Names that import-time statements of a measured file bind from `name`:
