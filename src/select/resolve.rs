@@ -705,12 +705,7 @@ impl<'a> Resolver<'a> {
 
     /// Selects what a test-side hit selects; for a fixture or helper that
     /// names the change, the (file, name) to follow instead.
-    fn apply_hit(
-        &self,
-        hit: Hit,
-        reason: &Reason,
-        out: &mut Selected,
-    ) -> Option<(String, String)> {
+    fn apply_hit(&self, hit: Hit, reason: &Reason, out: &mut Selected) -> Option<(String, String)> {
         match hit {
             Hit::Tests(prefix) => self.whole_test_file(&prefix, reason.clone(), out),
             Hit::File(file) => self.whole_test_file(&file, reason.clone(), out),
