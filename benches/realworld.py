@@ -264,6 +264,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--impact", default=os.path.join(ROOT, "target", "release", "impact"))
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the mutants an unfinished earlier run of a project measured; measure the rest")
     args = ap.parse_args()
     args.out = os.path.abspath(args.out)
     args.impact = os.path.abspath(args.impact)
@@ -303,7 +305,17 @@ def main():
         lines = executed_lines(db, sources) if recorded else {}
         mutants = make_mutants(checkout, lines, args.mutants, args.seed)
         results = []
+        # The same seed over the same recorded lines makes the same mutants,
+        # so an unfinished run's results for them can be kept.
+        earlier = report.get(name, {})
+        done = {}
+        if args.resume and not earlier.get("complete", True):
+            done = {(r["path"], r["line"], r["new"]): r for r in earlier["mutants"]}
         for i, m in enumerate(mutants):
+            if (m["path"], m["line"], m["new"]) in done:
+                results.append(done[(m["path"], m["line"], m["new"])])
+                sys.stderr.write("%s %d/%d %s:%d kept from the earlier run\n" % (name, i + 1, len(mutants), m["path"], m["line"]))
+                continue
             original = apply_mutant(checkout, m)
             try:
                 truth, _ = run(pytest, checkout, env, timeout=max(120, 10 * base_s))
