@@ -16,6 +16,7 @@ mod analyze;
 #[cfg(test)]
 mod fuzz;
 mod imports;
+mod lines;
 mod resolve;
 mod testside;
 
@@ -281,6 +282,7 @@ pub fn select(
     }
 
     let mut selected = resolve_data_files(&mut resolver, data_files, &mut changed, &mut ignored)?;
+    crate::trace::step("data files resolved");
     resolve_effects(&mut resolver, effects, &mut selected)?;
     crate::trace::step("effects resolved");
     notes.extend(resolver.notes());

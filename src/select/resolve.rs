@@ -10,11 +10,12 @@ use crate::git::{Repo, Target};
 use crate::numbits;
 use crate::python::facts::is_python;
 use crate::python::{self, Scope};
-use crate::store::{Store, TestRow};
+use crate::store::{Carried, Store, TestRow};
 
 use super::Reason;
 use super::analyze::Effect;
 use super::imports::Imports;
+use super::lines::RecordedLines;
 use super::testside::{Hit, TestSide};
 use crate::python::pytest::{carrier_names, is_test_side};
 
@@ -47,6 +48,10 @@ pub struct Resolver<'a> {
     defining: BTreeMap<String, BTreeSet<String>>,
     /// The recorded imports and the walks made over them.
     imports: Imports,
+    /// Files' recorded lines, for following names.
+    lines: RecordedLines,
+    /// The files whose facts were stored at record time.
+    facts_paths: Option<BTreeSet<String>>,
     /// Per measured file: name -> names carried from it, with the lines
     /// that carry them (see `binding_index`).
     bindings: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<u32>>>>,
@@ -103,6 +108,8 @@ impl<'a> Resolver<'a> {
             module_files: None,
             defining: BTreeMap::new(),
             imports: Imports::default(),
+            lines: RecordedLines::default(),
+            facts_paths: None,
             bindings: BTreeMap::new(),
             by_file: {
                 // Sorted ids come file by file: one map entry per file.
@@ -650,7 +657,12 @@ impl<'a> Resolver<'a> {
                 add(out, test, reason.clone());
             }
             let elsewhere = self.denoting_elsewhere(&name, &binder)?;
-            for (fid, path, bits) in self.store.references(&name)? {
+            let references = self.store.references(&name)?;
+            let carried = match references.is_empty() {
+                true => BTreeMap::new(),
+                false => self.store.carried(&name)?,
+            };
+            for (fid, path, bits) in references {
                 let bits = match elsewhere.get(&fid) {
                     Some(other) => numbits::difference(&bits, other),
                     None => bits,
@@ -658,8 +670,8 @@ impl<'a> Resolver<'a> {
                 if bits.is_empty() {
                     continue;
                 }
-                for (test, _) in self.store.tests_intersecting(fid, &bits)? {
-                    add(out, test, reason.clone());
+                for test in self.lines.tests_running(self.store, fid, &bits)? {
+                    add(out, test.to_string(), reason.clone());
                 }
                 // A name read all over the project: stop as soon as the
                 // verdict is a full run, not after its last reference.
@@ -667,7 +679,7 @@ impl<'a> Resolver<'a> {
                     return Ok(());
                 }
                 // Import-time code naming it binds new names from it.
-                for n in self.bound_from(&path, &name, &bits)? {
+                for n in self.bound_from(&path, &name, &bits, &carried)? {
                     queue.push_back((n, path.clone()));
                 }
             }
@@ -806,18 +818,30 @@ impl<'a> Resolver<'a> {
     /// `B = A * 2`, `from m import A as B`, a class whose bases or body name it,
     /// a cached function or fixture whose header names it; only from the
     /// statements on `lines` (the references to `name` that count).
-    fn bound_from(&mut self, path: &str, name: &str, lines: &[u8]) -> Result<Vec<String>> {
+    /// `carried`: the stored facts for `name` ([`Store::carried`]).
+    fn bound_from(
+        &mut self,
+        path: &str,
+        name: &str,
+        lines: &[u8],
+        carried: &BTreeMap<String, Vec<Carried>>,
+    ) -> Result<Vec<String>> {
         if !is_python(path) {
             return Ok(Vec::new());
         }
         let counts = |at: Option<&[u8]>| at.is_none_or(|at| numbits::any_intersection(at, lines));
         // Computed at record time; parsed here only for data recorded before
         // these facts existed.
-        if let Some(carried) = self.store.carried(path, name)? {
+        if self.facts_paths.is_none() {
+            self.facts_paths = Some(self.store.facts_paths()?);
+        }
+        if self.facts_paths.as_ref().is_some_and(|f| f.contains(path)) {
             return Ok(carried
+                .get(path)
                 .into_iter()
+                .flatten()
                 .filter(|(_, at)| counts(at.as_deref()))
-                .map(|(c, _)| c)
+                .map(|(c, _)| c.clone())
                 .collect());
         }
         if !self.bindings.contains_key(path) {

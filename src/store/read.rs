@@ -358,6 +358,24 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// Every test's recorded lines in `file_id` (numbits), import-time data
+    /// left out.
+    pub fn file_lines(&self, file_id: i64) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT c.context, lb.numbits FROM line_bits lb
+                 JOIN context c ON c.id = lb.context_id
+                 WHERE lb.file_id = ?1 AND c.context != ''",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
     /// Files with lines referencing `name`: (file id, path, numbits of those lines).
     pub fn references(&self, name: &str) -> Result<Vec<(i64, String, Vec<u8>)>, StoreError> {
         let err = read_err(&self.path);
@@ -471,34 +489,40 @@ impl Store {
         )
     }
 
-    /// What code in `path` naming `name` carries, each with the lines of the
-    /// statements that do (`None` in facts recorded before they were);
-    /// `None` when the file's facts were not computed (data recorded by an
-    /// older impact).
-    pub fn carried(&self, path: &str, name: &str) -> Result<Option<Vec<Carried>>, StoreError> {
-        let has_facts: i64 = self
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM impact_facts x JOIN file f ON f.id = x.file_id WHERE f.path = ?1",
-                [path],
-                |r| r.get(0),
-            )
-            .map_err(read_err(&self.path))?;
-        if has_facts == 0 {
-            return Ok(None);
-        }
+    /// The paths of the files whose facts were computed at record time
+    /// (for the others, what their statements carry is not stored).
+    pub fn facts_paths(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        Ok(self
+            .strings(
+                "SELECT f.path FROM impact_facts x JOIN file f ON f.id = x.file_id",
+                [],
+            )?
+            .into_iter()
+            .collect())
+    }
+
+    /// What the statements naming `name` carry it into, per file with facts:
+    /// path -> (carried name, lines of the carrying statements or NULL).
+    pub fn carried(&self, name: &str) -> Result<BTreeMap<String, Vec<Carried>>, StoreError> {
         let err = read_err(&self.path);
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT c.carried, c.numbits FROM impact_carry c JOIN file f ON f.id = c.file_id
-                 WHERE f.path = ?1 AND c.name = ?2",
+                "SELECT f.path, c.carried, c.numbits FROM impact_carry c JOIN file f ON f.id = c.file_id
+                 WHERE c.name = ?1",
             )
             .map_err(&err)?;
+        let mut out: BTreeMap<String, Vec<Carried>> = BTreeMap::new();
         let rows = stmt
-            .query_map(params![path, name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map(Some).map_err(&err)
+        for row in rows {
+            let (path, carried, bits) = row.map_err(&err)?;
+            out.entry(path).or_default().push((carried, bits));
+        }
+        Ok(out)
     }
 
     /// The most recent run.
