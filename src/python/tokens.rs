@@ -33,6 +33,24 @@ pub fn parse_stored(tokens: &str) -> impl Iterator<Item = (u32, &str)> {
     })
 }
 
+/// Each word of `text` (as [`scan`] finds them outside string literals)
+/// with the lines it is on, ascending: what is stored per test-side content
+/// for finding mentions of a name (migration 13).
+pub fn word_index(text: &str) -> std::collections::BTreeMap<String, Vec<u32>> {
+    let mut out: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    scan(text, false, |word, line| match out.get_mut(word) {
+        Some(lines) => {
+            if lines.last() != Some(&line) {
+                lines.push(line);
+            }
+        }
+        None => {
+            out.insert(word.to_string(), vec![line]);
+        }
+    });
+    out
+}
+
 /// Calls `found(token, line)` for every word outside strings and comments
 /// (`quoted == false`), or every token inside a string literal (`quoted`;
 /// a path-like token also by its last component). Triple-quoted strings

@@ -229,10 +229,20 @@ fn store_by_content(
             }
         }
     }
-    if crate::python::pytest::is_test_side(path) && !w.has_by_content(ByContent::Quoted, blob_id)? {
-        // Test files are searched for strings at every selection.
-        let tokens = crate::python::tokens::stored_quoted_tokens(&String::from_utf8_lossy(content));
-        w.set_by_content(ByContent::Quoted, blob_id, &tokens)?;
+    if crate::python::pytest::is_test_side(path) {
+        // Test files are searched for strings and names at every selection.
+        let need_quoted = !w.has_by_content(ByContent::Quoted, blob_id)?;
+        let need_words = !w.has_side_words(blob_id)?;
+        if need_quoted || need_words {
+            let text = String::from_utf8_lossy(content);
+            if need_quoted {
+                let tokens = crate::python::tokens::stored_quoted_tokens(&text);
+                w.set_by_content(ByContent::Quoted, blob_id, &tokens)?;
+            }
+            if need_words {
+                w.set_side_words(blob_id, &crate::python::tokens::word_index(&text))?;
+            }
+        }
     }
     Ok(())
 }

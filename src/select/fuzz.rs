@@ -161,7 +161,17 @@ proptest! {
             prop_assert!(line.split_once('\t').is_some(), "{line:?}");
         }
         let mut words = 0;
-        tokens::scan(&text, false, |w, _| { assert!(!w.is_empty()); words += 1; });
+        let mut seen: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+        tokens::scan(&text, false, |w, l| {
+            assert!(!w.is_empty());
+            words += 1;
+            let lines = seen.entry(w.to_string()).or_default();
+            if lines.last() != Some(&l) {
+                lines.push(l);
+            }
+        });
+        // What is stored per test-side content is what a scan finds.
+        prop_assert_eq!(tokens::word_index(&text), seen);
         for needle in ["x", "é", "shop.cli", "\"", "╭"] {
             for l in word_lines(&text, needle) {
                 prop_assert!(l >= 1);

@@ -326,7 +326,8 @@ impl<'a> Resolver<'a> {
             .collect();
         needles.push(path.to_string());
         for needle in needles {
-            let hits = self.testside()?.find(&needle);
+            let store = self.store;
+            let hits = self.testside()?.find(store, &needle)?;
             self.apply_hits(hits, &reason, path, out)?;
         }
         // Importers of an unmeasured module.
@@ -700,7 +701,8 @@ impl<'a> Resolver<'a> {
         out: &mut Selected,
     ) -> Result<Vec<(String, String)>> {
         let mut hits = BTreeSet::new();
-        for (hit, target) in self.testside()?.find_denoting(name) {
+        let store = self.store;
+        for (hit, target) in self.testside()?.find_denoting(store, name)? {
             let elsewhere = match &target {
                 Some(t) => self.denotes_another(t, name, binder)?,
                 None => false,

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Result;
 use crate::git::{Entry, Repo, Target};
+use crate::numbits;
 use crate::python::{self, DefKind, Module, Scope, StmtKind};
 use crate::store::Store;
 
@@ -56,11 +57,17 @@ pub struct TestSide {
     /// stored too: reading every file at once reads it from there.
     recorded: BTreeMap<String, String>,
     db: std::path::PathBuf,
+    /// Every file whose content is the recorded one, with its blob id: where
+    /// its words are stored, they are looked up instead of read.
+    blobs: BTreeMap<String, String>,
     parsed: BTreeMap<String, Parsed>,
     /// Built on first use: where each word, and each token inside a string
     /// literal, occurs (file index, line). One pass over the test side
     /// instead of one per searched name.
     index: Option<Index>,
+    /// Blob id -> the files (indices) with that content, for the files
+    /// whose words are stored instead (set with `index`).
+    words_stored: Option<std::collections::HashMap<String, Vec<u32>>>,
     quoted_index: Option<Index>,
 }
 
@@ -72,15 +79,20 @@ struct Index {
 
 impl Index {
     /// Indexes words (`quoted == false`) or tokens inside string literals,
-    /// over every file that has a text or (quoted only) stored tokens.
+    /// over every file that has a text or (quoted only) stored tokens, but
+    /// those `skip` names.
     fn build(
         files: &[String],
         contents: &BTreeMap<String, Option<String>>,
         stored: &BTreeMap<String, String>,
         quoted: bool,
+        skip: impl Fn(&str) -> bool,
     ) -> Index {
         let mut index = Index::default();
         for (fi, file) in files.iter().enumerate() {
+            if skip(file) {
+                continue;
+            }
             let map = if quoted {
                 &mut index.quoted
             } else {
@@ -197,6 +209,10 @@ impl TestSide {
             .keys()
             .filter_map(|f| unchanged.get(f).map(|b| (f.clone(), b.clone())))
             .collect();
+        let blobs = files
+            .iter()
+            .filter_map(|f| unchanged.get(f).map(|b| (f.clone(), b.clone())))
+            .collect();
         Ok(TestSide {
             root: work_tree.then(|| repo.root().to_owned()),
             files: files.into_iter().collect(),
@@ -204,8 +220,10 @@ impl TestSide {
             stored,
             recorded,
             db: store.path().to_owned(),
+            blobs,
             parsed: BTreeMap::new(),
             index: None,
+            words_stored: None,
             quoted_index: None,
         })
     }
@@ -246,29 +264,47 @@ impl TestSide {
     }
 
     /// Where test-side files mention `needle` (as a whole word or dotted name).
-    pub fn find(&mut self, needle: &str) -> Vec<Hit> {
+    pub fn find(&mut self, store: &Store, needle: &str) -> Result<Vec<Hit>> {
         let mut hits: Vec<Hit> = self
-            .find_denoting(needle)
+            .find_denoting(store, needle)?
             .into_iter()
             .map(|(h, _)| h)
             .collect();
         hits.sort();
         hits.dedup();
-        hits
+        Ok(hits)
     }
 
     /// Like [`TestSide::find`], each hit with what the mention there denotes
     /// when the file's bindings tell ("pkg.mod.name"; see
     /// [`crate::python::facts::target_in`]), one entry per mention.
-    pub fn find_denoting(&mut self, needle: &str) -> Vec<(Hit, Option<String>)> {
+    pub fn find_denoting(
+        &mut self,
+        store: &Store,
+        needle: &str,
+    ) -> Result<Vec<(Hit, Option<String>)>> {
         if !needle.bytes().all(is_ident_byte) {
-            return self
+            return Ok(self
                 .search(|text| word_lines(text, needle))
                 .into_iter()
                 .map(|h| (h, None))
-                .collect();
+                .collect());
         }
-        let places = self.index().words.get(needle).cloned().unwrap_or_default();
+        let mut places = self
+            .index(store)?
+            .words
+            .get(needle)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(by_blob) = &self.words_stored {
+            for (blob, bits) in store.side_word(needle)? {
+                for &fi in by_blob.get(&blob).into_iter().flatten() {
+                    places.extend(numbits::decode(&bits).into_iter().map(|l| (fi, l)));
+                }
+            }
+            places.sort_unstable();
+            places.dedup();
+        }
         self.parse_ahead(places.iter().map(|&(fi, _)| fi));
         let mut out = Vec::new();
         for &(fi, line) in &places {
@@ -285,7 +321,7 @@ impl TestSide {
             classify(&file, parsed, line, &mut hits);
             out.extend(hits.into_iter().map(|h| (h, target.clone())));
         }
-        out
+        Ok(out)
     }
 
     /// Reads and parses the files among `fis` not parsed yet, spread over
@@ -376,6 +412,7 @@ impl TestSide {
                 &self.contents,
                 &self.stored,
                 true,
+                |_| false,
             ));
         }
     }
@@ -398,17 +435,45 @@ impl TestSide {
         out
     }
 
-    fn index(&mut self) -> &Index {
+    /// The index of words of the files whose words are not stored, built
+    /// once; `words_stored` is set alongside for the others.
+    fn index(&mut self, store: &Store) -> Result<&Index> {
         if self.index.is_none() {
-            self.load_all();
+            let blobs: Vec<&str> = self.blobs.values().map(String::as_str).collect();
+            let indexed = store.side_indexed(&blobs)?;
+            let mut by_blob: std::collections::HashMap<String, Vec<u32>> = Default::default();
+            for (fi, file) in self.files.iter().enumerate() {
+                if let Some(blob) = self.blobs.get(file).filter(|b| indexed.contains(*b)) {
+                    by_blob.entry(blob.clone()).or_default().push(fi as u32);
+                }
+            }
+            let stored_file = |f: &str| self.blobs.get(f).is_some_and(|b| indexed.contains(b));
+            let rest: Vec<String> = self
+                .files
+                .iter()
+                .filter(|f| !stored_file(f))
+                .cloned()
+                .collect();
+            if by_blob.is_empty() {
+                // Data recorded before words were stored: read everything
+                // in one pass.
+                self.load_all();
+            } else {
+                for file in &rest {
+                    self.load(file);
+                }
+            }
+            let stored_file = |f: &str| self.blobs.get(f).is_some_and(|b| indexed.contains(b));
             self.index = Some(Index::build(
                 &self.files,
                 &self.contents,
                 &BTreeMap::new(),
                 false,
+                stored_file,
             ));
+            self.words_stored = Some(by_blob);
         }
-        self.index.as_ref().expect("just built")
+        Ok(self.index.as_ref().expect("just built"))
     }
 
     fn classify_places(&mut self, places: &[(u32, u32)]) -> Vec<Hit> {

@@ -495,6 +495,14 @@ impl Writer<'_> {
                      WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);
                  INSERT OR IGNORE INTO main.impact_quoted (blob_id, tokens)
                      SELECT blob_id, tokens FROM src.impact_quoted
+                     WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);
+                 INSERT OR IGNORE INTO main.impact_side_word (word, blob_id, numbits)
+                     SELECT w.word, w.blob_id, w.numbits FROM src.impact_side_word w
+                     JOIN src.impact_side_indexed i ON i.blob_id = w.blob_id
+                     WHERE w.blob_id IN (SELECT blob_id FROM main.impact_baseline)
+                       AND w.blob_id NOT IN (SELECT blob_id FROM main.impact_side_indexed);
+                 INSERT OR IGNORE INTO main.impact_side_indexed (blob_id)
+                     SELECT blob_id FROM src.impact_side_indexed
                      WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);",
             )
             .map_err(self.query_err())

@@ -195,7 +195,6 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
-    /// The baseline blob id of every measured file, by path.
     /// The stored string tokens of each of `blob_ids` that has them.
     pub fn quoted(&self, blob_ids: &[&str]) -> Result<BTreeMap<String, String>, StoreError> {
         let err = read_err(&self.path);
@@ -217,6 +216,7 @@ impl Store {
         Ok(out)
     }
 
+    /// The baseline blob id of every measured file, by path.
     pub fn baselines(&self) -> Result<BTreeMap<String, String>, StoreError> {
         let err = read_err(&self.path);
         let mut stmt = self
@@ -227,6 +227,34 @@ impl Store {
             .map_err(&err)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Those of `blob_ids` whose words are stored (see migration 13).
+    pub fn side_indexed(
+        &self,
+        blob_ids: &[&str],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let wanted: std::collections::HashSet<&str> = blob_ids.iter().copied().collect();
+        // One pass: the table holds test-side contents only.
+        Ok(self
+            .strings("SELECT blob_id FROM impact_side_indexed", [])?
+            .into_iter()
+            .filter(|b| wanted.contains(b.as_str()))
+            .collect())
+    }
+
+    /// Where the stored test-side contents hold `word`: (blob id, numbits
+    /// of the lines).
+    pub fn side_word(&self, word: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT blob_id, numbits FROM impact_side_word WHERE word = ?1")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([word], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(&err)
     }

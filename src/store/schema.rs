@@ -236,6 +236,21 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE impact_test ADD COLUMN spawns integer;
     "#,
+    // 13: per recorded test-side content, the lines where each word occurs
+    // (numbits), so that `impact select` finds a name's mentions in test
+    // files without reading and indexing every one of them. A cache: a
+    // content without its impact_side_indexed row is read and scanned.
+    r#"
+    CREATE TABLE impact_side_word (
+        word text not null,
+        blob_id text not null,
+        numbits blob not null,
+        primary key (word, blob_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE impact_side_indexed (
+        blob_id text primary key
+    );
+    "#,
 ];
 
 /// The facts format [`crate::python::facts::compute`] writes (see migration 11).

@@ -1,5 +1,6 @@
 //! Writes, all inside the one transaction [`super::Store::write`] opens.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -434,6 +435,66 @@ impl<'conn> Writer<'conn> {
         ] {
             self.tx.execute(sql, []).map_err(self.err("write"))?;
         }
+        // The word table is large and keyed by word: it is scanned only
+        // when some indexed content lost its last baseline.
+        let gone: i64 = self
+            .tx
+            .query_row(
+                "SELECT count(*) FROM impact_side_indexed
+                 WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read"))?;
+        if gone > 0 {
+            self.tx
+                .execute_batch(
+                    "DELETE FROM impact_side_word
+                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
+                     DELETE FROM impact_side_indexed
+                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);",
+                )
+                .map_err(self.err("write"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the words of a test-side content are stored (migration 13).
+    pub fn has_side_words(&self, blob_id: &str) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT count(*) FROM impact_side_indexed WHERE blob_id = ?1",
+                [blob_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.err("read"))
+    }
+
+    /// Stores where each word of a test-side content occurs (word -> its
+    /// lines, ascending).
+    pub fn set_side_words(
+        &mut self,
+        blob_id: &str,
+        words: &BTreeMap<String, Vec<u32>>,
+    ) -> Result<(), StoreError> {
+        let err = self.err("write");
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO impact_side_word (word, blob_id, numbits) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(&err)?;
+        for (word, lines) in words {
+            let bits = numbits::encode(lines.iter().copied());
+            stmt.execute(params![word, blob_id, bits]).map_err(&err)?;
+        }
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO impact_side_indexed (blob_id) VALUES (?1)",
+                [blob_id],
+            )
+            .map_err(&err)?;
         Ok(())
     }
 

@@ -117,7 +117,9 @@ fn dump(db: &Path) -> Dump {
     let scope_reads = pairs("SELECT scope, path FROM impact_scope_read");
     let by_content = pairs(
         "SELECT blob_id, 'outline' FROM impact_outline
-         UNION SELECT blob_id, 'quoted' FROM impact_quoted",
+         UNION SELECT blob_id, 'quoted' FROM impact_quoted
+         UNION SELECT blob_id, 'words' FROM impact_side_indexed
+         UNION SELECT blob_id || ' ' || word, hex(numbits) FROM impact_side_word",
     );
     Dump {
         tests,
@@ -172,11 +174,15 @@ fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
     assert_eq!(a.baselines, b.baselines, "baselines differ");
     assert_eq!(
         a.by_content, b.by_content,
-        "outlines or string tokens differ"
+        "outlines, string tokens or test-side words differ"
     );
     assert!(
         a.by_content.iter().any(|(_, t)| t == "outline"),
         "outlines are stored"
+    );
+    assert!(
+        a.by_content.iter().any(|(_, t)| t == "words"),
+        "test-side words are stored"
     );
     assert_eq!(
         a.scope_reads, b.scope_reads,

@@ -511,8 +511,10 @@ def test_a_by_name():
 /// name. The conftest (measured by `impact run`) defines that name itself,
 /// so references that denote it are the ones to follow, not a namesake to
 /// leave out.
-#[test]
-fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
+/// The sample with a conftest helper `rate()` that memoises what the
+/// measured `shop.rates.base_rate()` returns, used by two tests that never
+/// run `base_rate` themselves after the first; recorded.
+fn cached_helper_in_conftest() -> TestRepo {
     let mut repo = TestRepo::with_fixture("sample");
     repo.write(
         "shop/rates.py",
@@ -532,7 +534,12 @@ fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
     repo.commit_all("a cached helper");
     let run = crate::run::impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
+    repo
+}
 
+#[test]
+fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
+    let repo = cached_helper_in_conftest();
     repo.write(
         "shop/rates.py",
         "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef base_rate():\n    return 3\n",
@@ -550,6 +557,52 @@ fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
             "{t} fails but is not selected: {json:#}"
         );
     }
+}
+
+/// Test-side mentions of a name come from the words stored per recorded
+/// test-file content (migration 13), from the text of a file whose words
+/// are not stored, and from every text in data recorded before words were
+/// stored: the same selection each way.
+#[test]
+fn test_side_mentions_come_from_stored_words_or_the_files_alike() {
+    let repo = cached_helper_in_conftest();
+    let db = rusqlite::Connection::open(repo.path().join(".impact.db")).unwrap();
+    let stored: i64 = db
+        .query_row(
+            "SELECT count(*) FROM impact_side_word w JOIN impact_baseline b ON b.blob_id = w.blob_id
+             JOIN file f ON f.id = b.file_id WHERE f.path = 'tests/conftest.py' AND w.word = 'base_rate'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 1, "the conftest's words are stored at recording");
+    repo.write(
+        "shop/rates.py",
+        "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef base_rate():\n    return 3\n",
+    );
+    let (run, from_words) = select(&repo, &[]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let selected = tests(&from_words);
+    for t in [
+        "tests/test_rates.py::test_first",
+        "tests/test_rates.py::test_second",
+    ] {
+        assert!(selected.iter().any(|s| s == t), "{t}: {from_words:#}");
+    }
+    // The conftest's words missing: its text is read, the others' words used.
+    db.execute(
+        "DELETE FROM impact_side_indexed WHERE blob_id IN (SELECT b.blob_id FROM impact_baseline b
+         JOIN file f ON f.id = b.file_id WHERE f.path = 'tests/conftest.py')",
+        [],
+    )
+    .unwrap();
+    let (_, one_read) = select(&repo, &[]);
+    assert_eq!(tests(&one_read), selected);
+    // No words stored at all (data of an older impact).
+    db.execute_batch("DELETE FROM impact_side_indexed; DELETE FROM impact_side_word;")
+        .unwrap();
+    let (_, all_read) = select(&repo, &[]);
+    assert_eq!(tests(&all_read), selected);
 }
 
 #[test]
