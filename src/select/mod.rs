@@ -16,7 +16,7 @@ mod analyze;
 #[cfg(test)]
 mod fuzz;
 mod imports;
-mod lines;
+mod recorded;
 mod resolve;
 mod testside;
 

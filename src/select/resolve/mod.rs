@@ -2,21 +2,22 @@
 //! lines, names followed through import-time bindings and test files, and
 //! module-level changes followed through the import graph.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::change::TargetSpec;
 use crate::error::Result;
 use crate::git::{Repo, Target};
 use crate::numbits;
-use crate::python::facts::is_python;
 use crate::python::{self, Scope};
-use crate::store::{Carried, Store, TestRow};
+use crate::store::{Store, TestRow};
+
+mod names;
 
 use super::Reason;
 use super::analyze::Effect;
 use super::imports::Imports;
-use super::lines::RecordedLines;
-use super::testside::{Hit, TestSide};
+use super::recorded::Recorded;
+use super::testside::TestSide;
 use crate::python::pytest::{carrier_names, is_test_side};
 
 /// Resolves effects into selected tests, with caches shared across effects.
@@ -32,33 +33,22 @@ pub struct Resolver<'a> {
     /// The stored string tokens of test-side contents, by blob id, when
     /// read ahead (see [`Resolver::read_tokens`]).
     tokens: Option<BTreeMap<String, String>>,
-    file_ids: BTreeMap<String, Option<i64>>,
-    baselines: Option<BTreeMap<String, String>>,
-    /// The measured Python files' baselines as text, read once for
-    /// [`Resolver::sources_naming`].
-    python_texts: Option<std::rc::Rc<Vec<(String, String)>>>,
+    /// What the data recorded about the measured files.
+    recorded: Recorded<'a>,
     testside: Option<TestSide>,
     /// Names already followed, with the file that binds them.
     names_done: BTreeSet<(String, String)>,
     /// Every name followed, for the limit.
     distinct_names: BTreeSet<String>,
-    /// Module name -> the files of the data it can mean.
-    module_files: Option<BTreeMap<String, Vec<String>>>,
     /// Per name, the files that define it themselves.
     defining: BTreeMap<String, BTreeSet<String>>,
     /// The recorded imports and the walks made over them.
     imports: Imports,
-    /// Files' recorded lines, for following names.
-    lines: RecordedLines,
-    /// The files whose facts were stored at record time.
-    facts_paths: Option<BTreeSet<String>>,
     /// Per measured file: name -> names carried from it, with the lines
     /// that carry them (see `binding_index`).
     bindings: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<u32>>>>,
     /// Known test ids by test file, for prefix lookups.
     by_file: BTreeMap<&'a str, Vec<&'a str>>,
-    /// Tests that ran any line of a file, by file.
-    measured: BTreeMap<String, BTreeSet<String>>,
     /// See [`Resolver::quoted_modules`].
     quoted_modules: Option<Vec<(String, String)>>,
     /// See [`Resolver::tests_maybe_spawning`].
@@ -99,17 +89,12 @@ impl<'a> Resolver<'a> {
             known_ids: None,
             unchanged: BTreeMap::new(),
             tokens: None,
-            file_ids: BTreeMap::new(),
-            baselines: None,
-            python_texts: None,
+            recorded: Recorded::new(store),
             testside: None,
             names_done: BTreeSet::new(),
             distinct_names: BTreeSet::new(),
-            module_files: None,
             defining: BTreeMap::new(),
             imports: Imports::default(),
-            lines: RecordedLines::default(),
-            facts_paths: None,
             bindings: BTreeMap::new(),
             by_file: {
                 // Sorted ids come file by file: one map entry per file.
@@ -131,7 +116,6 @@ impl<'a> Resolver<'a> {
                 }
                 m
             },
-            measured: BTreeMap::new(),
             quoted_modules: None,
             spawning: None,
             overflow: None,
@@ -169,28 +153,6 @@ impl<'a> Resolver<'a> {
         self.distinct_names.clear();
     }
 
-    fn file_id(&mut self, path: &str) -> Result<Option<i64>> {
-        if let Some(id) = self.file_ids.get(path) {
-            return Ok(*id);
-        }
-        let id = self.store.file_id(path)?;
-        self.file_ids.insert(path.to_string(), id);
-        Ok(id)
-    }
-
-    /// The tests that ran any line of a file (cached).
-    fn tests_in_file(&mut self, path: &str) -> Result<BTreeSet<String>> {
-        if let Some(tests) = self.measured.get(path) {
-            return Ok(tests.clone());
-        }
-        let tests: BTreeSet<String> = match self.file_id(path)? {
-            Some(fid) => self.store.tests_in_file(fid)?.into_iter().collect(),
-            None => BTreeSet::new(),
-        };
-        self.measured.insert(path.to_string(), tests.clone());
-        Ok(tests)
-    }
-
     fn testside(&mut self) -> Result<&mut TestSide> {
         if self.testside.is_none() {
             self.testside = Some(TestSide::new(
@@ -226,7 +188,7 @@ impl<'a> Resolver<'a> {
     pub fn resolve(&mut self, effect: &Effect, out: &mut Selected) -> Result<()> {
         match effect {
             Effect::Lines { path, lines } => {
-                let fid = self.file_id(path)?;
+                let fid = self.recorded.file_id(path)?;
                 add_line_hits(path, line_hits(self.store, fid, lines)?, out);
             }
             Effect::ImportTimeLines {
@@ -237,7 +199,7 @@ impl<'a> Resolver<'a> {
                 called,
             } => self.import_time_lines(path, lines, name, header, *called, out)?,
             Effect::WholeFile { path } => {
-                if let Some(fid) = self.file_id(path)? {
+                if let Some(fid) = self.recorded.file_id(path)? {
                     for test in self.store.tests_in_file(fid)? {
                         add(out, test, Reason::File { path: path.clone() });
                     }
@@ -292,7 +254,7 @@ impl<'a> Resolver<'a> {
         called: bool,
         out: &mut Selected,
     ) -> Result<()> {
-        let fid = self.file_id(path)?;
+        let fid = self.recorded.file_id(path)?;
         let ran_at_import = |lines: &[u32]| -> Result<bool> {
             Ok(match fid {
                 Some(fid) => self
@@ -394,7 +356,7 @@ impl<'a> Resolver<'a> {
             // measured, the test has lines of the module and the
             // line rules are exact; only the others are selected by
             // the mention.
-            let measured = self.tests_in_file(&file)?;
+            let measured = self.recorded.tests_in_file(&file)?;
             for (test, reasons) in found {
                 let kept = match &only {
                     None => true,
@@ -604,290 +566,12 @@ impl<'a> Resolver<'a> {
         true
     }
 
-    fn names(
-        &mut self,
-        origin: &str,
-        binder: &str,
-        names: &[String],
-        out: &mut Selected,
-    ) -> Result<()> {
-        // Each name with the file that binds it: references that provably
-        // denote another module's own definition of it are left out.
-        let mut queue: VecDeque<(String, String)> = names
-            .iter()
-            .map(|n| (n.clone(), binder.to_string()))
-            .collect();
-        // Test-side mentions are looked up once the measured side has no
-        // name left to follow: that needs the test files parsed, while the
-        // recorded references often reach most of the suite first (the
-        // verdict is then a full run, whatever the test side says). The
-        // names reached are the same in either order.
-        let mut test_side: VecDeque<(String, String, Reason)> = VecDeque::new();
-        loop {
-            let Some((name, binder)) = queue.pop_front() else {
-                let Some((name, binder, reason)) = test_side.pop_front() else {
-                    break;
-                };
-                if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
-                    return Ok(());
-                }
-                for (file, name) in self.test_side_mentions(&name, &binder, &reason, out)? {
-                    queue.push_back((name, file));
-                }
-                continue;
-            };
-            if !self.names_done.insert((name.clone(), binder.clone())) {
-                continue;
-            }
-            self.distinct_names.insert(name.clone());
-            if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
-                return Ok(());
-            }
-            if self.distinct_names.len() > MAX_NAMES {
-                self.overflow = Some(format!(
-                    "the changes reach more than {MAX_NAMES} definitions by name (through `{name}`, from {origin})"
-                ));
-                return Ok(());
-            }
-            let reason = Reason::Name {
-                path: origin.to_string(),
-                name: name.clone(),
-            };
-            // Tests that used a fixture of this name (recorded by `impact run`).
-            for test in self.store.fixture_users(&name)? {
-                add(out, test, reason.clone());
-            }
-            let elsewhere = self.denoting_elsewhere(&name, &binder)?;
-            let references = self.store.references(&name)?;
-            let carried = match references.is_empty() {
-                true => BTreeMap::new(),
-                false => self.store.carried(&name)?,
-            };
-            for (fid, path, bits) in references {
-                let bits = match elsewhere.get(&fid) {
-                    Some(other) => numbits::difference(&bits, other),
-                    None => bits,
-                };
-                if bits.is_empty() {
-                    continue;
-                }
-                for test in self.lines.tests_running(self.store, fid, &bits)? {
-                    add(out, test.to_string(), reason.clone());
-                }
-                // A name read all over the project: stop as soon as the
-                // verdict is a full run, not after its last reference.
-                if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
-                    return Ok(());
-                }
-                // Import-time code naming it binds new names from it.
-                for n in self.bound_from(&path, &name, &bits, &carried)? {
-                    queue.push_back((n, path.clone()));
-                }
-            }
-            test_side.push_back((name, binder, reason));
-        }
-        Ok(())
-    }
-
-    /// Selects the tests whose test-side code mentions `name`, but for the
-    /// mentions that provably denote another module's own definition of
-    /// it; returns the (file, name) of fixtures and helpers that mention it,
-    /// for the caller to follow.
-    fn test_side_mentions(
-        &mut self,
-        name: &str,
-        binder: &str,
-        reason: &Reason,
-        out: &mut Selected,
-    ) -> Result<Vec<(String, String)>> {
-        let mut hits = BTreeSet::new();
-        let store = self.store;
-        for (hit, target) in self.testside()?.find_denoting(store, name)? {
-            let elsewhere = match &target {
-                Some(t) => self.denotes_another(t, name, binder)?,
-                None => false,
-            };
-            if !elsewhere {
-                hits.insert(hit);
-            }
-        }
-        Ok(hits
-            .into_iter()
-            .filter_map(|hit| self.apply_hit(hit, reason, out))
-            .collect())
-    }
-
-    /// Selects what a test-side hit selects; for a fixture or helper that
-    /// names the change, the (file, name) to follow instead.
-    fn apply_hit(&self, hit: Hit, reason: &Reason, out: &mut Selected) -> Option<(String, String)> {
-        match hit {
-            Hit::Tests(prefix) => self.whole_test_file(&prefix, reason.clone(), out),
-            Hit::File(file) => self.whole_test_file(&file, reason.clone(), out),
-            Hit::Dir(dir) => self.select_dir(&dir, reason, out),
-            Hit::Name { name, file } => return Some((file, name)),
-        }
-        None
-    }
-
-    fn apply_hits(
-        &mut self,
-        hits: Vec<Hit>,
-        reason: &Reason,
-        origin: &str,
-        out: &mut Selected,
-    ) -> Result<()> {
-        for hit in hits {
-            // Already followed names are skipped.
-            if let Some((file, name)) = self.apply_hit(hit, reason, out) {
-                self.names(origin, &file, std::slice::from_ref(&name), out)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Per file id, the lines whose references to `name` provably denote
-    /// another module's own `name`, not the one `binder` binds: their
-    /// recorded target is `m.name` for a module `m` of the data other than
-    /// `binder`'s, whose file is unchanged and defines `name` itself. Such
-    /// lines cannot reach the changed definition by that name; every other
-    /// reference counts (unresolved ones, and all of them in data recorded
-    /// before targets were).
-    fn denoting_elsewhere(&mut self, name: &str, binder: &str) -> Result<BTreeMap<i64, Vec<u8>>> {
-        let mut out: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
-        for (fid, target, bits) in self.store.ref_targets(name)? {
-            if self.denotes_another(&target, name, binder)? {
-                let merged = match out.remove(&fid) {
-                    Some(b) => numbits::union(&b, &bits),
-                    None => bits,
-                };
-                out.insert(fid, merged);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Whether a reference to `name` that denotes `target` ("pkg.mod.name")
-    /// provably denotes another module's own `name`, not the one `binder`
-    /// binds.
-    fn denotes_another(&mut self, target: &str, name: &str, binder: &str) -> Result<bool> {
-        let Some((module, last)) = target.rsplit_once('.') else {
-            return Ok(false);
-        };
-        let own = self.imports.module_names(binder);
-        if last != name || own.iter().any(|m| m == module) {
-            return Ok(false);
-        }
-        self.defines_itself(module, name, binder)
-    }
-
-    /// Whether module `module` is a file of the data, other than `binder`,
-    /// unchanged, that defines `name` itself (its facts say so).
-    fn defines_itself(&mut self, module: &str, name: &str, binder: &str) -> Result<bool> {
-        if self.module_files.is_none() {
-            if self.baselines.is_none() {
-                self.baselines = Some(self.store.baselines()?);
-            }
-            let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for path in self.baselines.iter().flat_map(|b| b.keys()) {
-                if is_python(path) {
-                    for m in python::module_names_for_path(path) {
-                        files.entry(m).or_default().push(path.clone());
-                    }
-                }
-            }
-            self.module_files = Some(files);
-        }
-        let files = self
-            .module_files
-            .as_ref()
-            .and_then(|f| f.get(module))
-            .cloned()
-            .unwrap_or_default();
-        if files.is_empty() {
-            return Ok(false);
-        }
-        if !self.defining.contains_key(name) {
-            let files: BTreeSet<String> = self.store.defining(name)?.into_iter().collect();
-            self.defining.insert(name.to_string(), files);
-        }
-        let defining = &self.defining[name];
-        Ok(files.iter().all(|file| {
-            file != binder && self.unchanged.contains_key(file) && defining.contains(file)
-        }))
-    }
-
-    /// Names that import-time statements of a measured file bind from `name`:
-    /// `B = A * 2`, `from m import A as B`, a class whose bases or body name it,
-    /// a cached function or fixture whose header names it; only from the
-    /// statements on `lines` (the references to `name` that count).
-    /// `carried`: the stored facts for `name` ([`Store::carried`]).
-    fn bound_from(
-        &mut self,
-        path: &str,
-        name: &str,
-        lines: &[u8],
-        carried: &BTreeMap<String, Vec<Carried>>,
-    ) -> Result<Vec<String>> {
-        if !is_python(path) {
-            return Ok(Vec::new());
-        }
-        let counts = |at: Option<&[u8]>| at.is_none_or(|at| numbits::any_intersection(at, lines));
-        // Computed at record time; parsed here only for data recorded before
-        // these facts existed.
-        if self.facts_paths.is_none() {
-            self.facts_paths = Some(self.store.facts_paths()?);
-        }
-        if self.facts_paths.as_ref().is_some_and(|f| f.contains(path)) {
-            return Ok(carried
-                .get(path)
-                .into_iter()
-                .flatten()
-                .filter(|(_, at)| counts(at.as_deref()))
-                .map(|(c, _)| c.clone())
-                .collect());
-        }
-        if !self.bindings.contains_key(path) {
-            let index = match self.baseline_module(path)? {
-                Some((_, m)) => crate::python::facts::binding_index(&m),
-                None => BTreeMap::new(),
-            };
-            self.bindings.insert(path.to_string(), index);
-        }
-        Ok(self.bindings[path]
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter(|(_, at)| counts(Some(&numbits::encode(at.iter().copied()))))
-            .map(|(c, _)| c.clone())
-            .collect())
-    }
-
-    /// The parsed baseline of a measured file.
-    fn baseline_module(&mut self, path: &str) -> Result<Option<(Vec<u8>, python::Module)>> {
-        let Some(content) = self.baseline_source(path)? else {
-            return Ok(None);
-        };
-        let m = python::parse(&content);
-        Ok(Some((content, m)))
-    }
-
-    /// A measured file's recorded content.
-    fn baseline_source(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
-        if self.baselines.is_none() {
-            self.baselines = Some(self.store.baselines()?);
-        }
-        let Some(blob) = self.baselines.as_ref().and_then(|b| b.get(path)).cloned() else {
-            return Ok(None);
-        };
-        Ok(self.store.source(&blob)?)
-    }
-
     /// Measured files whose baseline names `needle`: the lines of the
     /// statements naming it, and the names those statements bind or carry
     /// (module-level bindings; cached functions and fixtures around them).
     fn sources_naming(&mut self, needle: &str) -> Result<Vec<Naming>> {
         let mut out = Vec::new();
-        for (path, text) in self.python_texts()?.iter() {
+        for (path, text) in self.recorded.python_texts()?.iter() {
             // Only a file that holds the name is worth parsing (word_lines
             // finds nothing elsewhere): most hold none of a file's name.
             if !text.contains(needle) {
@@ -917,34 +601,6 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(out)
-    }
-
-    /// See [`Resolver::python_texts`]: read on the first file name looked for.
-    fn python_texts(&mut self) -> Result<std::rc::Rc<Vec<(String, String)>>> {
-        if let Some(done) = &self.python_texts {
-            return Ok(done.clone());
-        }
-        if self.baselines.is_none() {
-            self.baselines = Some(self.store.baselines()?);
-        }
-        let paths: Vec<String> = self
-            .baselines
-            .as_ref()
-            .map(|b| b.keys().filter(|p| is_python(p)).cloned().collect())
-            .unwrap_or_default();
-        let mut texts = Vec::with_capacity(paths.len());
-        for path in paths {
-            if let Some(content) = self.baseline_source(&path)? {
-                let text = match String::from_utf8(content) {
-                    Ok(text) => text,
-                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                };
-                texts.push((path, text));
-            }
-        }
-        let texts = std::rc::Rc::new(texts);
-        self.python_texts = Some(texts.clone());
-        Ok(texts)
     }
 
     /// Builds what [`Effect::ModuleString`] looks up (the string tokens of
@@ -982,7 +638,7 @@ impl<'a> Resolver<'a> {
             path: path.to_string(),
         };
         for file in &seen {
-            if let Some(fid) = self.file_id(file)? {
+            if let Some(fid) = self.recorded.file_id(file)? {
                 for test in self.store.tests_in_file(fid)? {
                     add(out, test, reason.clone());
                 }
