@@ -32,6 +32,7 @@
 
 mod build;
 pub mod facts;
+pub mod mentions;
 mod outline;
 mod paths;
 pub mod pytest;
@@ -45,7 +46,7 @@ use outline::DefSpan;
 pub type DefLines = ((u32, u32), (u32, u32));
 
 pub use outline::{Outline, parse_pair_in_regions};
-pub use paths::{module_names_for_path, resolve_relative};
+pub use paths::{dir_of, module_names_for_path, resolve_relative};
 
 /// Index into [`Module::defs`].
 pub type DefId = usize;

@@ -2,6 +2,13 @@
 //! Purely textual: which candidate is importable depends on `sys.path`,
 //! which we cannot know, so callers get every plausible candidate.
 
+/// The directory part of a path ("" at the root).
+pub fn dir_of(path: &str) -> String {
+    path.rsplit_once('/')
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_default()
+}
+
 /// Candidate dotted module names for a repo-relative path, longest first:
 /// "src/shop/pricing.py" -> ["src.shop.pricing", "shop.pricing", "pricing"];
 /// "shop/__init__.py" -> ["shop"]. Non-`.py` paths give nothing. Suffixes

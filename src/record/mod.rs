@@ -203,7 +203,7 @@ fn rebase(
 
 /// What selection reads per content instead of the file, computed once per
 /// content: a Python file's facts and outline, a test-side file's string
-/// tokens.
+/// tokens, words and what its mentions mean.
 fn store_by_content(
     w: &mut Writer<'_>,
     path: &str,
@@ -231,9 +231,13 @@ fn store_by_content(
     }
     if crate::python::pytest::is_test_side(path) {
         // Test files are searched for strings and names at every selection.
+        use crate::python::mentions::{self, MENTIONS_VERSION, Mentions};
         let need_quoted = !w.has_by_content(ByContent::Quoted, blob_id)?;
         let need_words = !w.has_side_words(blob_id)?;
-        if need_quoted || need_words {
+        let need_mentions =
+            facts::is_python(path) && !w.has_side_mentions(blob_id, path, MENTIONS_VERSION)?;
+        if need_quoted || need_words || need_mentions {
+            // What selection reads: the same lossy text (see TestSide).
             let text = String::from_utf8_lossy(content);
             if need_quoted {
                 let tokens = crate::python::tokens::stored_quoted_tokens(&text);
@@ -241,6 +245,10 @@ fn store_by_content(
             }
             if need_words {
                 w.set_side_words(blob_id, &crate::python::tokens::word_index(&text))?;
+            }
+            if need_mentions {
+                let m = Mentions::of(path, &text, &mentions::parse(path, &text));
+                w.set_side_mentions(blob_id, path, MENTIONS_VERSION, &m.encode(), m.targets())?;
             }
         }
     }

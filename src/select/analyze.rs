@@ -72,12 +72,7 @@ pub enum Effect {
     },
 }
 
-/// The directory part of a path ("" at the root).
-pub fn dir_of(path: &str) -> String {
-    path.rsplit_once('/')
-        .map(|(d, _)| d.to_string())
-        .unwrap_or_default()
-}
+pub use crate::python::dir_of;
 
 /// The effects of one change.
 pub fn effects(change: &Change, config: &Config) -> Vec<Effect> {

@@ -13,35 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::Result;
 use crate::git::{Entry, Repo, Target};
 use crate::numbits;
-use crate::python::{self, DefKind, Module, Scope, StmtKind};
+use crate::python::mentions::{self, Hit, MENTIONS_VERSION, Mentions, Parsed, classify};
+use crate::python::{self, dir_of};
 use crate::store::Store;
 
-use super::analyze::dir_of;
-use crate::python::pytest::is_conftest;
 use crate::python::tokens::{is_ident_byte, parse_stored, scan, word_lines};
-
-/// What a mention of a name in a test-side file means.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Hit {
-    /// Tests with this node-id prefix (a test function, or a test class).
-    Tests(String),
-    /// Every test in this file.
-    File(String),
-    /// Every test under this directory ("" = all).
-    Dir(String),
-    /// A fixture or helper mentions it: the change travels under its name,
-    /// which `file` (the test-side file it is in) binds.
-    Name { name: String, file: String },
-}
-
-struct Parsed {
-    module: Module,
-    /// def id -> test id ("test_x", "TestK::test_y").
-    tests: BTreeMap<usize, String>,
-    /// How the file binds its names, and its module: for telling what a
-    /// mention denotes.
-    bindings: Option<(python::Bindings, String)>,
-}
 
 /// Test files and conftests, read and parsed on demand.
 pub struct TestSide {
@@ -68,6 +44,8 @@ pub struct TestSide {
     /// Blob id -> the files (indices) with that content, for the files
     /// whose words are stored instead (set with `index`).
     words_stored: Option<std::collections::HashMap<String, Vec<u32>>>,
+    /// By file index: what its mentions mean, as stored for its content.
+    mentions: BTreeMap<u32, Option<Mentions>>,
     quoted_index: Option<Index>,
 }
 
@@ -224,6 +202,7 @@ impl TestSide {
             parsed: BTreeMap::new(),
             index: None,
             words_stored: None,
+            mentions: BTreeMap::new(),
             quoted_index: None,
         })
     }
@@ -296,32 +275,71 @@ impl TestSide {
             .get(needle)
             .cloned()
             .unwrap_or_default();
-        if let Some(by_blob) = &self.words_stored {
-            for (blob, bits) in store.side_word(needle)? {
-                for &fi in by_blob.get(&blob).into_iter().flatten() {
-                    places.extend(numbits::decode(&bits).into_iter().map(|l| (fi, l)));
+        let mut out = Vec::new();
+        if self.words_stored.is_some() {
+            let rows = store.side_word(needle)?;
+            let targets: BTreeMap<(String, String), String> = match rows.is_empty() {
+                true => BTreeMap::new(),
+                false => store
+                    .side_targets(needle)?
+                    .into_iter()
+                    .map(|(blob, path, t)| ((blob, path), t))
+                    .collect(),
+            };
+            for (blob, bits) in rows {
+                let fis = self
+                    .words_stored
+                    .as_ref()
+                    .and_then(|b| b.get(&blob))
+                    .cloned()
+                    .unwrap_or_default();
+                let lines = numbits::decode(&bits);
+                for fi in fis {
+                    let key = (blob.clone(), self.files[fi as usize].clone());
+                    match self.stored_mentions(store, fi)? {
+                        Some(m) => {
+                            // Unreadable targets count as unresolved: the
+                            // mention is kept.
+                            let t = targets.get(&key).and_then(|t| Mentions::decode_targets(t));
+                            for &line in &lines {
+                                let target = t.as_deref().and_then(|t| Mentions::target(t, line));
+                                out.extend(m.at(line).iter().map(|h| (h.clone(), target.clone())));
+                            }
+                        }
+                        None => places.extend(lines.iter().map(|&l| (fi, l))),
+                    }
                 }
             }
             places.sort_unstable();
             places.dedup();
         }
         self.parse_ahead(places.iter().map(|&(fi, _)| fi));
-        let mut out = Vec::new();
         for &(fi, line) in &places {
             let Some((file, parsed)) = self.parsed_at(fi) else {
                 continue;
             };
-            let target = match (&parsed.bindings, parsed.module.statement_at(line)) {
-                (Some((b, module)), Some(st)) => {
-                    crate::python::facts::target_in(st, needle, b, module)
-                }
-                _ => None,
-            };
+            let target = parsed.target(line, needle);
             let mut hits = BTreeSet::new();
             classify(&file, parsed, line, &mut hits);
             out.extend(hits.into_iter().map(|h| (h, target.clone())));
         }
         Ok(out)
+    }
+
+    /// What the mentions in the `fi`th file mean, as stored for its
+    /// content at its path; `None` when not stored (the file is parsed).
+    fn stored_mentions(&mut self, store: &Store, fi: u32) -> Result<Option<&Mentions>> {
+        if !self.mentions.contains_key(&fi) {
+            let file = &self.files[fi as usize];
+            let m = match self.blobs.get(file) {
+                Some(blob) => store
+                    .side_mentions(blob, file, MENTIONS_VERSION)?
+                    .and_then(|t| Mentions::decode(&t)),
+                None => None,
+            };
+            self.mentions.insert(fi, m);
+        }
+        Ok(self.mentions[&fi].as_ref())
     }
 
     /// Reads and parses the files among `fis` not parsed yet, spread over
@@ -357,7 +375,7 @@ impl TestSide {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|(f, text)| ((*f).clone(), parse(f, text)))
+                            .map(|(f, text)| ((*f).clone(), mentions::parse(f, text)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -380,20 +398,20 @@ impl TestSide {
         let parsed = self
             .parsed
             .entry(file.clone())
-            .or_insert_with(|| parse(&file, text));
+            .or_insert_with(|| mentions::parse(&file, text));
         Some((file, parsed))
     }
 
     /// Where test-side files mention `needle` inside a string literal on a line
     /// (a module run in a subprocess, a data file opened by name).
-    pub fn find_quoted(&mut self, needle: &str) -> Vec<Hit> {
+    pub fn find_quoted(&mut self, store: &Store, needle: &str) -> Result<Vec<Hit>> {
         self.build_quoted();
         let places = self
             .quoted_index
             .as_ref()
             .and_then(|i| i.quoted.get(needle).cloned())
             .unwrap_or_default();
-        self.classify_places(&places)
+        self.classify_places(store, &places)
     }
 
     /// Whether any test-side string holds `needle` on a line (before
@@ -476,14 +494,16 @@ impl TestSide {
         Ok(self.index.as_ref().expect("just built"))
     }
 
-    fn classify_places(&mut self, places: &[(u32, u32)]) -> Vec<Hit> {
+    fn classify_places(&mut self, store: &Store, places: &[(u32, u32)]) -> Result<Vec<Hit>> {
         let mut hits = BTreeSet::new();
         for &(fi, line) in places {
-            if let Some((file, parsed)) = self.parsed_at(fi) {
+            if let Some(m) = self.stored_mentions(store, fi)? {
+                hits.extend(m.at(line).iter().cloned());
+            } else if let Some((file, parsed)) = self.parsed_at(fi) {
                 classify(&file, parsed, line, &mut hits);
             }
         }
-        hits.into_iter().collect()
+        Ok(hits.into_iter().collect())
     }
 
     /// Classifies the lines `lines_of` finds in each test-side file.
@@ -501,7 +521,7 @@ impl TestSide {
             let parsed = self
                 .parsed
                 .entry(file.clone())
-                .or_insert_with(|| parse(&file, text));
+                .or_insert_with(|| mentions::parse(&file, text));
             for line in lines {
                 classify(&file, parsed, line, &mut hits);
             }
@@ -526,7 +546,7 @@ impl TestSide {
             let parsed = self
                 .parsed
                 .entry(file.clone())
-                .or_insert_with(|| parse(&file, text));
+                .or_insert_with(|| mentions::parse(&file, text));
             let imports = parsed.module.imports();
             let hit = imports.iter().any(|imp| {
                 let base = if imp.module.starts_with('.') {
@@ -545,190 +565,5 @@ impl TestSide {
             }
         }
         out
-    }
-}
-
-fn parse(file: &str, text: &str) -> Parsed {
-    let module = python::parse(text.as_bytes());
-    let tests = module
-        .test_functions()
-        .into_iter()
-        .map(|t| (t.def, t.id))
-        .collect();
-    let bindings = module
-        .bindings(file)
-        .zip(python::module_names_for_path(file).into_iter().next());
-    Parsed {
-        module,
-        tests,
-        bindings,
-    }
-}
-
-/// What the mention on `line` of a test-side file means (see [`Hit`]).
-fn classify(file: &str, p: &Parsed, line: u32, hits: &mut BTreeSet<Hit>) {
-    let m = &p.module;
-    let Some(st) = m.statement_at(line) else {
-        return; // a comment
-    };
-    let start = match (st.kind, st.scope) {
-        (StmtKind::DefHeader(d) | StmtKind::ClassHeader(d), _) => Some(d),
-        (_, Scope::Function(d) | Scope::Class(d)) => Some(d),
-        (_, Scope::Module) => None,
-    };
-    if let Some(hit) = start.and_then(|d| enclosing_tests(file, p, d)) {
-        hits.insert(hit);
-        return;
-    }
-    match start {
-        Some(d) => in_helper(file, m, d, hits),
-        None => module_level(file, st, hits),
-    }
-}
-
-/// Inside a test function (or a test class): those tests.
-fn enclosing_tests(file: &str, p: &Parsed, d: usize) -> Option<Hit> {
-    let m = &p.module;
-    let mut cur = Some(d);
-    while let Some(d) = cur {
-        if let Some(id) = p.tests.get(&d) {
-            return Some(Hit::Tests(format!("{file}::{id}")));
-        }
-        let def = &m.defs()[d];
-        if def.kind == DefKind::Class
-            && p.tests
-                .values()
-                .any(|id| id.starts_with(&format!("{}::", def.name)))
-        {
-            return Some(Hit::Tests(format!("{file}::{}", def.name)));
-        }
-        cur = def.parent;
-    }
-    None
-}
-
-/// The change travels under a name this file binds.
-fn named(name: &str, file: &str) -> Hit {
-    Hit::Name {
-        name: name.to_string(),
-        file: file.to_string(),
-    }
-}
-
-/// Every test of the file, or of the directory for a conftest.
-fn whole_file(file: &str) -> Hit {
-    if is_conftest(file) {
-        Hit::Dir(dir_of(file))
-    } else {
-        Hit::File(file.to_string())
-    }
-}
-
-/// In a def or class that is not a test: the innermost enclosing function
-/// (a fixture or a helper) carries the change under its name, or else the
-/// class does.
-fn in_helper(file: &str, m: &Module, d: usize, hits: &mut BTreeSet<Hit>) {
-    let conftest = is_conftest(file);
-    let mut cur = Some(d);
-    while let Some(id) = cur {
-        let def = &m.defs()[id];
-        if def.kind == DefKind::Function {
-            hits.insert(named(&def.name, file));
-            if let Some(f) = &def.fixture {
-                hits.insert(named(&f.name, file));
-                if f.autouse {
-                    hits.insert(whole_file(file));
-                }
-            }
-            if conftest && def.name.starts_with("pytest_") {
-                hits.insert(Hit::Dir(dir_of(file)));
-            }
-            return;
-        }
-        cur = def.parent;
-    }
-    hits.insert(named(&m.defs()[d].name, file));
-}
-
-/// Module-level code of a test file or conftest.
-fn module_level(file: &str, st: &python::Statement, hits: &mut BTreeSet<Hit>) {
-    if st.kind == StmtKind::Import {
-        // Re-bound under the same or another name; uses are found by name.
-        for b in st.binds.iter().filter(|b| *b != "*") {
-            hits.insert(named(b, file));
-        }
-        if st.binds.iter().any(|b| b == "*") {
-            hits.insert(whole_file(file));
-        }
-    } else {
-        // Marks, constants used in parametrize, plugins: all of its tests.
-        for b in &st.binds {
-            hits.insert(named(b, file));
-        }
-        hits.insert(whole_file(file));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_mentions() {
-        let src = r#"
-import pytest
-from shop import config
-
-LIMIT = config.MAX
-
-@pytest.fixture(scope="session")
-def inventory():
-    return make(config.MAX)
-
-def helper():
-    return config.MAX
-
-def test_a(inventory):
-    assert inventory
-
-class TestK:
-    def test_b(self):
-        assert helper()
-"#;
-        let p = parse("tests/test_x.py", src);
-        let name = |n: &str| Hit::Name {
-            name: n.into(),
-            file: "tests/test_x.py".into(),
-        };
-        let find = |needle: &str| {
-            let mut hits = BTreeSet::new();
-            for l in word_lines(src, needle) {
-                classify("tests/test_x.py", &p, l, &mut hits);
-            }
-            hits.into_iter().collect::<Vec<_>>()
-        };
-        assert_eq!(
-            find("MAX"),
-            vec![
-                Hit::File("tests/test_x.py".into()),
-                name("LIMIT"),
-                name("helper"),
-                name("inventory"),
-            ]
-        );
-        assert_eq!(
-            find("inventory"),
-            vec![
-                Hit::Tests("tests/test_x.py::test_a".into()),
-                name("inventory")
-            ]
-        );
-        assert_eq!(
-            find("helper"),
-            vec![
-                Hit::Tests("tests/test_x.py::TestK::test_b".into()),
-                name("helper")
-            ]
-        );
     }
 }

@@ -503,6 +503,15 @@ impl Writer<'_> {
                        AND w.blob_id NOT IN (SELECT blob_id FROM main.impact_side_indexed);
                  INSERT OR IGNORE INTO main.impact_side_indexed (blob_id)
                      SELECT blob_id FROM src.impact_side_indexed
+                     WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);
+                 INSERT OR IGNORE INTO main.impact_side_target (word, blob_id, path, targets)
+                     SELECT t.word, t.blob_id, t.path, t.targets FROM src.impact_side_target t
+                     JOIN src.impact_side_mentions m ON m.blob_id = t.blob_id AND m.path = t.path
+                     WHERE t.blob_id IN (SELECT blob_id FROM main.impact_baseline)
+                       AND NOT EXISTS (SELECT 1 FROM main.impact_side_mentions o
+                                       WHERE o.blob_id = t.blob_id AND o.path = t.path);
+                 INSERT OR IGNORE INTO main.impact_side_mentions (blob_id, path, version, mentions)
+                     SELECT blob_id, path, version, mentions FROM src.impact_side_mentions
                      WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);",
             )
             .map_err(self.query_err())

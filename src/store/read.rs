@@ -259,6 +259,40 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// The stored classification of a test-side content at `path`, if it
+    /// is of `version` (see migration 14).
+    pub fn side_mentions(
+        &self,
+        blob_id: &str,
+        path: &str,
+        version: i64,
+    ) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .prepare_cached(
+                "SELECT mentions FROM impact_side_mentions
+                 WHERE blob_id = ?1 AND path = ?2 AND version = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![blob_id, path, version], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(read_err(&self.path))
+    }
+
+    /// What the mentions of `word` denote, per stored test-side content and
+    /// path: (blob id, path, targets as stored).
+    pub fn side_targets(&self, word: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+        let err = read_err(&self.path);
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT blob_id, path, targets FROM impact_side_target WHERE word = ?1")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([word], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
     /// The stored outline of a content (see migration 9), if any.
     pub fn outline(&self, blob_id: &str) -> Result<Option<String>, StoreError> {
         self.by_blob(

@@ -251,6 +251,28 @@ pub const MIGRATIONS: &[&str] = &[
         blob_id text primary key
     );
     "#,
+    // 14: per recorded test-side content at its path, what a mention on
+    // each line means (python::mentions::Mentions, JSON, of `version`), and
+    // per word what its mentions denote where the file's bindings tell, so
+    // that `impact select` need not parse the test files that mention a
+    // changed name. A cache: a missing row, or another version, means the
+    // file is parsed.
+    r#"
+    CREATE TABLE impact_side_mentions (
+        blob_id text not null,
+        path text not null,
+        version integer not null,
+        mentions text not null,
+        primary key (blob_id, path)
+    );
+    CREATE TABLE impact_side_target (
+        word text not null,
+        blob_id text not null,
+        path text not null,
+        targets text not null,
+        primary key (word, blob_id, path)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The facts format [`crate::python::facts::compute`] writes (see migration 11).

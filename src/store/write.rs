@@ -452,10 +452,70 @@ impl<'conn> Writer<'conn> {
                     "DELETE FROM impact_side_word
                      WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
                      DELETE FROM impact_side_indexed
+                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
+                     DELETE FROM impact_side_target
+                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
+                     DELETE FROM impact_side_mentions
                      WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);",
                 )
                 .map_err(self.err("write"))?;
         }
+        Ok(())
+    }
+
+    /// Whether the classification of a test-side content at `path` is
+    /// stored, of `version` (migration 14).
+    pub fn has_side_mentions(
+        &self,
+        blob_id: &str,
+        path: &str,
+        version: i64,
+    ) -> Result<bool, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT count(*) FROM impact_side_mentions
+                 WHERE blob_id = ?1 AND path = ?2 AND version = ?3",
+                params![blob_id, path, version],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.err("read"))
+    }
+
+    /// Stores the classification of a test-side content at `path`, and its
+    /// per-word targets: (word, targets as stored).
+    pub fn set_side_mentions<'w>(
+        &mut self,
+        blob_id: &str,
+        path: &str,
+        version: i64,
+        mentions: &str,
+        targets: impl Iterator<Item = (&'w str, String)>,
+    ) -> Result<(), StoreError> {
+        let err = self.err("write");
+        self.tx
+            .execute(
+                "DELETE FROM impact_side_target WHERE blob_id = ?1 AND path = ?2",
+                params![blob_id, path],
+            )
+            .map_err(&err)?;
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO impact_side_target (word, blob_id, path, targets) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(&err)?;
+        for (word, text) in targets {
+            stmt.execute(params![word, blob_id, path, text])
+                .map_err(&err)?;
+        }
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO impact_side_mentions (blob_id, path, version, mentions)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![blob_id, path, version, mentions],
+            )
+            .map_err(&err)?;
         Ok(())
     }
 

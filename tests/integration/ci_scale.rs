@@ -119,7 +119,9 @@ fn dump(db: &Path) -> Dump {
         "SELECT blob_id, 'outline' FROM impact_outline
          UNION SELECT blob_id, 'quoted' FROM impact_quoted
          UNION SELECT blob_id, 'words' FROM impact_side_indexed
-         UNION SELECT blob_id || ' ' || word, hex(numbits) FROM impact_side_word",
+         UNION SELECT blob_id || ' ' || word, hex(numbits) FROM impact_side_word
+         UNION SELECT blob_id || ' ' || path, 'mentions ' || mentions FROM impact_side_mentions
+         UNION SELECT blob_id || ' ' || path || ' ' || word, targets FROM impact_side_target",
     );
     Dump {
         tests,
@@ -174,7 +176,7 @@ fn assert_same_data(repo: &TestRepo, combined: &Path, single: &Path) {
     assert_eq!(a.baselines, b.baselines, "baselines differ");
     assert_eq!(
         a.by_content, b.by_content,
-        "outlines, string tokens or test-side words differ"
+        "outlines, string tokens or test-side words or mentions differ"
     );
     assert!(
         a.by_content.iter().any(|(_, t)| t == "outline"),

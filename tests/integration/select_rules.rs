@@ -559,10 +559,11 @@ fn a_change_travels_under_a_test_side_helpers_name_to_its_importers() {
     }
 }
 
-/// Test-side mentions of a name come from the words stored per recorded
-/// test-file content (migration 13), from the text of a file whose words
-/// are not stored, and from every text in data recorded before words were
-/// stored: the same selection each way.
+/// Test-side mentions of a name come from the words and classification
+/// stored per recorded test-file content (migrations 13 and 14), from the
+/// parsed text of a file whose classification or words are not stored (or
+/// are of another version), and from every text in data recorded before
+/// either was: the same selection each way.
 #[test]
 fn test_side_mentions_come_from_stored_words_or_the_files_alike() {
     let repo = cached_helper_in_conftest();
@@ -576,6 +577,17 @@ fn test_side_mentions_come_from_stored_words_or_the_files_alike() {
         )
         .unwrap();
     assert_eq!(stored, 1, "the conftest's words are stored at recording");
+    let classified: i64 = db
+        .query_row(
+            "SELECT count(*) FROM impact_side_mentions WHERE path = 'tests/conftest.py'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        classified, 1,
+        "the conftest's mentions are stored at recording"
+    );
     repo.write(
         "shop/rates.py",
         "import functools\n\n\n@functools.lru_cache(maxsize=None)\ndef base_rate():\n    return 3\n",
@@ -589,6 +601,17 @@ fn test_side_mentions_come_from_stored_words_or_the_files_alike() {
     ] {
         assert!(selected.iter().any(|s| s == t), "{t}: {from_words:#}");
     }
+    // The conftest's classification of another version: it is parsed.
+    db.execute(
+        "UPDATE impact_side_mentions SET version = version + 1 WHERE path = 'tests/conftest.py'",
+        [],
+    )
+    .unwrap();
+    let (_, parsed) = select(&repo, &[]);
+    assert_eq!(tests(&parsed), selected);
+    db.execute("DELETE FROM impact_side_mentions", []).unwrap();
+    let (_, all_parsed) = select(&repo, &[]);
+    assert_eq!(tests(&all_parsed), selected);
     // The conftest's words missing: its text is read, the others' words used.
     db.execute(
         "DELETE FROM impact_side_indexed WHERE blob_id IN (SELECT b.blob_id FROM impact_baseline b

@@ -341,7 +341,8 @@ impl<'a> Resolver<'a> {
                 }
                 only = Some(spawning);
             }
-            let hits = self.testside()?.find_quoted(&needle);
+            let store = self.store;
+            let hits = self.testside()?.find_quoted(store, &needle)?;
             if hits.is_empty() {
                 continue;
             }
@@ -412,7 +413,8 @@ impl<'a> Resolver<'a> {
                 )?;
                 self.names(&file, &file, &bound, &mut found)?;
             }
-            let hits = self.testside()?.find_quoted(name);
+            let store = self.store;
+            let hits = self.testside()?.find_quoted(store, name)?;
             self.apply_hits(hits, &reason, path, &mut found)?;
             for test in found.into_keys() {
                 add(out, test, reason.clone());

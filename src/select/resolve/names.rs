@@ -9,8 +9,8 @@ use super::{MAX_NAMES, Resolver, Selected, add};
 use crate::error::Result;
 use crate::numbits;
 use crate::python::facts::is_python;
+use crate::python::mentions::Hit;
 use crate::select::Reason;
-use crate::select::testside::Hit;
 use crate::store::Carried;
 
 impl Resolver<'_> {
