@@ -29,7 +29,7 @@ pub struct Recorded<'a> {
     /// The files whose facts were stored at record time.
     facts_paths: Option<BTreeSet<String>>,
     /// Tests that ran any line of a file, by path.
-    tests_by_file: BTreeMap<String, BTreeSet<String>>,
+    tests_by_file: BTreeMap<String, Rc<BTreeSet<String>>>,
     /// Per file id, each test with its recorded lines there (numbits).
     lines: HashMap<i64, Vec<(String, Vec<u8>)>>,
 }
@@ -59,7 +59,7 @@ impl<'a> Recorded<'a> {
     }
 
     /// The tests that ran any line of a file.
-    pub fn tests_in_file(&mut self, path: &str) -> Result<BTreeSet<String>> {
+    pub fn tests_in_file(&mut self, path: &str) -> Result<Rc<BTreeSet<String>>> {
         if let Some(tests) = self.tests_by_file.get(path) {
             return Ok(tests.clone());
         }
@@ -67,6 +67,7 @@ impl<'a> Recorded<'a> {
             Some(fid) => self.store.tests_in_file(fid)?.into_iter().collect(),
             None => BTreeSet::new(),
         };
+        let tests = Rc::new(tests);
         self.tests_by_file.insert(path.to_string(), tests.clone());
         Ok(tests)
     }

@@ -199,10 +199,8 @@ impl<'a> Resolver<'a> {
                 called,
             } => self.import_time_lines(path, lines, name, header, *called, out)?,
             Effect::WholeFile { path } => {
-                if let Some(fid) = self.recorded.file_id(path)? {
-                    for test in self.store.tests_in_file(fid)? {
-                        add(out, test, Reason::File { path: path.clone() });
-                    }
+                for test in self.recorded.tests_in_file(path)?.iter() {
+                    add(out, test.clone(), Reason::File { path: path.clone() });
                 }
             }
             Effect::Names { path, names } => self.names(path, path, names, out)?,
@@ -639,19 +637,20 @@ impl<'a> Resolver<'a> {
         let reason = Reason::Module {
             path: path.to_string(),
         };
+        let through = format!("the importers of {path}");
         for file in &seen {
-            if let Some(fid) = self.recorded.file_id(file)? {
-                for test in self.store.tests_in_file(fid)? {
-                    add(out, test, reason.clone());
-                }
+            for test in self.recorded.tests_in_file(file)?.iter() {
+                add(out, test.clone(), reason.clone());
             }
             for id in self.by_file.get(file.as_str()).into_iter().flatten() {
                 add(out, id.to_string(), reason.clone());
             }
-        }
-        // The unmeasured importers (each parsed) cannot change a full run.
-        if self.reaches_most(&format!("the importers of {path}"), out) {
-            return Ok(());
+            // Importers of a widely imported module reach the suite after
+            // a few files: the verdict is a full run, whatever the rest say
+            // (and the unmeasured importers, each parsed, cannot change it).
+            if self.reaches_most(&through, out) {
+                return Ok(());
+            }
         }
         let files = self.testside()?.importers_of(&modules);
         for f in files {
