@@ -494,7 +494,9 @@ fn resolve_data_files(
         let full_before = resolver.full_run.len();
         let mut own: BTreeMap<String, BTreeSet<Reason>> = BTreeMap::new();
         for (effect, hits) in found {
-            resolver.resolve_with(&effect, hits, &mut own)?;
+            crate::trace::timed(format_args!("resolved {effect:?}"), || {
+                resolver.resolve_with(&effect, hits, &mut own)
+            })?;
         }
         let c = &mut changed[index];
         if own.is_empty() && resolver.full_run.len() == full_before {
