@@ -191,6 +191,25 @@ proptest! {
         exercise("tests/test_mod.py", &source);
         let _ = tokens::stored_quoted_tokens(&String::from_utf8_lossy(&source));
         let _ = strip_comments(&source);
+        // What recording stores for a test file: decodes to itself.
+        let text = String::from_utf8_lossy(&source);
+        for path in ["tests/test_mod.py", "tests/conftest.py"] {
+            let parsed = crate::python::mentions::parse(path, &text);
+            let stored = crate::python::mentions::Mentions::of(path, &text, &parsed);
+            let back = crate::python::mentions::Mentions::decode(&stored.encode());
+            prop_assert!(back.is_some());
+            for line in 0..=text.lines().count() as u32 + 1 {
+                prop_assert_eq!(back.as_ref().unwrap().at(line), stored.at(line));
+                // Stored, a line classifies as it does parsed.
+                let mut hits = std::collections::BTreeSet::new();
+                crate::python::mentions::classify(path, &parsed, line, &mut hits);
+                let hits: Vec<_> = hits.into_iter().collect();
+                prop_assert_eq!(stored.at(line), hits.as_slice());
+            }
+            for (_, targets) in stored.targets() {
+                prop_assert!(crate::python::mentions::Mentions::decode_targets(&targets).is_some());
+            }
+        }
     }
 
     #[test]
