@@ -293,6 +293,7 @@ def f(items):
     assert_eq!(span(&m, 4), Some((4, 4)));
 }
 
+// Long by its table of cases (one statement form per row), not by logic.
 #[test]
 fn binds_and_refs() {
     // (source, line, binds, refs that must be present, refs that must be absent)
@@ -499,6 +500,8 @@ fn references_expand_headers() {
     assert_eq!(refs["self"], vec![7, 8]);
 }
 
+// Long by its source and the expected fields of each definition in it:
+// one file exercising every nesting, checked in one place.
 #[test]
 fn defs_and_qualnames() {
     let src = "\

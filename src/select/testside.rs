@@ -93,6 +93,30 @@ impl Index {
     }
 }
 
+/// The test files among `test_files` (Python files), and the conftest.py
+/// of each directory above them, up to the root.
+fn with_conftests<'t>(test_files: impl Iterator<Item = &'t str>) -> BTreeSet<String> {
+    let mut files = BTreeSet::new();
+    let mut dirs = BTreeSet::new();
+    for file in test_files.filter(|f| f.ends_with(".py")) {
+        files.insert(file.to_string());
+        let mut dir = dir_of(file);
+        // Each directory's conftest once, up to the root.
+        while dirs.insert(dir.clone()) {
+            files.insert(if dir.is_empty() {
+                "conftest.py".to_string()
+            } else {
+                format!("{dir}/conftest.py")
+            });
+            if dir.is_empty() {
+                break;
+            }
+            dir = dir_of(&dir);
+        }
+    }
+    files
+}
+
 /// A work-tree file's text, when it is a readable file.
 fn read_text(root: &std::path::Path, file: &str) -> Option<String> {
     std::fs::read(root.join(file))
@@ -127,24 +151,7 @@ impl TestSide {
         tokens: Option<&BTreeMap<String, String>>,
         unchanged: &BTreeMap<String, String>,
     ) -> Result<TestSide> {
-        let mut files = BTreeSet::new();
-        let mut dirs = BTreeSet::new();
-        for file in test_files.filter(|f| f.ends_with(".py")) {
-            files.insert(file.to_string());
-            let mut dir = dir_of(file);
-            // Each directory's conftest once, up to the root.
-            while dirs.insert(dir.clone()) {
-                files.insert(if dir.is_empty() {
-                    "conftest.py".to_string()
-                } else {
-                    format!("{dir}/conftest.py")
-                });
-                if dir.is_empty() {
-                    break;
-                }
-                dir = dir_of(&dir);
-            }
-        }
+        let files = with_conftests(test_files);
         let work_tree = matches!(target, Target::WorkTree);
         // Files as recorded: their string tokens were stored at record time.
         let mut stored = BTreeMap::new();

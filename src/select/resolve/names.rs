@@ -63,40 +63,61 @@ impl Resolver<'_> {
                 path: origin.to_string(),
                 name: name.clone(),
             };
-            // Tests that used a fixture of this name (recorded by `impact run`).
-            for test in self.store.fixture_users(&name)? {
-                add(out, test, reason.clone());
-            }
-            let elsewhere = self.denoting_elsewhere(&name, &binder)?;
-            let references = self.store.references(&name)?;
-            let carried = match references.is_empty() {
-                true => BTreeMap::new(),
-                false => self.store.carried(&name)?,
-            };
-            for (fid, path, bits) in references {
-                let bits = match elsewhere.get(&fid) {
-                    Some(other) => numbits::difference(&bits, other),
-                    None => bits,
-                };
-                if bits.is_empty() {
-                    continue;
-                }
-                for test in self.recorded.tests_running(fid, &bits)? {
-                    add(out, test.to_string(), reason.clone());
-                }
-                // A name read all over the project: stop as soon as the
-                // verdict is a full run, not after its last reference.
-                if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
-                    return Ok(());
-                }
-                // Import-time code naming it binds new names from it.
-                for n in self.bound_from(&path, &name, &bits, &carried)? {
-                    queue.push_back((n, path.clone()));
-                }
+            match self.recorded_uses(origin, &name, &binder, &reason, out)? {
+                Some(bound) => queue.extend(bound),
+                None => return Ok(()),
             }
             test_side.push_back((name, binder, reason));
         }
         Ok(())
+    }
+
+    /// Selects the tests the data says used `name` (bound by `binder`): the
+    /// users of a fixture of that name, and the tests that ran its
+    /// references but those that provably denote another module's own
+    /// `name`. Returns the (name, file) pairs import-time statements bind
+    /// from it, to follow next; `None` once the verdict is a full run.
+    fn recorded_uses(
+        &mut self,
+        origin: &str,
+        name: &str,
+        binder: &str,
+        reason: &Reason,
+        out: &mut Selected,
+    ) -> Result<Option<Vec<(String, String)>>> {
+        // Tests that used a fixture of this name (recorded by `impact run`).
+        for test in self.store.fixture_users(name)? {
+            add(out, test, reason.clone());
+        }
+        let elsewhere = self.denoting_elsewhere(name, binder)?;
+        let references = self.store.references(name)?;
+        let carried = match references.is_empty() {
+            true => BTreeMap::new(),
+            false => self.store.carried(name)?,
+        };
+        let mut bound = Vec::new();
+        for (fid, path, bits) in references {
+            let bits = match elsewhere.get(&fid) {
+                Some(other) => numbits::difference(&bits, other),
+                None => bits,
+            };
+            if bits.is_empty() {
+                continue;
+            }
+            for test in self.recorded.tests_running(fid, &bits)? {
+                add(out, test.to_string(), reason.clone());
+            }
+            // A name read all over the project: stop as soon as the
+            // verdict is a full run, not after its last reference.
+            if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
+                return Ok(None);
+            }
+            // Import-time code naming it binds new names from it.
+            for n in self.bound_from(&path, name, &bits, &carried)? {
+                bound.push((n, path.clone()));
+            }
+        }
+        Ok(Some(bound))
     }
 
     /// Selects the tests whose test-side code mentions `name`, but for the
