@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::pytest::is_conftest;
-use super::tokens::word_index;
 use super::{DefKind, Module, Scope, StmtKind, dir_of};
 use crate::python;
 
@@ -193,8 +192,9 @@ pub struct Mentions {
 }
 
 impl Mentions {
-    /// Classifies every line of a parsed test-side file.
-    pub fn of(file: &str, text: &str, p: &Parsed) -> Mentions {
+    /// Classifies every line of a parsed test-side file; `words`: its
+    /// [`crate::python::tokens::word_index`].
+    pub fn of(file: &str, words: &BTreeMap<String, Vec<u32>>, p: &Parsed) -> Mentions {
         let mut out = Mentions::default();
         let mut index: HashMap<Vec<Hit>, u32> = HashMap::new();
         // Lines of one statement classify alike: once per statement.
@@ -226,13 +226,13 @@ impl Mentions {
                 _ => out.runs.push((line, line, class)),
             }
         }
-        for (word, lines) in word_index(text) {
+        for (word, lines) in words {
             let found: Vec<(u32, String)> = lines
-                .into_iter()
-                .filter_map(|l| p.target(l, &word).map(|t| (l, t)))
+                .iter()
+                .filter_map(|&l| p.target(l, word).map(|t| (l, t)))
                 .collect();
             if !found.is_empty() {
-                out.targets.insert(word, found);
+                out.targets.insert(word.clone(), found);
             }
         }
         out
@@ -351,7 +351,7 @@ class TestK:
         let src = "import pytest\nfrom shop import config\nfrom shop.cart import total\n\nLIMIT = config.MAX\n\n# a comment\n@pytest.fixture(autouse=True)\ndef inventory():\n    return total(config.MAX)\n\n\nclass TestK:\n    def helper(self):\n        return total\n\n    def test_b(self, inventory):\n        assert self.helper()\n";
         for file in ["tests/test_x.py", "tests/conftest.py"] {
             let p = parse(file, src);
-            let stored = Mentions::of(file, src, &p);
+            let stored = Mentions::of(file, &crate::python::tokens::word_index(src), &p);
             let back = Mentions::decode(&stored.encode()).expect("decodes");
             let targets: BTreeMap<String, Vec<(u32, String)>> = stored
                 .targets()

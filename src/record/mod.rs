@@ -243,11 +243,15 @@ fn store_by_content(
                 let tokens = crate::python::tokens::stored_quoted_tokens(&text);
                 w.set_by_content(ByContent::Quoted, blob_id, &tokens)?;
             }
+            let words = match need_words || need_mentions {
+                true => crate::python::tokens::word_index(&text),
+                false => Default::default(),
+            };
             if need_words {
-                w.set_side_words(blob_id, &crate::python::tokens::word_index(&text))?;
+                w.set_side_words(blob_id, &words)?;
             }
             if need_mentions {
-                let m = Mentions::of(path, &text, &mentions::parse(path, &text));
+                let m = Mentions::of(path, &words, &mentions::parse(path, &text));
                 w.set_side_mentions(blob_id, path, MENTIONS_VERSION, &m.encode(), m.targets())?;
             }
         }

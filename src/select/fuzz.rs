@@ -195,7 +195,7 @@ proptest! {
         let text = String::from_utf8_lossy(&source);
         for path in ["tests/test_mod.py", "tests/conftest.py"] {
             let parsed = crate::python::mentions::parse(path, &text);
-            let stored = crate::python::mentions::Mentions::of(path, &text, &parsed);
+            let stored = crate::python::mentions::Mentions::of(path, &tokens::word_index(&text), &parsed);
             let back = crate::python::mentions::Mentions::decode(&stored.encode());
             prop_assert!(back.is_some());
             for line in 0..=text.lines().count() as u32 + 1 {

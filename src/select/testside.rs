@@ -29,9 +29,8 @@ pub struct TestSide {
     /// Stored string tokens of files whose content is the recorded one (not
     /// read unless needed); see migration 8.
     stored: BTreeMap<String, String>,
-    /// Those files' blob ids, and the data file, where their content is
-    /// stored too: reading every file at once reads it from there.
-    recorded: BTreeMap<String, String>,
+    /// The data file, where recorded contents are stored too: reading
+    /// every file at once reads them from there.
     db: std::path::PathBuf,
     /// Every file whose content is the recorded one, with its blob id: where
     /// its words are stored, they are looked up instead of read.
@@ -190,10 +189,6 @@ impl TestSide {
             };
             contents.insert(f.clone(), text);
         }
-        let recorded = stored
-            .keys()
-            .filter_map(|f| unchanged.get(f).map(|b| (f.clone(), b.clone())))
-            .collect();
         let blobs = files
             .iter()
             .filter_map(|f| unchanged.get(f).map(|b| (f.clone(), b.clone())))
@@ -203,7 +198,6 @@ impl TestSide {
             files: files.into_iter().collect(),
             contents,
             stored,
-            recorded,
             db: store.path().to_owned(),
             blobs,
             parsed: BTreeMap::new(),
@@ -228,8 +222,10 @@ impl TestSide {
     /// one read transaction instead of thousands of opens (the same bytes:
     /// their blob ids are the recorded ones); the rest from the target.
     fn load_all(&mut self) {
+        // Every file not read yet has the recorded content (the others
+        // were read when the side was made).
         let wanted: Vec<(String, String)> = self
-            .recorded
+            .blobs
             .iter()
             .filter(|(f, _)| !self.contents.contains_key(*f))
             .map(|(f, b)| (f.clone(), b.clone()))
@@ -472,11 +468,10 @@ impl TestSide {
                     by_blob.entry(blob.clone()).or_default().push(fi as u32);
                 }
             }
-            let stored_file = |f: &str| self.blobs.get(f).is_some_and(|b| indexed.contains(b));
-            let rest: Vec<String> = self
+            let rest: BTreeSet<String> = self
                 .files
                 .iter()
-                .filter(|f| !stored_file(f))
+                .filter(|f| !self.blobs.get(*f).is_some_and(|b| indexed.contains(b)))
                 .cloned()
                 .collect();
             if by_blob.is_empty() {
@@ -488,13 +483,12 @@ impl TestSide {
                     self.load(file);
                 }
             }
-            let stored_file = |f: &str| self.blobs.get(f).is_some_and(|b| indexed.contains(b));
             self.index = Some(Index::build(
                 &self.files,
                 &self.contents,
                 &BTreeMap::new(),
                 false,
-                stored_file,
+                |f| !rest.contains(f),
             ));
             self.words_stored = Some(by_blob);
         }
