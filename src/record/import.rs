@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::git::{Entry, Repo, Target};
 use crate::numbits;
+use crate::python::pytest::is_test_file;
 use crate::record::Recording;
 use crate::store::CoverageFile;
 
@@ -20,6 +21,10 @@ use crate::store::CoverageFile;
 pub enum Label<'a> {
     /// Lines run outside any test (collection, imports).
     ImportTime,
+    /// Lines run outside any test while the module at this path (relative
+    /// to the repository) was imported, its own code (`impact run`'s
+    /// plugin).
+    Imported(&'a str),
     /// Lines run by the test with this node id.
     Test(&'a str),
     /// Lines run by a unit that serves many tests (`impact run`'s plugin:
@@ -30,11 +35,18 @@ pub enum Label<'a> {
 /// The context label prefix of units (the plugin's `UNIT_PREFIX`).
 pub const UNIT_PREFIX: &str = "impact-unit:";
 
+/// The context label prefix of a module's import (the plugin's
+/// `IMPORT_PREFIX`).
+pub const IMPORT_PREFIX: &str = "impact-import:";
+
 /// Interprets a context label. Node ids contain `::`; pytest-cov appends a
 /// phase; coverage.py's static context comes first, before a `|`.
 pub fn parse_label(label: &str) -> Label<'_> {
     if let Some(key) = label.strip_prefix(UNIT_PREFIX) {
         return Label::Unit(key);
+    }
+    if let Some(module) = label.strip_prefix(IMPORT_PREFIX) {
+        return Label::Imported(module);
     }
     let mut id = label;
     for phase in ["|setup", "|run", "|teardown", "|call"] {
@@ -68,7 +80,10 @@ pub struct ImportNotes {
 /// a run may have tests that executed no measured line) into a recording
 /// with baselines from `target`.
 pub fn read_coverage_run(repo: &Repo, files: &[PathBuf], target: &Target) -> Result<Recording> {
-    let mut rec = Recording::default();
+    let mut rec = Recording {
+        attributed: true,
+        ..Default::default()
+    };
     let mut notes = ImportNotes::default();
     collect(repo, files, false, &mut rec, &mut notes)?;
     attach_baselines(repo, target, None, &mut rec, &mut notes)?;
@@ -204,7 +219,24 @@ fn add_rows(
             continue;
         };
         let slot = match labels[*context_index] {
-            Label::ImportTime => rec.import_time.entry(path.clone()).or_default(),
+            Label::ImportTime | Label::Imported(_) => {
+                if rec.attributed {
+                    // Only a test module's import is its own: what other
+                    // modules' imports ran serves every importer.
+                    let by = match labels[*context_index] {
+                        Label::Imported(m) if is_test_file(m) => m,
+                        _ => "",
+                    };
+                    let slot = rec
+                        .import_by
+                        .entry(path.clone())
+                        .or_default()
+                        .entry(by.to_string())
+                        .or_default();
+                    *slot = numbits::union(slot, bits);
+                }
+                rec.import_time.entry(path.clone()).or_default()
+            }
             Label::Unit(key) => rec
                 .units
                 .entry(key.to_string())
@@ -259,6 +291,7 @@ fn attach_baselines(
         }
         for m in &missing {
             rec.import_time.remove(m);
+            rec.import_by.remove(m);
             for u in rec.units.values_mut() {
                 u.remove(m);
             }

@@ -35,6 +35,13 @@ pub struct Recording {
     pub tests: BTreeMap<String, TestRecord>,
     /// Repository-relative path -> numbits of lines run outside any test.
     pub import_time: BTreeMap<String, Vec<u8>>,
+    /// Whether the recording tells which test module's import ran which
+    /// import-time lines (`impact run`'s plugin does; coverage.py's data
+    /// does not).
+    pub attributed: bool,
+    /// Repository-relative path -> the test module whose import ran them
+    /// ("" for none) -> numbits: `import_time`, attributed.
+    pub import_by: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// Tests to forget: they no longer exist (a complete run did not collect them).
     pub removed: Vec<String>,
     /// impact metadata to set with the merge (e.g. the environment fingerprint).
@@ -198,6 +205,9 @@ fn rebase(
         &|ctx| recorded.contains(ctx) || (ctx.is_empty() && replaced_import_time),
     )?;
     stale.extend(lost.into_iter().filter(|c| !c.is_empty()));
+    // Attributed lines are not moved: unattributed, the file's import-time
+    // lines count for every importer until a recording attributes them.
+    w.forget_import_attribution(old.file_id)?;
     Ok(true)
 }
 
@@ -308,9 +318,13 @@ fn write_outside_tests(
         w.set_scope_reads(scope, paths, !scope.is_empty() || rec.kind == "full")?;
     }
     let replace = replaces_outside_tests(rec);
+    let none = BTreeMap::new();
     for (path, bits) in &rec.import_time {
         if let Some(&id) = file_ids.get(path.as_str()) {
-            w.set_import_time(id, bits, !replace)?;
+            let by = rec
+                .attributed
+                .then(|| rec.import_by.get(path).unwrap_or(&none));
+            w.set_import_time(id, bits, !replace, by)?;
         }
     }
     Ok(())
@@ -378,5 +392,74 @@ mod tests {
             assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
         }
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    /// Which test module's import ran a line is kept through merges only
+    /// while it is known: a recording adds to it, and a file whose lines
+    /// move to new content without a new attribution loses it, so that its
+    /// import-time lines count for every importer again.
+    #[test]
+    fn import_attribution_is_kept_added_to_and_forgotten_when_lines_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_or_create(&dir.path().join("data.db")).unwrap();
+        let bits = |lines: &[u32]| crate::numbits::encode(lines.iter().copied());
+        let by = |entries: &[(&str, &[u32])]| -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
+            let files = entries
+                .iter()
+                .map(|(m, l)| (m.to_string(), bits(l)))
+                .collect();
+            BTreeMap::from([("lib/f.py".to_string(), files)])
+        };
+        let recording = |kind, content: &str, lines: &[u32], attributed| Recording {
+            kind,
+            sources: BTreeMap::from([("lib/f.py".to_string(), content.as_bytes().to_vec())]),
+            import_time: BTreeMap::from([("lib/f.py".to_string(), bits(lines))]),
+            attributed,
+            ..Default::default()
+        };
+        let of = |store: &Store, lines: &[u32]| {
+            let fid = store.file_id("lib/f.py").unwrap().unwrap();
+            let got = store.import_time_of(fid, &bits(lines)).unwrap();
+            (got.outside, got.by)
+        };
+        let text = "a = 1\nb = 2\nc = 3\n";
+        let mut rec = recording("full", text, &[1, 2, 3], true);
+        rec.import_by = by(&[("", &[1]), ("tests/test_a.py", &[2, 3])]);
+        merge(&mut store, &rec).unwrap();
+        assert_eq!(
+            of(&store, &[1, 2]),
+            (vec![1], vec![("tests/test_a.py".to_string(), vec![2])])
+        );
+        // A run of other tests adds what their modules' imports ran.
+        let mut rec = recording("run", text, &[3], true);
+        rec.import_by = by(&[("tests/test_b.py", &[3])]);
+        merge(&mut store, &rec).unwrap();
+        assert_eq!(
+            of(&store, &[3]),
+            (
+                vec![],
+                vec![
+                    ("tests/test_a.py".to_string(), vec![3]),
+                    ("tests/test_b.py".to_string(), vec![3])
+                ]
+            )
+        );
+        // New content: the lines move (2 -> 3) and are not attributed.
+        let moved = "a = 1\nz = 0\nb = 2\nc = 3\n";
+        let rec = Recording {
+            kind: "run",
+            sources: BTreeMap::from([("lib/f.py".to_string(), moved.as_bytes().to_vec())]),
+            attributed: true,
+            ..Default::default()
+        };
+        merge(&mut store, &rec).unwrap();
+        assert_eq!(of(&store, &[3]), (vec![3], vec![]));
+        // Coverage.py's data (no attribution) replaces it with none.
+        let mut rec = recording("full", moved, &[1, 3], true);
+        rec.import_by = by(&[("tests/test_a.py", &[3])]);
+        merge(&mut store, &rec).unwrap();
+        assert_eq!(of(&store, &[3]).0, Vec::<u32>::new());
+        merge(&mut store, &recording("import", moved, &[1, 3], false)).unwrap();
+        assert_eq!(of(&store, &[3]), (vec![3], vec![]));
     }
 }

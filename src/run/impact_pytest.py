@@ -34,6 +34,12 @@ _FOLLOW_TIMEOUT = 2.0
 # it (see `units` in the results).
 UNIT_PREFIX = "impact-unit:"
 
+# Context label of a module's own code while it is imported outside tests:
+# impact keeps which test module's import ran which lines (a class decorator
+# run for a class a test module defines), so that a change there reaches that
+# module's tests, not every importer of the decorator's file.
+IMPORT_PREFIX = "impact-import:"
+
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -199,6 +205,8 @@ class ImpactPlugin:
         self.unit_stack = []
         # Per unit key, the units it used while it ran (nested units).
         self.unit_uses = {}
+        # Labels of the modules being imported outside tests, innermost last.
+        self.import_stack = []
         # What the running test used.
         self.test_units = None
 
@@ -239,6 +247,7 @@ class ImpactPlugin:
         self.cov.start()
         self.omit = omit
         _patch_memoisers(self)
+        _patch_imports(self)
         # Python processes the tests start are measured too (sitecustomize),
         # and follow this process from test to test.
         os.environ["IMPACT_CHILD_OUT"] = _OUT
@@ -329,6 +338,27 @@ class ImpactPlugin:
     def leave_unit(self):
         self.unit_stack.pop()
         self._switch(UNIT_PREFIX + self.unit_stack[-1][0] if self.unit_stack else self.current)
+
+    def enter_import(self, label):
+        """Counts the lines run from now on as `label`'s (a module's import,
+        or "" for none) until leave_import."""
+        self.import_stack.append(label)
+        self._switch(label)
+
+    def leave_import(self):
+        self.import_stack.pop()
+        self._switch(self.import_stack[-1] if self.import_stack else "")
+
+    def import_label(self, spec):
+        """The label a module's import runs under: outside tests, a measured
+        module's own; None (the importer's) for others and during tests."""
+        if self.cov is None or self.current is not None:
+            return None
+        origin = getattr(spec, "origin", None)
+        if not isinstance(origin, str) or not self.measures(origin):
+            return None
+        rel = os.path.relpath(origin, self.root).replace(os.sep, "/")
+        return IMPORT_PREFIX + rel
 
     def _switch(self, label):
         if self.cov is not None:
@@ -576,6 +606,15 @@ def _memoised(plugin, decorate, function):
 
     def miss(*args, **kwargs):
         if not plugin.enter_unit(key):
+            if plugin.import_stack and plugin.current is None:
+                # First called while a module is imported: the result may
+                # serve any later caller, so its lines count as run at
+                # import outside any one module's.
+                plugin.enter_import("")
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    plugin.leave_import()
             return function(*args, **kwargs)
         try:
             return function(*args, **kwargs)
@@ -594,6 +633,35 @@ def _memoised(plugin, decorate, function):
         if hasattr(cached, name):
             setattr(memoised, name, getattr(cached, name))
     return memoised
+
+
+def _patch_imports(plugin):
+    """Makes each import of a measured module outside tests run under its
+    own context label (see IMPORT_PREFIX), nested imports under theirs.
+    `importlib._bootstrap._load_unlocked` runs every module's code for the
+    import statement and `importlib.import_module` (pytest's default import
+    mode); a module executed another way keeps its importer's label."""
+    try:
+        import importlib._bootstrap as bootstrap
+
+        original = bootstrap._load_unlocked
+    except (ImportError, AttributeError):
+        return
+    if getattr(original, "_impact", False):
+        return
+
+    def _load_unlocked(spec):
+        label = plugin.import_label(spec)
+        if label is None:
+            return original(spec)
+        plugin.enter_import(label)
+        try:
+            return original(spec)
+        finally:
+            plugin.leave_import()
+
+    _load_unlocked._impact = True
+    bootstrap._load_unlocked = _load_unlocked
 
 
 _plugin = None

@@ -72,6 +72,13 @@ pub enum Reason {
     Module {
         path: String,
     },
+    /// Changed lines of `path` ran while `module` (a test module it
+    /// depends on) was imported.
+    Imported {
+        path: String,
+        lines: Vec<u32>,
+        module: String,
+    },
     /// A conftest.py or plugin that applies to it changed.
     Scope {
         path: String,
@@ -121,6 +128,15 @@ impl std::fmt::Display for Reason {
                 write!(f, "{path} changed (reaches it through `{name}`)")
             }
             Reason::Module { path } => write!(f, "module-level code changed in {path}"),
+            Reason::Imported {
+                path,
+                lines,
+                module,
+            } => write!(
+                f,
+                "{path}:{} changed (ran while {module} was imported)",
+                crate::output::line_ranges(lines)
+            ),
             Reason::Scope { path } => write!(f, "{path} changed"),
             Reason::File { path } => write!(f, "{path} was deleted or replaced"),
             Reason::New { path } => write!(f, "new test in {path}"),

@@ -356,7 +356,9 @@ impl Writer<'_> {
             (true, None, None) => return Ok(()),
         };
         drop(err);
-        self.set_import_time(file_id, &bits, false)
+        // Which test module's import ran the lines is not combined: the
+        // combined file's import-time lines count for every importer.
+        self.set_import_time(file_id, &bits, false, None)
     }
 
     /// Copies the recordings of the tests in the `take` list from the input:

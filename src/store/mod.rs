@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use combine::{ListName, RunKey, RunRow, Side, TestVersion};
 pub use coverage_file::{CoverageFile, write_coverage_file};
-pub use read::{Carried, FileLines, RunInfo, Summary, TestInfo, TestRow};
+pub use read::{Carried, FileLines, ImportTimeOf, RunInfo, Summary, TestInfo, TestRow};
 pub use write::{ByContent, RunWrite, TestWrite, Writer};
 
 /// Failures of the data file, each naming the file and the fix.

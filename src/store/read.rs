@@ -6,6 +6,7 @@ use rusqlite::OptionalExtension;
 use rusqlite::params;
 
 use super::{Store, StoreError, read_err};
+use crate::numbits;
 
 /// What `impact status` reports about the data.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -43,6 +44,17 @@ pub struct TestInfo {
     pub outcome: Option<String>,
     pub duration: Option<f64>,
     pub needs_run: bool,
+}
+
+/// Which lines ran at import, and during whose import (see
+/// [`Store::import_time_of`]).
+#[derive(Debug, Default)]
+pub struct ImportTimeOf {
+    /// Lines that ran at import outside any recorded test module's import
+    /// (all of them where the data does not attribute them).
+    pub outside: Vec<u32>,
+    /// Per test module whose import ran some: (its path, those lines).
+    pub by: Vec<(String, Vec<u32>)>,
 }
 
 /// A file's recorded lines for one context.
@@ -150,6 +162,57 @@ impl Store {
             )
             .map(|n| n > 0)
             .map_err(read_err(&self.path))
+    }
+
+    /// Which of `numbits`' lines of a file ran at import, and whose import
+    /// ran them: the lines of each recorded module ("" for none) among
+    /// them. Lines that ran at import but have no module count for none.
+    pub fn import_time_of(&self, file_id: i64, numbits: &[u8]) -> Result<ImportTimeOf, StoreError> {
+        let err = read_err(&self.path);
+        let ran: Option<Vec<u8>> = self
+            .conn()
+            .query_row(
+                "SELECT numbits_intersection(lb.numbits, ?2) FROM line_bits lb
+                 JOIN context c ON c.id = lb.context_id
+                 WHERE lb.file_id = ?1 AND c.context = ''",
+                params![file_id, numbits],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        let ran = ran.map(|b| numbits::decode(&b)).unwrap_or_default();
+        let mut out = ImportTimeOf::default();
+        if ran.is_empty() {
+            return Ok(out);
+        }
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT module, numbits_intersection(numbits, ?2) FROM impact_import_by
+                 WHERE file_id = ?1 AND numbits_any_intersection(numbits, ?2)",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![file_id, numbits], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(&err)?;
+        let mut explained = std::collections::BTreeSet::new();
+        for row in rows {
+            let (module, bits) = row.map_err(&err)?;
+            let lines = numbits::decode(&bits);
+            explained.extend(lines.iter().copied());
+            if module.is_empty() {
+                out.outside.extend(lines);
+            } else {
+                out.by.push((module, lines));
+            }
+        }
+        out.outside
+            .extend(ran.into_iter().filter(|l| !explained.contains(l)));
+        out.outside.sort_unstable();
+        out.outside.dedup();
+        Ok(out)
     }
 
     /// The test's record, when the data knows it.

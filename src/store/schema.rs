@@ -273,6 +273,19 @@ pub const MIGRATIONS: &[&str] = &[
         primary key (word, blob_id, path)
     ) WITHOUT ROWID;
     "#,
+    // 15: which of a file's import-time lines (the empty context, which
+    // keeps them all) ran while a test module was imported, by that
+    // module's path, and which ran otherwise (module ''): a line only a
+    // test module's import ran reaches that module's tests, not every
+    // importer of the file. A file without rows is not attributed.
+    r#"
+    CREATE TABLE impact_import_by (
+        file_id integer not null,
+        module text not null,
+        numbits blob not null,
+        primary key (file_id, module)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The facts format [`crate::python::facts::compute`] writes (see migration 11).

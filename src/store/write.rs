@@ -192,13 +192,21 @@ impl<'conn> Writer<'conn> {
 
     /// Sets the import-time lines (the empty context) of a file; with
     /// `union`, adds them to those recorded before (a run that imported
-    /// fewer modules than the last one did not see all of them).
+    /// fewer modules than the last one did not see all of them). `by`
+    /// attributes them (module path, or "" for none -> lines; see
+    /// migration 15), set or added alike; `None` forgets the attribution,
+    /// so that the file's import-time lines count for every importer.
     pub fn set_import_time(
         &mut self,
         file_id: i64,
         bits: &[u8],
         union: bool,
+        by: Option<&BTreeMap<String, Vec<u8>>>,
     ) -> Result<(), StoreError> {
+        match by {
+            Some(by) => self.attribute_import_time(file_id, by, union)?,
+            None => self.forget_import_attribution(file_id)?,
+        }
         let context_id = self.context_id("")?;
         let err = self.err("write");
         let bits = if union {
@@ -231,6 +239,51 @@ impl<'conn> Writer<'conn> {
                 )
                 .map_err(&err)?;
         }
+        Ok(())
+    }
+
+    /// Writes which module's import ran which import-time lines of a file
+    /// (replacing, or with `union` adding to, what was recorded).
+    fn attribute_import_time(
+        &mut self,
+        file_id: i64,
+        by: &BTreeMap<String, Vec<u8>>,
+        union: bool,
+    ) -> Result<(), StoreError> {
+        if !union {
+            self.forget_import_attribution(file_id)?;
+        }
+        let err = self.err("write");
+        for (module, bits) in by {
+            let old: Option<Vec<u8>> = self
+                .tx
+                .query_row(
+                    "SELECT numbits FROM impact_import_by WHERE file_id = ?1 AND module = ?2",
+                    params![file_id, module],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(&err)?;
+            let bits = old
+                .map(|o| numbits::union(&o, bits))
+                .unwrap_or_else(|| bits.clone());
+            self.tx
+                .execute(
+                    "INSERT OR REPLACE INTO impact_import_by (file_id, module, numbits)
+                     VALUES (?1, ?2, ?3)",
+                    params![file_id, module, bits],
+                )
+                .map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets which module's import ran a file's import-time lines: they
+    /// moved (another baseline) or were recorded without it.
+    pub fn forget_import_attribution(&mut self, file_id: i64) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM impact_import_by WHERE file_id = ?1", [file_id])
+            .map_err(self.err("write"))?;
         Ok(())
     }
 

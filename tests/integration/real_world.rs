@@ -108,7 +108,7 @@ fn recorded_realworld() -> TestRepo {
     let repo = TestRepo::with_fixture("realworld");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("23 passed"), "{run:#?}");
+    assert!(run.stdout.contains("29 passed"), "{run:#?}");
     repo
 }
 
@@ -211,7 +211,8 @@ fn body_changes_in_registered_and_stored_code_select_only_their_runners() {
 /// What runs once and serves many: a helper of a session-scoped fixture
 /// (its lines ran while the first user set the fixture up) selects every
 /// user of the fixture; the callee of an `lru_cache`d function (run by its
-/// first caller only) selects every caller.
+/// first caller only) selects every caller, also when that first call was
+/// made by a test module's import.
 #[test]
 fn code_run_once_for_many_tests_selects_all_of_them() {
     let repo = recorded_realworld();
@@ -238,6 +239,66 @@ fn code_run_once_for_many_tests_selects_all_of_them() {
             "tests/test_rates.py::test_zero",
         ],
     );
+    // First called while a test module was imported: what it computed
+    // then serves every later caller, not that module's tests alone.
+    selects_exactly(
+        &repo,
+        "lib/tiers.py",
+        "tiers[\"silver\"] = 2",
+        "tiers[\"silver\"] = 1",
+        &[
+            "tests/test_tiers.py::test_silver",
+            "tests/test_tiers_import.py::test_gold",
+        ],
+    );
+}
+
+/// A class decorator's code runs when a class is defined (attrs'
+/// `_ClassBuilder`): a line that ran only while one test module was
+/// imported, for the class that module defines, reaches that module's
+/// tests, not every importer of the decorator's file; a line that also ran
+/// for the library's own classes, at the library's import, still reaches
+/// every importer.
+#[test]
+fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
+    let repo = recorded_realworld();
+    selects_exactly(
+        &repo,
+        "lib/records.py",
+        "order = tuple(fields)",
+        "order = tuple(reversed(fields))",
+        &[
+            "tests/test_versions.py::test_older",
+            "tests/test_versions.py::test_shown",
+        ],
+    );
+    selects_exactly(
+        &repo,
+        "lib/records.py",
+        "template = class_name + \"(%s)\"",
+        "template = class_name + \"[%s]\"",
+        &[
+            "tests/test_records.py::test_pair",
+            "tests/test_records.py::test_point",
+            "tests/test_versions.py::test_older",
+            "tests/test_versions.py::test_shown",
+        ],
+    );
+    repo.replace(
+        "lib/records.py",
+        "order = tuple(fields)",
+        "order = tuple(reversed(fields))",
+    );
+    let json = repo
+        .impact()
+        .args(["select", "--format", "json", "--explain"])
+        .ok()
+        .json();
+    let text = json.to_string();
+    assert!(
+        text.contains("lib/records.py:42 changed (ran while tests/test_versions.py was imported)"),
+        "{json:#}"
+    );
 }
 
 /// A run that selected some tests imports only what their files import: what
@@ -257,7 +318,7 @@ fn a_partial_run_keeps_what_other_modules_ran_at_import() {
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
-        run.stdout.contains("1 passed") && run.stderr.contains("1 of 23 tests"),
+        run.stdout.contains("1 passed") && run.stderr.contains("1 of 29 tests"),
         "only test_markup's test runs: {run:#?}"
     );
     repo.replace(

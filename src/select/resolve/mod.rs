@@ -261,15 +261,33 @@ impl<'a> Resolver<'a> {
                 None => false,
             })
         };
-        // An initialiser when the changed lines ran at import; when
-        // the module was imported outside tests (its definition ran
-        // then) and they did not, they are not one, whatever names
-        // it at module level (a registry, a dict of functions).
-        let initialiser =
-            ran_at_import(lines)? || (called && (header.is_empty() || !ran_at_import(header)?));
+        // Which changed lines ran at import, and whose import ran them:
+        // a line only test modules' imports ran (a class decorator's code,
+        // for the classes they define) reaches those modules' tests, and
+        // what test modules import them.
+        let at_import = match fid {
+            Some(fid) => self
+                .store
+                .import_time_of(fid, &numbits::encode(lines.iter().copied()))?,
+            None => Default::default(),
+        };
+        // An initialiser when the changed lines ran at import otherwise;
+        // when the module was imported outside tests (its definition ran
+        // then) and they did not, they are not one, whatever names it at
+        // module level (a registry, a dict of functions).
+        let initialiser = !at_import.outside.is_empty()
+            || (called && (header.is_empty() || !ran_at_import(header)?));
         if initialiser {
             self.module(path, out)?;
             self.names(path, path, &[name.to_string()], out)?;
+        }
+        for (module, lines) in at_import.by {
+            let reason = Reason::Imported {
+                path: path.to_string(),
+                lines,
+                module: module.clone(),
+            };
+            self.module_as(&module, reason, out)?;
         }
         Ok(())
     }
@@ -629,14 +647,19 @@ impl<'a> Resolver<'a> {
     /// Module-level code of `path` changed: every test that can depend on it,
     /// through the modules that import it (transitively).
     fn module(&mut self, path: &str, out: &mut Selected) -> Result<()> {
+        let reason = Reason::Module {
+            path: path.to_string(),
+        };
+        self.module_as(path, reason, out)
+    }
+
+    /// [`Resolver::module`], the tests found for `reason`.
+    fn module_as(&mut self, path: &str, reason: Reason, out: &mut Selected) -> Result<()> {
         let seen = self.imports.importer_closure(self.store, path)?;
         let modules: BTreeSet<String> = seen
             .iter()
             .flat_map(|f| python::module_names_for_path(f))
             .collect();
-        let reason = Reason::Module {
-            path: path.to_string(),
-        };
         let through = format!("the importers of {path}");
         for file in &seen {
             for test in self.recorded.tests_in_file(file)?.iter() {
