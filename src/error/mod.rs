@@ -8,9 +8,13 @@
 use std::path::PathBuf;
 
 use crate::git::GitError;
-use crate::record::combine::CombineError;
-use crate::run::ProbeError;
 use crate::store::StoreError;
+
+mod combine;
+mod probe;
+
+pub use combine::CombineError;
+pub use probe::ProbeError;
 
 /// Documented exit codes (README "Exit codes").
 pub mod exit_codes {
