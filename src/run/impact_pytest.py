@@ -350,14 +350,17 @@ class ImpactPlugin:
         self._switch(self.import_stack[-1] if self.import_stack else "")
 
     def import_label(self, spec):
-        """The label a module's import runs under: outside tests, a measured
-        module's own; None (the importer's) for others and during tests."""
-        if self.cov is None or self.current is not None:
-            return None
+        """The label a module's import runs under (see import_label_of)."""
         origin = getattr(spec, "origin", None)
-        if not isinstance(origin, str) or not self.measures(origin):
+        return self.import_label_of(origin) if isinstance(origin, str) else None
+
+    def import_label_of(self, filename):
+        """The label the import of the module in `filename` runs under:
+        outside tests, a measured module's own; None (the importer's) for
+        others and during tests."""
+        if self.cov is None or self.current is not None or not self.measures(filename):
             return None
-        rel = os.path.relpath(origin, self.root).replace(os.sep, "/")
+        rel = os.path.relpath(filename, self.root).replace(os.sep, "/")
         return IMPORT_PREFIX + rel
 
     def _switch(self, label):
@@ -450,17 +453,26 @@ class ImpactPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector):
+        # A test module is imported while its collector runs: under
+        # `--import-mode=importlib` pytest executes it itself, outside the
+        # import system, so its label is set here too.
+        label = None
+        if isinstance(collector, pytest.Module):
+            label = self.import_label_of(str(collector.path))
+        if label is not None:
+            self.enter_import(label)
         # Reads while a collector runs (a test module imported, a conftest
         # loaded) count for every test under its node id.
-        if not _TRACK_READS:
-            yield
-            return
         previous = impact_reads.sink
-        impact_reads.sink = self.scope_reads.setdefault(collector.nodeid, set())
+        if _TRACK_READS:
+            impact_reads.sink = self.scope_reads.setdefault(collector.nodeid, set())
         try:
             yield
         finally:
-            impact_reads.sink = previous
+            if _TRACK_READS:
+                impact_reads.sink = previous
+            if label is not None:
+                self.leave_import()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):

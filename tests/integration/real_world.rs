@@ -261,7 +261,7 @@ fn code_run_once_for_many_tests_selects_all_of_them() {
 /// every importer.
 #[test]
 fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
-    let repo = recorded_realworld();
+    let mut repo = recorded_realworld();
     selects_exactly(
         &repo,
         "lib/records.py",
@@ -298,6 +298,27 @@ fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
     assert!(
         text.contains("lib/records.py:42 changed (ran while tests/test_versions.py was imported)"),
         "{json:#}"
+    );
+    repo.git(&["checkout", "--", "lib/records.py"]);
+    // pytest imports test modules itself under `--import-mode=importlib`
+    // (attrs' setting), outside the import system: the same holds.
+    repo.replace(
+        "pyproject.toml",
+        "testpaths = [\"tests\"]",
+        "testpaths = [\"tests\"]\naddopts = [\"--import-mode=importlib\"]",
+    );
+    repo.commit_all("importlib import mode");
+    let run = impact_run_command(&repo, &["--full"], &[]).run();
+    assert!(run.stdout.contains("29 passed"), "{run:#?}");
+    selects_exactly(
+        &repo,
+        "lib/records.py",
+        "order = tuple(fields)",
+        "order = tuple(reversed(fields))",
+        &[
+            "tests/test_versions.py::test_older",
+            "tests/test_versions.py::test_shown",
+        ],
     );
 }
 

@@ -12,6 +12,7 @@ use crate::python::{self, Scope};
 use crate::store::{Store, TestRow};
 
 mod names;
+mod suite;
 
 use super::Reason;
 use super::analyze::Effect;
@@ -19,15 +20,16 @@ use super::imports::Imports;
 use super::recorded::Recorded;
 use super::testside::TestSide;
 use crate::python::pytest::{carrier_names, is_test_side};
+use names::Followed;
+use suite::Suite;
 
 /// Resolves effects into selected tests, with caches shared across effects.
 pub struct Resolver<'a> {
     repo: &'a Repo,
     store: &'a Store,
     target: Target,
-    test_ids: Vec<&'a str>,
-    /// `test_ids` as a set, made when first needed.
-    known_ids: Option<std::collections::HashSet<&'a str>>,
+    /// The known tests.
+    suite: Suite<'a>,
     /// Known files whose content is the recorded one (path -> blob id).
     unchanged: BTreeMap<String, String>,
     /// The stored string tokens of test-side contents, by blob id, when
@@ -35,20 +37,12 @@ pub struct Resolver<'a> {
     tokens: Option<BTreeMap<String, String>>,
     /// What the data recorded about the measured files.
     recorded: Recorded<'a>,
+    /// The test-side files, read when first needed.
     testside: Option<TestSide>,
-    /// Names already followed, with the file that binds them.
-    names_done: BTreeSet<(String, String)>,
-    /// Every name followed, for the limit.
-    distinct_names: BTreeSet<String>,
-    /// Per name, the files that define it themselves.
-    defining: BTreeMap<String, BTreeSet<String>>,
+    /// What name following did and looked up.
+    followed: Followed,
     /// The recorded imports and the walks made over them.
     imports: Imports,
-    /// Per measured file: name -> names carried from it, with the lines
-    /// that carry them (see `binding_index`).
-    bindings: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<u32>>>>,
-    /// Known test ids by test file, for prefix lookups.
-    by_file: BTreeMap<&'a str, Vec<&'a str>>,
     /// See [`Resolver::quoted_modules`].
     quoted_modules: Option<Vec<(String, String)>>,
     /// See [`Resolver::tests_maybe_spawning`].
@@ -85,37 +79,13 @@ impl<'a> Resolver<'a> {
             repo,
             store,
             target,
-            test_ids: tests.iter().map(|t| t.nodeid.as_str()).collect(),
-            known_ids: None,
             unchanged: BTreeMap::new(),
             tokens: None,
             recorded: Recorded::new(store),
             testside: None,
-            names_done: BTreeSet::new(),
-            distinct_names: BTreeSet::new(),
-            defining: BTreeMap::new(),
+            followed: Followed::default(),
             imports: Imports::default(),
-            bindings: BTreeMap::new(),
-            by_file: {
-                // Sorted ids come file by file: one map entry per file.
-                let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-                let mut run: Option<(&str, Vec<&str>)> = None;
-                for t in tests {
-                    let file = t.nodeid.split("::").next().unwrap_or(&t.nodeid);
-                    match &mut run {
-                        Some((f, ids)) if *f == file => ids.push(&t.nodeid),
-                        _ => {
-                            if let Some((f, ids)) = run.replace((file, vec![&t.nodeid])) {
-                                m.entry(f).or_default().extend(ids);
-                            }
-                        }
-                    }
-                }
-                if let Some((f, ids)) = run {
-                    m.entry(f).or_default().extend(ids);
-                }
-                m
-            },
+            suite: Suite::new(tests),
             quoted_modules: None,
             spawning: None,
             overflow: None,
@@ -149,8 +119,7 @@ impl<'a> Resolver<'a> {
 
     /// Lets names be followed again (for resolving a change on its own).
     pub fn forget_followed_names(&mut self) {
-        self.names_done.clear();
-        self.distinct_names.clear();
+        self.followed.forget();
     }
 
     fn testside(&mut self) -> Result<&mut TestSide> {
@@ -158,7 +127,7 @@ impl<'a> Resolver<'a> {
             self.testside = Some(TestSide::new(
                 self.repo,
                 &self.target,
-                self.by_file.keys().copied(),
+                self.suite.files().map(|(f, _)| f),
                 self.store,
                 self.tokens.as_ref(),
                 &self.unchanged,
@@ -222,7 +191,7 @@ impl<'a> Resolver<'a> {
                 self.whole_test_file(path, Reason::TestFile { path: path.clone() }, out)
             }
             Effect::Doctests { path } => {
-                for id in self.by_file.get(path.as_str()).into_iter().flatten() {
+                for id in self.suite.in_file(path) {
                     add(out, id.to_string(), Reason::Scope { path: path.clone() });
                 }
             }
@@ -364,10 +333,10 @@ impl<'a> Resolver<'a> {
             }
             // Names followed here may be needed again by other
             // effects, unfiltered.
-            let done = self.names_done.clone();
+            let done = self.followed.done();
             let mut found = Selected::new();
             self.apply_hits(hits, &reason, path, &mut found)?;
-            self.names_done = done;
+            self.followed.restore(done);
             // A test that names the module in a string most likely
             // runs it in a child process. Where that child was
             // measured, the test has lines of the module and the
@@ -377,15 +346,7 @@ impl<'a> Resolver<'a> {
             for (test, reasons) in found {
                 let kept = match &only {
                     None => true,
-                    Some(spawning) => {
-                        spawning.contains(&test) || {
-                            let ids = &self.test_ids;
-                            let known = self
-                                .known_ids
-                                .get_or_insert_with(|| ids.iter().copied().collect());
-                            !known.contains(test.as_str())
-                        }
-                    }
+                    Some(spawning) => spawning.contains(&test) || !self.suite.knows(&test),
                 };
                 if kept && !measured.contains(&test) {
                     out.entry(test).or_default().extend(reasons);
@@ -467,7 +428,7 @@ impl<'a> Resolver<'a> {
                 path: path.to_string(),
                 scope: Some(scope.clone()),
             };
-            for t in &self.test_ids {
+            for t in self.suite.ids() {
                 if scope_contains(&scope, t) {
                     add(out, t.to_string(), reason.clone());
                 }
@@ -490,7 +451,8 @@ impl<'a> Resolver<'a> {
                 pattern: pattern.to_string(),
             };
             let known: Vec<String> = self
-                .test_ids
+                .suite
+                .ids()
                 .iter()
                 .filter(|t| selector.matches(t))
                 .map(|t| t.to_string())
@@ -519,19 +481,16 @@ impl<'a> Resolver<'a> {
         let file = prefix.split("::").next().unwrap_or(prefix);
         // A test id may hold `*` or `?` (in its parameters): never a glob here.
         let selector = crate::config::Selector::prefix(prefix);
-        let matching: Vec<&str> = match self.by_file.get(file) {
-            Some(ids) => ids
-                .iter()
-                .copied()
-                .filter(|t| selector.matches(t))
-                .collect(),
-            None => self
-                .test_ids
-                .iter()
-                .copied()
-                .filter(|t| selector.matches(t))
-                .collect(),
+        let ids = if self.suite.has_file(file) {
+            self.suite.in_file(file)
+        } else {
+            self.suite.ids()
         };
+        let matching: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|t| selector.matches(t))
+            .collect();
         if matching.is_empty() {
             add(out, prefix.to_string(), unknown);
         } else {
@@ -544,7 +503,7 @@ impl<'a> Resolver<'a> {
     /// Every known test under a directory ("" = all).
     fn select_dir(&self, dir: &str, reason: &Reason, out: &mut Selected) {
         let prefix = format!("{dir}/");
-        for (file, ids) in &self.by_file {
+        for (file, ids) in self.suite.files() {
             if dir.is_empty() || file.starts_with(&prefix) {
                 for id in ids {
                     add(out, id.to_string(), reason.clone());
@@ -553,9 +512,6 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Definitions named `names`, which `binder` binds, changed in effect
-    /// by a change to `origin`: the tests whose executed lines name them,
-    /// followed through import-time bindings, fixtures and helpers.
     /// Whether `out` already holds 90% of the known tests (of a suite of at
     /// least 100): then the verdict is a full run, said with `through`, and
     /// following further names or importers would only cost time.
@@ -563,23 +519,19 @@ impl<'a> Resolver<'a> {
         if self.overflow.is_some() {
             return true;
         }
-        if out.len() * 10 < self.test_ids.len() * 9 || self.test_ids.len() < 100 {
+        let total = self.suite.len();
+        if out.len() * 10 < total * 9 || total < 100 {
             return false;
         }
         // Counted among the known tests only: a selection also holds
         // tests the data does not know, and must never read as more
         // than the suite.
-        let ids = &self.test_ids;
-        let known = self
-            .known_ids
-            .get_or_insert_with(|| ids.iter().copied().collect());
-        let reached = out.keys().filter(|t| known.contains(t.as_str())).count();
-        if reached * 10 < self.test_ids.len() * 9 {
+        let reached = out.keys().filter(|t| self.suite.knows(t)).count();
+        if reached * 10 < total * 9 {
             return false;
         }
         self.overflow = Some(format!(
-            "the changes reach {reached} of {} tests (through {through}): running everything",
-            self.test_ids.len()
+            "the changes reach {reached} of {total} tests (through {through}): running everything"
         ));
         true
     }
@@ -665,7 +617,7 @@ impl<'a> Resolver<'a> {
             for test in self.recorded.tests_in_file(file)?.iter() {
                 add(out, test.clone(), reason.clone());
             }
-            for id in self.by_file.get(file.as_str()).into_iter().flatten() {
+            for id in self.suite.in_file(file) {
                 add(out, id.to_string(), reason.clone());
             }
             // Importers of a widely imported module reach the suite after

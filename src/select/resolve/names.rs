@@ -13,6 +13,38 @@ use crate::python::mentions::Hit;
 use crate::select::Reason;
 use crate::store::Carried;
 
+/// What name following has done and looked up in one call.
+#[derive(Default)]
+pub(super) struct Followed {
+    /// Names already followed, with the file that binds them.
+    done: BTreeSet<(String, String)>,
+    /// Every name followed, for the limit.
+    distinct: BTreeSet<String>,
+    /// Per name, the files that define it themselves.
+    defining: BTreeMap<String, BTreeSet<String>>,
+    /// Per measured file: name -> names carried from it, with the lines
+    /// that carry them (see `binding_index`), for data without facts.
+    bindings: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<u32>>>>,
+}
+
+impl Followed {
+    /// Lets names be followed again (for resolving a change on its own).
+    pub fn forget(&mut self) {
+        self.done.clear();
+        self.distinct.clear();
+    }
+
+    /// The names followed so far, to put back after a lookup whose names
+    /// must be followed again by other effects.
+    pub fn done(&self) -> BTreeSet<(String, String)> {
+        self.done.clone()
+    }
+
+    pub fn restore(&mut self, done: BTreeSet<(String, String)>) {
+        self.done = done;
+    }
+}
+
 impl Resolver<'_> {
     pub(super) fn names(
         &mut self,
@@ -46,14 +78,14 @@ impl Resolver<'_> {
                 }
                 continue;
             };
-            if !self.names_done.insert((name.clone(), binder.clone())) {
+            if !self.followed.done.insert((name.clone(), binder.clone())) {
                 continue;
             }
-            self.distinct_names.insert(name.clone());
+            self.followed.distinct.insert(name.clone());
             if self.reaches_most(&format!("`{name}`, from {origin}"), out) {
                 return Ok(());
             }
-            if self.distinct_names.len() > MAX_NAMES {
+            if self.followed.distinct.len() > MAX_NAMES {
                 self.overflow = Some(format!(
                     "the changes reach more than {MAX_NAMES} definitions by name (through `{name}`, from {origin})"
                 ));
@@ -223,11 +255,11 @@ impl Resolver<'_> {
         if files.is_empty() {
             return Ok(false);
         }
-        if !self.defining.contains_key(name) {
+        if !self.followed.defining.contains_key(name) {
             let files: BTreeSet<String> = self.store.defining(name)?.into_iter().collect();
-            self.defining.insert(name.to_string(), files);
+            self.followed.defining.insert(name.to_string(), files);
         }
-        let defining = &self.defining[name];
+        let defining = &self.followed.defining[name];
         Ok(files.iter().all(|file| {
             file != binder && self.unchanged.contains_key(file) && defining.contains(file)
         }))
@@ -260,14 +292,14 @@ impl Resolver<'_> {
                 .map(|(c, _)| c.clone())
                 .collect());
         }
-        if !self.bindings.contains_key(path) {
+        if !self.followed.bindings.contains_key(path) {
             let index = match self.recorded.module(path)? {
                 Some(m) => crate::python::facts::binding_index(&m),
                 None => BTreeMap::new(),
             };
-            self.bindings.insert(path.to_string(), index);
+            self.followed.bindings.insert(path.to_string(), index);
         }
-        Ok(self.bindings[path]
+        Ok(self.followed.bindings[path]
             .get(name)
             .into_iter()
             .flatten()
