@@ -161,14 +161,16 @@ fn known_file(change: &Change, known: &str, out: &mut Vec<Effect>) {
     };
     let hunks = &hunks;
     let (old, new) = parse_changed(change, known, current, hunks);
-    let ctx = PyChange {
+    let mut ctx = PyChange {
         known,
         old: &old,
         new: &new,
         old_src: baseline,
         new_src: current,
+        same_shape: false,
     };
     for h in hunks {
+        ctx.same_shape = same_shape(baseline, current, h);
         if h.old_lines > 0 {
             for line in h.old_start..h.old_start + h.old_lines {
                 ctx.old_line(line, out);
@@ -462,6 +464,9 @@ struct PyChange<'a> {
     new: &'a Module,
     old_src: &'a [u8],
     new_src: &'a [u8],
+    /// The hunk being analysed replaced its lines one for one, each at the
+    /// same indentation (see [`same_shape`]).
+    same_shape: bool,
 }
 
 impl PyChange<'_> {
@@ -595,7 +600,11 @@ impl PyChange<'_> {
         };
         // The header's lines run whenever the definition does:
         // a one-line `def f(): ...` tells nothing of its body.
-        if old_side {
+        if !old_side && self.same_shape {
+            // Each new line sits where an old one was, in the same block:
+            // it runs at import exactly when that old line's statement
+            // did, which the old side's effect asks.
+        } else if old_side {
             let own_header = m.defs()[d].header.1;
             out.push(Effect::ImportTimeLines {
                 path: path.clone(),
@@ -735,6 +744,32 @@ fn outermost_def(m: &Module, d: usize) -> usize {
 
 fn span(st: &Statement) -> Vec<u32> {
     (st.start..=st.end).collect()
+}
+
+/// Whether a hunk replaced its lines one for one, each new line indented as
+/// the old one it replaces: then every new statement starts where an old
+/// one started, inside the same blocks, and is reached when that one was.
+fn same_shape(old_src: &[u8], new_src: &[u8], h: &crate::git::Hunk) -> bool {
+    if h.old_lines == 0 || h.old_lines != h.new_lines {
+        return false;
+    }
+    let indent = |line: &[u8]| {
+        line.iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count()
+    };
+    let lines = |src: &[u8], start: u32| {
+        src.split(|b| *b == b'\n')
+            .skip(start.saturating_sub(1) as usize)
+            .take(h.old_lines as usize)
+            .map(|l| l.to_vec())
+            .collect::<Vec<_>>()
+    };
+    let (old, new) = (lines(old_src, h.old_start), lines(new_src, h.new_start));
+    old.len() == new.len()
+        && old.iter().zip(&new).all(|(o, n)| {
+            indent(o) == indent(n) && o[indent(o)..].is_empty() == n[indent(n)..].is_empty()
+        })
 }
 
 /// A statement that is only a string literal (a docstring).

@@ -108,7 +108,7 @@ fn recorded_realworld() -> TestRepo {
     let repo = TestRepo::with_fixture("realworld");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("29 passed"), "{run:#?}");
+    assert!(run.stdout.contains("31 passed"), "{run:#?}");
     repo
 }
 
@@ -167,7 +167,8 @@ fn selects_exactly(repo: &TestRepo, file: &str, find: &str, replace: &str, expec
 /// method of a class registered at import, a function stored in a
 /// module-level dict (and copied from there), and module `__getattr__`,
 /// plain and made by a factory called at import; a method typed with
-/// `typing.overload`, whose one-line overloads run at import.
+/// `typing.overload`, whose one-line overloads run at import; a line of a
+/// function called at import that did not run then.
 #[test]
 fn body_changes_in_registered_and_stored_code_select_only_their_runners() {
     let repo = recorded_realworld();
@@ -198,6 +199,16 @@ fn body_changes_in_registered_and_stored_code_select_only_their_runners() {
         "for p in __version__.split(\".\")))",
         "for p in __version__.split(\".\")[:2]))",
         &["tests/test_compat.py::test_version_info"],
+    );
+    // A line of a function that module-level code calls, but that did
+    // not run then (an error branch): replaced in place, it runs exactly
+    // when the line it replaces did.
+    selects_exactly(
+        &repo,
+        "lib/options.py",
+        "msg = \"a required option takes no default\"",
+        "msg = \"a required option takes a default\"",
+        &["tests/test_options.py::test_required_with_default"],
     );
     selects_exactly(
         &repo,
@@ -309,7 +320,7 @@ fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
     );
     repo.commit_all("importlib import mode");
     let run = impact_run_command(&repo, &["--full"], &[]).run();
-    assert!(run.stdout.contains("29 passed"), "{run:#?}");
+    assert!(run.stdout.contains("31 passed"), "{run:#?}");
     selects_exactly(
         &repo,
         "lib/records.py",
@@ -339,7 +350,7 @@ fn a_partial_run_keeps_what_other_modules_ran_at_import() {
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
-        run.stdout.contains("1 passed") && run.stderr.contains("1 of 29 tests"),
+        run.stdout.contains("1 passed") && run.stderr.contains("1 of 31 tests"),
         "only test_markup's test runs: {run:#?}"
     );
     repo.replace(
