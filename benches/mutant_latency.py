@@ -11,6 +11,13 @@ JSON on stdout) is the same for all of them, naming the mutants where it is
 not (exit 1) and those where only the reasons' wording differs.
 
     python3 benches/mutant_latency.py --project pyparsing OLD_IMPACT NEW_IMPACT
+
+With --generate N the mutants are made from the checkout's own recorded
+data instead (realworld.py's seeded mutants of executed lines, --seed), so
+that any checkout recorded by `impact run --full` can be timed without a
+real-world run first (--checkout names it; default OUT/PROJECT):
+
+    python3 benches/mutant_latency.py --project pyparsing --checkout /tmp/pp --generate 40 NEW_IMPACT
 """
 
 import argparse
@@ -28,10 +35,20 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "bench-real"))
     ap.add_argument("--project", required=True)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--checkout", help="the recorded checkout (default OUT/PROJECT)")
+    ap.add_argument("--generate", type=int, metavar="N", help="make N mutants from the checkout's data")
+    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
-    mutants = json.load(open(os.path.join(args.out, "report.json")))[args.project]["mutants"]
-    checkout = os.path.join(args.out, args.project)
+    checkout = args.checkout or os.path.join(args.out, args.project)
+    if args.generate:
+        import realworld
+
+        sources = realworld.PROJECTS[args.project][2]
+        lines = realworld.executed_lines(os.path.join(checkout, ".impact.db"), sources)
+        mutants = realworld.make_mutants(checkout, lines, args.generate, args.seed)
+    else:
+        mutants = json.load(open(os.path.join(args.out, "report.json")))[args.project]["mutants"]
     selections = {}
     for binary in args.binaries:
         binary = os.path.abspath(binary)

@@ -29,9 +29,6 @@ pub struct TestSide {
     /// Stored string tokens of files whose content is the recorded one (not
     /// read unless needed); see migration 8.
     stored: BTreeMap<String, String>,
-    /// The data file, where recorded contents are stored too: reading
-    /// every file at once reads them from there.
-    db: std::path::PathBuf,
     /// Every file whose content is the recorded one, with its blob id: where
     /// its words are stored, they are looked up instead of read.
     blobs: BTreeMap<String, String>,
@@ -198,7 +195,6 @@ impl TestSide {
             files: files.into_iter().collect(),
             contents,
             stored,
-            db: store.path().to_owned(),
             blobs,
             parsed: BTreeMap::new(),
             index: None,
@@ -218,10 +214,10 @@ impl TestSide {
     }
 
     /// Reads every file: searches other than string tokens need the texts.
-    /// Those whose content is the recorded one come from the data file, in
-    /// one read transaction instead of thousands of opens (the same bytes:
+    /// Those whose content is the recorded one come from the data file, with
+    /// one cached statement instead of thousands of opens (the same bytes:
     /// their blob ids are the recorded ones); the rest from the target.
-    fn load_all(&mut self) {
+    fn load_all(&mut self, store: &Store) -> Result<()> {
         // Every file not read yet has the recorded content (the others
         // were read when the side was made).
         let wanted: Vec<(String, String)> = self
@@ -230,19 +226,16 @@ impl TestSide {
             .filter(|(f, _)| !self.contents.contains_key(*f))
             .map(|(f, b)| (f.clone(), b.clone()))
             .collect();
-        if !wanted.is_empty()
-            && let Ok(reader) = Store::open_reader(&self.db)
-        {
-            for (file, blob) in wanted {
-                if let Ok(Some(content)) = reader.source(&blob) {
-                    let text = String::from_utf8_lossy(&content).into_owned();
-                    self.contents.insert(file, Some(text));
-                }
+        for (file, blob) in wanted {
+            if let Some(content) = store.source(&blob)? {
+                let text = String::from_utf8_lossy(&content).into_owned();
+                self.contents.insert(file, Some(text));
             }
         }
         for file in self.files.clone() {
             self.load(&file);
         }
+        Ok(())
     }
 
     /// Where test-side files mention `needle` (as a whole word or dotted name).
@@ -267,7 +260,7 @@ impl TestSide {
     ) -> Result<Vec<(Hit, Option<String>)>> {
         if !needle.bytes().all(is_ident_byte) {
             return Ok(self
-                .search(|text| word_lines(text, needle))
+                .search(store, |text| word_lines(text, needle))?
                 .into_iter()
                 .map(|h| (h, None))
                 .collect());
@@ -477,7 +470,7 @@ impl TestSide {
             if by_blob.is_empty() {
                 // Data recorded before words were stored: read everything
                 // in one pass.
-                self.load_all();
+                self.load_all(store)?;
             } else {
                 for file in &rest {
                     self.load(file);
@@ -508,8 +501,8 @@ impl TestSide {
     }
 
     /// Classifies the lines `lines_of` finds in each test-side file.
-    fn search(&mut self, lines_of: impl Fn(&str) -> Vec<u32>) -> Vec<Hit> {
-        self.load_all();
+    fn search(&mut self, store: &Store, lines_of: impl Fn(&str) -> Vec<u32>) -> Result<Vec<Hit>> {
+        self.load_all(store)?;
         let mut hits = BTreeSet::new();
         for file in self.files.clone() {
             let Some(Some(text)) = self.contents.get(&file) else {
@@ -527,12 +520,16 @@ impl TestSide {
                 classify(&file, parsed, line, &mut hits);
             }
         }
-        hits.into_iter().collect()
+        Ok(hits.into_iter().collect())
     }
 
     /// Test files that import one of `modules` at module level: every test in them.
-    pub fn importers_of(&mut self, modules: &BTreeSet<String>) -> Vec<String> {
-        self.load_all();
+    pub fn importers_of(
+        &mut self,
+        store: &Store,
+        modules: &BTreeSet<String>,
+    ) -> Result<Vec<String>> {
+        self.load_all(store)?;
         let mut out = Vec::new();
         for file in self.files.clone() {
             let Some(Some(text)) = self.contents.get(&file) else {
@@ -565,6 +562,6 @@ impl TestSide {
                 out.push(file);
             }
         }
-        out
+        Ok(out)
     }
 }

@@ -279,7 +279,8 @@ impl<'a> Resolver<'a> {
         }
         // Importers of an unmeasured module.
         let modules: BTreeSet<String> = python::module_names_for_path(path).into_iter().collect();
-        let files = self.testside()?.importers_of(&modules);
+        let store = self.store;
+        let files = self.testside()?.importers_of(store, &modules)?;
         for f in files {
             self.whole_test_file(&f, reason.clone(), out);
         }
@@ -627,7 +628,8 @@ impl<'a> Resolver<'a> {
                 return Ok(());
             }
         }
-        let files = self.testside()?.importers_of(&modules);
+        let store = self.store;
+        let files = self.testside()?.importers_of(store, &modules)?;
         for f in files {
             self.whole_test_file(&f, reason.clone(), out);
         }
