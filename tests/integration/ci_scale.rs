@@ -457,6 +457,32 @@ fn sharded_runs_run_their_part_and_combine_into_the_data_of_one_run() {
         .args([&db("u1.db"), &db("u2.db")])
         .ok();
     let conn = rusqlite::Connection::open(db("main.db")).unwrap();
+    // The new test file was recorded by one shard only: what selection
+    // reads per content instead of the file (its string tokens, words and
+    // mentions) comes over from that shard.
+    let blob = repo.git(&["hash-object", "tests/test_new_c.py"]);
+    for (table, sql) in [
+        (
+            "impact_quoted",
+            "SELECT count(*) FROM impact_quoted WHERE blob_id = ?1",
+        ),
+        (
+            "impact_side_indexed",
+            "SELECT count(*) FROM impact_side_indexed WHERE blob_id = ?1",
+        ),
+        (
+            "impact_side_word",
+            "SELECT count(*) FROM impact_side_word WHERE blob_id = ?1 AND word = 'test_c'",
+        ),
+        (
+            "impact_side_mentions",
+            "SELECT count(*) FROM impact_side_mentions WHERE blob_id = ?1 \
+             AND path = 'tests/test_new_c.py'",
+        ),
+    ] {
+        let n: i64 = conn.query_row(sql, [&blob], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "{table} of tests/test_new_c.py in the combined data");
+    }
     let marks: Vec<(String, bool)> = conn
         .prepare("SELECT nodeid, skipped_since_full FROM impact_test")
         .unwrap()
