@@ -332,8 +332,13 @@ def main():
                 else:
                     chosen = set(j["tests"])
                     frac = len(chosen) / max(total, 1)
+                    # A failing id under a selected prefix was run; a failing
+                    # collector (a test module that fails to import) is
+                    # reported when any selected test in it is collected.
                     missed_impact = {f for f in failing
-                                     if f not in chosen and not any(f.startswith(c + s) for c in chosen for s in ("::", "[", "/"))}
+                                     if f not in chosen
+                                     and not any(f.startswith(c + s) or c.startswith(f + s)
+                                                 for c in chosen for s in ("::", "[", "/"))}
                 # A fresh copy each time, without the last try's journal.
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     if os.path.exists(testmon_data + ".try" + suffix):
