@@ -524,14 +524,26 @@ impl TestSide {
     }
 
     /// Test files that import one of `modules` at module level: every test in them.
+    /// Files in `recorded` are left out: the recorded import graph holds
+    /// their imports.
     pub fn importers_of(
         &mut self,
         store: &Store,
         modules: &BTreeSet<String>,
+        recorded: &BTreeSet<String>,
     ) -> Result<Vec<String>> {
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .filter(|f| !recorded.contains(*f))
+            .cloned()
+            .collect();
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
         self.load_all(store)?;
         let mut out = Vec::new();
-        for file in self.files.clone() {
+        for file in files {
             let Some(Some(text)) = self.contents.get(&file) else {
                 continue;
             };

@@ -250,15 +250,19 @@ impl<'a> Resolver<'a> {
             self.module(path, out)?;
             self.names(path, path, &[name.to_string()], out)?;
         }
-        for (module, lines) in at_import.by {
-            let reason = Reason::Imported {
-                path: path.to_string(),
-                lines,
-                module: module.clone(),
-            };
-            self.module_as(&module, reason, out)?;
-        }
-        Ok(())
+        let by = at_import
+            .by
+            .into_iter()
+            .map(|(module, lines)| {
+                let reason = Reason::Imported {
+                    path: path.to_string(),
+                    lines,
+                    module: module.clone(),
+                };
+                (module, reason)
+            })
+            .collect();
+        self.modules_as(by, out)
     }
 
     /// A changed module that tests name by its dotted name or path (test-side mentions and
@@ -277,10 +281,13 @@ impl<'a> Resolver<'a> {
             let hits = self.testside()?.find(store, &needle)?;
             self.apply_hits(hits, &reason, path, out)?;
         }
-        // Importers of an unmeasured module.
+        // Test files importing it, read for their imports (no walk over
+        // the recorded graph found them here).
         let modules: BTreeSet<String> = python::module_names_for_path(path).into_iter().collect();
         let store = self.store;
-        let files = self.testside()?.importers_of(store, &modules)?;
+        let files = self
+            .testside()?
+            .importers_of(store, &modules, &BTreeSet::new())?;
         for f in files {
             self.whole_test_file(&f, reason.clone(), out);
         }
@@ -355,6 +362,19 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Test-side files whose imports the recorded graph holds (their content
+    /// is the recorded one, its facts stored): the walks over the graph
+    /// found them, so they need not be read for their imports.
+    fn imports_recorded(&mut self) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for path in self.unchanged.keys().filter(|p| is_test_side(p)) {
+            if self.recorded.has_facts(path)? {
+                out.insert(path.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Tests whose children the data does not tell (read once per call).
@@ -608,36 +628,48 @@ impl<'a> Resolver<'a> {
 
     /// [`Resolver::module`], the tests found for `reason`.
     fn module_as(&mut self, path: &str, reason: Reason, out: &mut Selected) -> Result<()> {
-        let seen = self.imports.importer_closure(self.store, path)?;
-        let modules: BTreeSet<String> = seen
-            .iter()
-            .flat_map(|f| python::module_names_for_path(f))
-            .collect();
-        let through = format!("the importers of {path}");
-        for file in &seen {
-            for test in self.recorded.tests_in_file(file)?.iter() {
-                add(out, test.clone(), reason.clone());
+        self.modules_as(vec![(path.to_string(), reason)], out)
+    }
+
+    /// [`Resolver::module`] for each changed module, each with its reason;
+    /// the test-side files that import any of them are found in one pass.
+    fn modules_as(&mut self, changed: Vec<(String, Reason)>, out: &mut Selected) -> Result<()> {
+        let mut modules = BTreeSet::new();
+        let mut first = None;
+        for (path, reason) in changed {
+            let seen = self.imports.importer_closure(self.store, &path)?;
+            modules.extend(seen.iter().flat_map(|f| python::module_names_for_path(f)));
+            let through = format!("the importers of {path}");
+            for file in &seen {
+                for test in self.recorded.tests_in_file(file)?.iter() {
+                    add(out, test.clone(), reason.clone());
+                }
+                for id in self.suite.in_file(file) {
+                    add(out, id.to_string(), reason.clone());
+                }
+                // Importers of a widely imported module reach the suite after
+                // a few files: the verdict is a full run, whatever the rest say
+                // (and the unmeasured importers, each parsed, cannot change it).
+                if self.reaches_most(&through, out) {
+                    return Ok(());
+                }
             }
-            for id in self.suite.in_file(file) {
-                add(out, id.to_string(), reason.clone());
+            if seen.len() > 1 && matches!(reason, Reason::Module { .. }) {
+                self.notes.push(format!(
+                    "module-level code changed in {path}; {} modules import it",
+                    seen.len() - 1
+                ));
             }
-            // Importers of a widely imported module reach the suite after
-            // a few files: the verdict is a full run, whatever the rest say
-            // (and the unmeasured importers, each parsed, cannot change it).
-            if self.reaches_most(&through, out) {
-                return Ok(());
-            }
+            first.get_or_insert(reason);
         }
+        let Some(reason) = first else {
+            return Ok(());
+        };
         let store = self.store;
-        let files = self.testside()?.importers_of(store, &modules)?;
+        let known = self.imports_recorded()?;
+        let files = self.testside()?.importers_of(store, &modules, &known)?;
         for f in files {
             self.whole_test_file(&f, reason.clone(), out);
-        }
-        if seen.len() > 1 {
-            self.notes.push(format!(
-                "module-level code changed in {path}; {} modules import it",
-                seen.len() - 1
-            ));
         }
         Ok(())
     }
