@@ -237,6 +237,43 @@ def apply_mutant(checkout, m):
     return original
 
 
+def missed_by(failing, chosen):
+    """The failing ids a selection does not run. A failing id under a
+    selected prefix is run; a failing collector (a test module or class
+    that fails to collect) is reported when any selected test in it is
+    collected."""
+    return {f for f in failing
+            if f not in chosen
+            and not any(f.startswith(c + s) or c.startswith(f + s)
+                        for c in chosen for s in ("::", "[", "/"))}
+
+
+def rescore(args, report):
+    """Recomputes impact's misses in the report with `missed_by`, for the
+    mutants it counted as missed: each is applied again in the recorded
+    checkout and selected by `--impact`."""
+    for name, project in report.items():
+        checkout = os.path.join(args.out, name)
+        for m in project["mutants"]:
+            if not m["impact_missed"] or m["impact_mode"] != "selected":
+                continue
+            original = apply_mutant(checkout, m)
+            try:
+                sel = subprocess.run([args.impact, "select", "--format", "json"], cwd=checkout,
+                                     capture_output=True, text=True)
+                j = json.loads(sel.stdout)
+            finally:
+                restore(checkout, m, original)
+            chosen = set(j["tests"]) if j["mode"] == "selected" else None
+            before = m["impact_missed"]
+            m["impact_missed"] = [] if chosen is None else sorted(missed_by(set(m["failing"]), chosen))
+            sys.stderr.write("%s %s:%d missed %d -> %d\n" % (name, m["path"], m["line"], len(before),
+                                                             len(m["impact_missed"])))
+        killed = [r for r in project["mutants"] if r["failing"]]
+        project["summary"]["impact_safe"] = sum(1 for r in killed if not r["impact_missed"])
+        project["summary"]["impact_missed_tests"] = sum(len(r["impact_missed"]) for r in killed)
+
+
 def restore(checkout, m, original):
     with open(os.path.join(checkout, m["path"]), "w", encoding="utf-8") as fh:
         fh.write(original)
@@ -266,6 +303,8 @@ def main():
     ap.add_argument("--impact", default=os.path.join(ROOT, "target", "release", "impact"))
     ap.add_argument("--resume", action="store_true",
                     help="keep the mutants an unfinished earlier run of a project measured; measure the rest")
+    ap.add_argument("--rescore", action="store_true",
+                    help="recount impact's misses in OUT/report.json (see missed_by) without measuring again")
     args = ap.parse_args()
     args.out = os.path.abspath(args.out)
     args.impact = os.path.abspath(args.impact)
@@ -274,7 +313,13 @@ def main():
     report_path = os.path.join(args.out, "report.json")
     report = json.load(open(report_path)) if os.path.exists(report_path) else {}
     rows = []
-    for name in args.projects.split(","):
+    if args.rescore:
+        rescore(args, report)
+        with open(report_path, "w") as fh:
+            json.dump(report, fh, indent=1)
+        rows = [(name, p["summary"]) for name, p in report.items()]
+        args.projects = ""
+    for name in filter(None, args.projects.split(",")):
         mirror, commit, sources, pythonpath, extra = PROJECTS[name]
         checkout = os.path.join(args.out, name)
         py = venv_python(args, name)
@@ -332,13 +377,7 @@ def main():
                 else:
                     chosen = set(j["tests"])
                     frac = len(chosen) / max(total, 1)
-                    # A failing id under a selected prefix was run; a failing
-                    # collector (a test module that fails to import) is
-                    # reported when any selected test in it is collected.
-                    missed_impact = {f for f in failing
-                                     if f not in chosen
-                                     and not any(f.startswith(c + s) or c.startswith(f + s)
-                                                 for c in chosen for s in ("::", "[", "/"))}
+                    missed_impact = missed_by(failing, chosen)
                 # A fresh copy each time, without the last try's journal.
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     if os.path.exists(testmon_data + ".try" + suffix):
