@@ -1126,3 +1126,35 @@ fn references_keep_their_form() {
     // `refs` still holds every identifier, plain or attribute.
     assert_eq!(st.refs, strs(&["RATE", "c", "config", "f", "pkg", "total"]));
 }
+
+/// Module-level code that acts on state outside the module is found (the
+/// first such line); code that only binds the module's own names is not.
+#[test]
+fn import_side_effects_are_found_at_module_and_class_level_only() {
+    use super::pytest::import_side_effect;
+    let cases: &[(&str, Option<u32>)] = &[
+        (
+            "\"\"\"Doc.\"\"\"\nimport pp\nfrom a import b\nX = pp.f()\n\n\n@deco\nclass C:\n    \"doc\"\n    x = 1\n    pass\n\n\ndef f():\n    pp.configure()\n    pp.flag = 1\n",
+            None,
+        ),
+        (
+            "import pp\n\npp.ParserElement.disable_memoization()\n",
+            Some(3),
+        ),
+        (
+            "import pp\npp.ParserElement.verbose_stacktrace = True\n",
+            Some(2),
+        ),
+        ("import pp\nREG = {}\nREG['k'] = 1\n", Some(3)),
+        ("import pp\nwith pp.ctx():\n    X = 1\n", Some(2)),
+        ("class C:\n    register(1)\n", Some(2)),
+        ("if True:\n    pp.setup()\n", Some(2)),
+        ("...\nr'raw'\nf\"x\"\n", None),
+        ("if __name__ == \"__main__\":\n    main()\n", None),
+        ("def f():\n    class Inner:\n        setup()\n", None),
+    ];
+    for (src, want) in cases {
+        let m = parse(src.as_bytes());
+        assert_eq!(import_side_effect(&m, src.as_bytes()), *want, "{src}");
+    }
+}

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::git::{Entry, Repo, Target};
 use crate::numbits;
-use crate::python::pytest::is_test_file;
+use crate::python::pytest::{import_side_effect, is_test_file};
 use crate::record::Recording;
 use crate::store::CoverageFile;
 
@@ -87,6 +87,7 @@ pub fn read_coverage_run(repo: &Repo, files: &[PathBuf], target: &Target) -> Res
     let mut notes = ImportNotes::default();
     collect(repo, files, false, &mut rec, &mut notes)?;
     attach_baselines(repo, target, None, &mut rec, &mut notes)?;
+    keep_own_imports(&mut rec);
     rec.commit = repo.head()?;
     Ok(rec)
 }
@@ -252,6 +253,38 @@ fn add_rows(
                 .or_default(),
         };
         *slot = numbits::union(slot, bits);
+    }
+}
+
+/// A test module's import is its own only when its module-level code acts
+/// on nothing outside it ([`import_side_effect`]): what the imports of the
+/// others ran counts as run at import by no module in particular.
+fn keep_own_imports(rec: &mut Recording) {
+    let mut shared: std::collections::BTreeSet<String> = Default::default();
+    let mut own: std::collections::BTreeSet<String> = Default::default();
+    for by in rec.import_by.values() {
+        for module in by.keys().filter(|m| !m.is_empty()) {
+            if own.contains(module) || shared.contains(module) {
+                continue;
+            }
+            let contained = rec
+                .sources
+                .get(module)
+                .is_some_and(|src| import_side_effect(&crate::python::parse(src), src).is_none());
+            if contained {
+                own.insert(module.clone());
+            } else {
+                shared.insert(module.clone());
+            }
+        }
+    }
+    for by in rec.import_by.values_mut() {
+        for module in &shared {
+            if let Some(bits) = by.remove(module) {
+                let slot = by.entry(String::new()).or_default();
+                *slot = numbits::union(slot, &bits);
+            }
+        }
     }
 }
 

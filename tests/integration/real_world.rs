@@ -108,7 +108,7 @@ fn recorded_realworld() -> TestRepo {
     let repo = TestRepo::with_fixture("realworld");
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("31 passed"), "{run:#?}");
+    assert!(run.stdout.contains("33 passed"), "{run:#?}");
     repo
 }
 
@@ -320,7 +320,7 @@ fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
     );
     repo.commit_all("importlib import mode");
     let run = impact_run_command(&repo, &["--full"], &[]).run();
-    assert!(run.stdout.contains("31 passed"), "{run:#?}");
+    assert!(run.stdout.contains("33 passed"), "{run:#?}");
     selects_exactly(
         &repo,
         "lib/records.py",
@@ -329,6 +329,25 @@ fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
         &[
             "tests/test_versions.py::test_older",
             "tests/test_versions.py::test_shown",
+        ],
+    );
+}
+
+/// A test module whose import configures shared state (a bare call at
+/// module level) is not the only module what that code did reaches: a
+/// change there selects every importer of the configured module, here the
+/// other test module that relies on the setting.
+#[test]
+fn a_test_module_configuring_shared_state_at_import_reaches_every_importer() {
+    let repo = recorded_realworld();
+    selects_exactly(
+        &repo,
+        "lib/settings.py",
+        "PRECISION[0] = precision",
+        "PRECISION[0] = precision + 1",
+        &[
+            "tests/test_a_configured.py::test_configured",
+            "tests/test_b_rounding.py::test_round_price",
         ],
     );
 }
@@ -350,7 +369,7 @@ fn a_partial_run_keeps_what_other_modules_ran_at_import() {
     let run = impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
-        run.stdout.contains("1 passed") && run.stderr.contains("1 of 31 tests"),
+        run.stdout.contains("1 passed") && run.stderr.contains("1 of 33 tests"),
         "only test_markup's test runs: {run:#?}"
     );
     repo.replace(
