@@ -273,16 +273,19 @@ fn code_run_once_for_many_tests_selects_all_of_them() {
 #[test]
 fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
     let mut repo = recorded_realworld();
-    selects_exactly(
-        &repo,
-        "lib/records.py",
-        "order = tuple(fields)",
-        "order = tuple(reversed(fields))",
-        &[
-            "tests/test_versions.py::test_older",
-            "tests/test_versions.py::test_shown",
-        ],
-    );
+    let only_that_module = |repo: &TestRepo| {
+        selects_exactly(
+            repo,
+            "lib/records.py",
+            "order = tuple(fields)",
+            "order = tuple(reversed(fields))",
+            &[
+                "tests/test_versions.py::test_older",
+                "tests/test_versions.py::test_shown",
+            ],
+        )
+    };
+    only_that_module(&repo);
     selects_exactly(
         &repo,
         "lib/records.py",
@@ -321,16 +324,7 @@ fn a_class_decorator_line_run_by_one_test_module_selects_that_module() {
     repo.commit_all("importlib import mode");
     let run = impact_run_command(&repo, &["--full"], &[]).run();
     assert!(run.stdout.contains("33 passed"), "{run:#?}");
-    selects_exactly(
-        &repo,
-        "lib/records.py",
-        "order = tuple(fields)",
-        "order = tuple(reversed(fields))",
-        &[
-            "tests/test_versions.py::test_older",
-            "tests/test_versions.py::test_shown",
-        ],
-    );
+    only_that_module(&repo);
 }
 
 /// A test module whose import configures shared state (a bare call at
