@@ -663,7 +663,11 @@ def _patch_imports(plugin):
         return
 
     def _load_unlocked(spec):
-        label = plugin.import_label(spec)
+        try:
+            label = plugin.import_label(spec)
+        except Exception:
+            # Never break the import itself: its lines stay the importer's.
+            label = None
         if label is None:
             return original(spec)
         plugin.enter_import(label)
