@@ -32,19 +32,14 @@ pub struct Resolver<'a> {
     suite: Suite<'a>,
     /// Known files whose content is the recorded one (path -> blob id).
     unchanged: BTreeMap<String, String>,
-    /// The stored string tokens of test-side contents, by blob id, when
-    /// read ahead (see [`Resolver::read_tokens`]).
-    tokens: Option<BTreeMap<String, String>>,
     /// What the data recorded about the measured files.
     recorded: Recorded<'a>,
-    /// The test-side files, read when first needed.
-    testside: Option<TestSide>,
+    /// The test-side files and what is looked up in them.
+    side: Side,
     /// What name following did and looked up.
     followed: Followed,
     /// The recorded imports and the walks made over them.
     imports: Imports,
-    /// See [`Resolver::quoted_modules`].
-    quoted_modules: Option<Vec<(String, String)>>,
     /// See [`Resolver::tests_maybe_spawning`].
     spawning: Option<std::rc::Rc<BTreeSet<String>>>,
     /// Set when a change reaches more names than is worth following.
@@ -53,6 +48,18 @@ pub struct Resolver<'a> {
     /// outside any test).
     pub full_run: Vec<String>,
     notes: Vec<String>,
+}
+
+/// The test side as resolution reads it, each part made on first use.
+#[derive(Default)]
+struct Side {
+    /// The stored string tokens of test-side contents, by blob id, when
+    /// read ahead (see [`Resolver::read_tokens`]).
+    tokens: Option<BTreeMap<String, String>>,
+    /// The test-side files.
+    files: Option<TestSide>,
+    /// See [`Resolver::quoted_modules`].
+    quoted_modules: Option<Vec<(String, String)>>,
 }
 
 /// Following more names than this means the change reaches nearly everything:
@@ -80,13 +87,11 @@ impl<'a> Resolver<'a> {
             store,
             target,
             unchanged: BTreeMap::new(),
-            tokens: None,
             recorded: Recorded::new(store),
-            testside: None,
+            side: Side::default(),
             followed: Followed::default(),
             imports: Imports::default(),
             suite: Suite::new(tests),
-            quoted_modules: None,
             spawning: None,
             overflow: None,
             full_run: Vec::new(),
@@ -109,7 +114,7 @@ impl<'a> Resolver<'a> {
             .filter(|(p, _)| is_test_side(p))
             .map(|(_, b)| b.as_str())
             .collect();
-        self.tokens = Some(self.store.quoted(&blobs)?);
+        self.side.tokens = Some(self.store.quoted(&blobs)?);
         Ok(())
     }
 
@@ -123,17 +128,17 @@ impl<'a> Resolver<'a> {
     }
 
     fn testside(&mut self) -> Result<&mut TestSide> {
-        if self.testside.is_none() {
-            self.testside = Some(TestSide::new(
+        if self.side.files.is_none() {
+            self.side.files = Some(TestSide::new(
                 self.repo,
                 &self.target,
                 self.suite.files().map(|(f, _)| f),
                 self.store,
-                self.tokens.as_ref(),
+                self.side.tokens.as_ref(),
                 &self.unchanged,
             )?);
         }
-        Ok(self.testside.as_mut().expect("just set"))
+        Ok(self.side.files.as_mut().expect("just set"))
     }
 
     /// Adds the tests an effect selects; `hits`, when given, are the
@@ -603,17 +608,17 @@ impl<'a> Resolver<'a> {
     /// Dotted names quoted in test-side files that name a measured module
     /// which imports something: (module file, name).
     fn quoted_modules(&mut self) -> Result<Vec<(String, String)>> {
-        if let Some(done) = &self.quoted_modules {
+        if let Some(done) = &self.side.quoted_modules {
             return Ok(done.clone());
         }
         let tokens = self.testside()?.quoted_dotted();
         let mut out = Vec::new();
         if tokens.is_empty() {
-            self.quoted_modules = Some(out.clone());
+            self.side.quoted_modules = Some(out.clone());
             return Ok(out);
         }
         out.extend(self.imports.files_named(self.store, &tokens)?);
-        self.quoted_modules = Some(out.clone());
+        self.side.quoted_modules = Some(out.clone());
         Ok(out)
     }
 
