@@ -419,6 +419,29 @@ mod tests {
         let piped = "tests/t.py::test_x[a|b]";
         assert_eq!(parse_label(&format!("{piped}|run")), Label::Test(piped));
         assert_eq!(parse_label("tests.test_x.test_y"), Label::ImportTime);
+        assert_eq!(
+            parse_label("impact-unit:fixture:catalog"),
+            Label::Unit("fixture:catalog")
+        );
+        assert_eq!(
+            parse_label("impact-import:tests/test_x.py"),
+            Label::Imported("tests/test_x.py")
+        );
+    }
+
+    /// The plugin labels contexts with the same prefixes this file parses.
+    #[test]
+    fn the_plugin_spells_the_label_prefixes_alike() {
+        let plugin = include_str!("../run/impact_pytest.py");
+        for (name, value) in [
+            ("UNIT_PREFIX", UNIT_PREFIX),
+            ("IMPORT_PREFIX", IMPORT_PREFIX),
+        ] {
+            assert!(
+                plugin.contains(&format!("{name} = \"{value}\"")),
+                "impact_pytest.py defines {name} = \"{value}\""
+            );
+        }
     }
 
     #[test]
