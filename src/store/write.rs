@@ -210,17 +210,11 @@ impl<'conn> Writer<'conn> {
         let context_id = self.context_id("")?;
         let err = self.err("write");
         let bits = if union {
-            let old: Option<Vec<u8>> = self
-                .tx
-                .query_row(
-                    "SELECT numbits FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
-                    params![file_id, context_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(&err)?;
-            old.map(|o| numbits::union(&o, bits))
-                .unwrap_or_else(|| bits.to_vec())
+            let old = self.stored_numbits(
+                "SELECT numbits FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
+                params![file_id, context_id],
+            )?;
+            with_stored(old, bits)
         } else {
             bits.to_vec()
         };
@@ -255,18 +249,11 @@ impl<'conn> Writer<'conn> {
         }
         let err = self.err("write");
         for (module, bits) in by {
-            let old: Option<Vec<u8>> = self
-                .tx
-                .query_row(
-                    "SELECT numbits FROM impact_import_by WHERE file_id = ?1 AND module = ?2",
-                    params![file_id, module],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(&err)?;
-            let bits = old
-                .map(|o| numbits::union(&o, bits))
-                .unwrap_or_else(|| bits.clone());
+            let old = self.stored_numbits(
+                "SELECT numbits FROM impact_import_by WHERE file_id = ?1 AND module = ?2",
+                params![file_id, module],
+            )?;
+            let bits = with_stored(old, bits);
             self.tx
                 .execute(
                     "INSERT OR REPLACE INTO impact_import_by (file_id, module, numbits)
@@ -276,6 +263,18 @@ impl<'conn> Writer<'conn> {
                 .map_err(&err)?;
         }
         Ok(())
+    }
+
+    /// The numbits one row of `sql` holds, if there is a row.
+    fn stored_numbits(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.tx
+            .query_row(sql, params, |r| r.get(0))
+            .optional()
+            .map_err(self.err("write"))
     }
 
     /// Forgets which module's import ran a file's import-time lines: they
@@ -790,4 +789,10 @@ impl Writer<'_> {
             .map_err(&err)?;
         Ok(())
     }
+}
+
+/// `bits` added to what was stored, if anything was.
+fn with_stored(old: Option<Vec<u8>>, bits: &[u8]) -> Vec<u8> {
+    old.map(|o| numbits::union(&o, bits))
+        .unwrap_or_else(|| bits.to_vec())
 }
