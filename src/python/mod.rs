@@ -310,6 +310,18 @@ impl Module {
             .collect()
     }
 
+    /// The innermost function among `cur` and the definitions around it:
+    /// code under a class runs at import unless a function encloses it.
+    pub fn enclosing_function(&self, mut cur: Option<DefId>) -> Option<DefId> {
+        while let Some(id) = cur {
+            if self.defs()[id].kind == DefKind::Function {
+                return Some(id);
+            }
+            cur = self.defs()[id].parent;
+        }
+        None
+    }
+
     /// Innermost def whose header or body contains `line`.
     pub fn def_at(&self, line: u32) -> Option<DefId> {
         // Defs are in source order and nested ones come after their parent,

@@ -3,7 +3,7 @@
 //! carry a result to tests that never run its lines (fixtures, memoised
 //! functions).
 
-use super::{DefKind, Module, Scope, StmtKind};
+use super::{Module, Scope, StmtKind};
 
 /// Whether pytest would collect tests from this file by default.
 pub fn is_test_file(path: &str) -> bool {
@@ -33,16 +33,7 @@ pub fn import_side_effect(m: &Module, src: &[u8]) -> Option<u32> {
     let lines: Vec<&str> = text.lines().collect();
     let at_import = |scope: Scope| match scope {
         Scope::Module => true,
-        Scope::Class(c) => {
-            let mut cur = Some(c);
-            while let Some(id) = cur {
-                if m.defs()[id].kind == DefKind::Function {
-                    return false;
-                }
-                cur = m.defs()[id].parent;
-            }
-            true
-        }
+        Scope::Class(c) => m.enclosing_function(Some(c)).is_none(),
         Scope::Function(_) => false,
     };
     m.statements().iter().find_map(|st| {

@@ -260,24 +260,22 @@ fn add_rows(
 /// on nothing outside it ([`import_side_effect`]): what the imports of the
 /// others ran counts as run at import by no module in particular.
 fn keep_own_imports(rec: &mut Recording) {
-    let mut shared: std::collections::BTreeSet<String> = Default::default();
-    let mut own: std::collections::BTreeSet<String> = Default::default();
-    for by in rec.import_by.values() {
-        for module in by.keys().filter(|m| !m.is_empty()) {
-            if own.contains(module) || shared.contains(module) {
-                continue;
-            }
-            let contained = rec
-                .sources
-                .get(module)
-                .is_some_and(|src| import_side_effect(&crate::python::parse(src), src).is_none());
-            if contained {
-                own.insert(module.clone());
-            } else {
-                shared.insert(module.clone());
-            }
-        }
-    }
+    let modules: std::collections::BTreeSet<&String> = rec
+        .import_by
+        .values()
+        .flat_map(|by| by.keys())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let shared: Vec<String> = modules
+        .into_iter()
+        .filter(|m| {
+            // Not read (missing) counts as acting outside, as does a side effect.
+            rec.sources
+                .get(*m)
+                .is_none_or(|src| import_side_effect(&crate::python::parse(src), src).is_some())
+        })
+        .cloned()
+        .collect();
     for by in rec.import_by.values_mut() {
         for module in &shared {
             if let Some(bits) = by.remove(module) {

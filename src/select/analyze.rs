@@ -544,7 +544,7 @@ impl PyChange<'_> {
             names,
         });
         self.body_of(m, d, old_side, out);
-        if let Some(parent) = enclosing_function(m, def.parent) {
+        if let Some(parent) = m.enclosing_function(def.parent) {
             self.body_of(m, parent, old_side, out);
         }
         if is_conftest(self.known) && def.parent.is_none() && def.fixture.is_none() {
@@ -717,17 +717,6 @@ impl PyChange<'_> {
     }
 }
 
-/// The nearest enclosing function of a def, if any.
-fn enclosing_function(m: &Module, mut cur: Option<usize>) -> Option<usize> {
-    while let Some(id) = cur {
-        if m.defs()[id].kind == DefKind::Function {
-            return Some(id);
-        }
-        cur = m.defs()[id].parent;
-    }
-    None
-}
-
 /// The name bound at module level by the outermost definition around `d`.
 fn outermost(m: &Module, d: usize) -> String {
     m.defs()[outermost_def(m, d)].name.clone()
@@ -758,18 +747,20 @@ fn same_shape(old_src: &[u8], new_src: &[u8], h: &crate::git::Hunk) -> bool {
             .take_while(|b| matches!(b, b' ' | b'\t'))
             .count()
     };
-    let lines = |src: &[u8], start: u32| {
+    fn lines(src: &[u8], start: u32, n: u32) -> impl Iterator<Item = &[u8]> {
         src.split(|b| *b == b'\n')
             .skip(start.saturating_sub(1) as usize)
-            .take(h.old_lines as usize)
-            .map(|l| l.to_vec())
-            .collect::<Vec<_>>()
-    };
-    let (old, new) = (lines(old_src, h.old_start), lines(new_src, h.new_start));
-    old.len() == new.len()
-        && old.iter().zip(&new).all(|(o, n)| {
-            indent(o) == indent(n) && o[indent(o)..].is_empty() == n[indent(n)..].is_empty()
-        })
+            .take(n as usize)
+    }
+    let old = lines(old_src, h.old_start, h.old_lines);
+    let new = lines(new_src, h.new_start, h.new_lines);
+    let mut pairs = 0;
+    let alike = old.zip(new).all(|(o, n)| {
+        pairs += 1;
+        let (i, j) = (indent(o), indent(n));
+        i == j && (o.len() == i) == (n.len() == j)
+    });
+    alike && pairs == h.old_lines
 }
 
 /// A statement that is only a string literal (a docstring).

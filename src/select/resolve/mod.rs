@@ -3,6 +3,7 @@
 //! module-level changes followed through the import graph.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use crate::change::TargetSpec;
 use crate::error::Result;
@@ -60,6 +61,8 @@ struct Side {
     files: Option<TestSide>,
     /// See [`Resolver::quoted_modules`].
     quoted_modules: Option<Vec<(String, String)>>,
+    /// See [`Resolver::imports_recorded`].
+    imports_recorded: Option<Rc<BTreeSet<String>>>,
 }
 
 /// Following more names than this means the change reaches nearly everything:
@@ -372,13 +375,18 @@ impl<'a> Resolver<'a> {
     /// Test-side files whose imports the recorded graph holds (their content
     /// is the recorded one, its facts stored): the walks over the graph
     /// found them, so they need not be read for their imports.
-    fn imports_recorded(&mut self) -> Result<BTreeSet<String>> {
+    fn imports_recorded(&mut self) -> Result<Rc<BTreeSet<String>>> {
+        if let Some(done) = &self.side.imports_recorded {
+            return Ok(done.clone());
+        }
         let mut out = BTreeSet::new();
         for path in self.unchanged.keys().filter(|p| is_test_side(p)) {
             if self.recorded.has_facts(path)? {
                 out.insert(path.clone());
             }
         }
+        let out = Rc::new(out);
+        self.side.imports_recorded = Some(out.clone());
         Ok(out)
     }
 
@@ -628,11 +636,6 @@ impl<'a> Resolver<'a> {
         let reason = Reason::Module {
             path: path.to_string(),
         };
-        self.module_as(path, reason, out)
-    }
-
-    /// [`Resolver::module`], the tests found for `reason`.
-    fn module_as(&mut self, path: &str, reason: Reason, out: &mut Selected) -> Result<()> {
         self.modules_as(vec![(path.to_string(), reason)], out)
     }
 
