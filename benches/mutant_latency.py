@@ -5,7 +5,8 @@ For each mutant of PROJECT in OUT/report.json (written by benches/realworld.py,
 whose checkout OUT/PROJECT holds the recorded .impact.db), the mutant is
 applied, `impact select --format json` is timed (wall, median of --repeat
 runs) with each binary given, and the line is restored. Prints, per binary,
-the median and maximum over the mutants and every mutant's time (ms); with
+the median and maximum over the mutants and every mutant's time (ms; the
+binaries take turns on each mutant, so that drift slows them alike); with
 more than one binary, whether each mutant's selection (mode and tests of the
 JSON on stdout) is the same for all of them, naming the mutants where it is
 not (exit 1) and those where only the reasons' wording differs.
@@ -50,32 +51,39 @@ def main():
     else:
         mutants = json.load(open(os.path.join(args.out, "report.json")))[args.project]["mutants"]
     selections = {}
-    for binary in args.binaries:
-        binary = os.path.abspath(binary)
-        times = []
-        for m in mutants:
-            path = os.path.join(checkout, m["path"])
-            with open(path, encoding="utf-8") as fh:
-                lines = fh.read().split("\n")
-            original = lines[m["line"] - 1]
-            if original != m["old"]:
-                raise SystemExit("%s:%d is not the recorded line; is the checkout clean?" % (m["path"], m["line"]))
-            lines[m["line"] - 1] = m["new"]
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write("\n".join(lines))
-            try:
-                runs = []
-                for _ in range(args.repeat):
+    binaries = [os.path.abspath(b) for b in args.binaries]
+    times = {b: [] for b in binaries}
+    # Each mutant is applied once and the binaries take turns on it, so that
+    # a machine whose speed drifts slows them alike.
+    for m in mutants:
+        path = os.path.join(checkout, m["path"])
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+        original = lines[m["line"] - 1]
+        if original != m["old"]:
+            raise SystemExit("%s:%d is not the recorded line; is the checkout clean?" % (m["path"], m["line"]))
+        lines[m["line"] - 1] = m["new"]
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines))
+        try:
+            runs = {b: [] for b in binaries}
+            outs = {}
+            for _ in range(args.repeat):
+                for binary in binaries:
                     start = time.perf_counter()
                     done = subprocess.run([binary, "select", "--format", "json"], cwd=checkout, capture_output=True)
-                    runs.append((time.perf_counter() - start) * 1000)
-                selections.setdefault((m["path"], m["line"]), []).append(done.stdout)
-                times.append(round(statistics.median(runs), 1))
-            finally:
-                lines[m["line"] - 1] = original
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write("\n".join(lines))
-        print("%s: median %.1f ms, max %.1f ms, per mutant %s" % (binary, statistics.median(times), max(times), times))
+                    runs[binary].append((time.perf_counter() - start) * 1000)
+                    outs[binary] = done.stdout
+            for binary in binaries:
+                selections.setdefault((m["path"], m["line"]), []).append(outs[binary])
+                times[binary].append(round(statistics.median(runs[binary]), 1))
+        finally:
+            lines[m["line"] - 1] = original
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(lines))
+    for binary in binaries:
+        print("%s: median %.1f ms, max %.1f ms, per mutant %s" % (
+            binary, statistics.median(times[binary]), max(times[binary]), times[binary]))
     if len(args.binaries) > 1:
         def chosen(out):
             try:

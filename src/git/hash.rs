@@ -39,6 +39,14 @@ pub fn diff_lines(old: &[u8], new: &[u8]) -> LineDiff {
     if is_binary(old) || is_binary(new) {
         return LineDiff::Binary;
     }
+    if let Some(hunk) = one_fixed_run(old, new) {
+        return LineDiff::Text(hunk.into_iter().collect());
+    }
+    libgit2_diff(old, new)
+}
+
+/// libgit2's diff of two texts, hunk by hunk.
+fn libgit2_diff(old: &[u8], new: &[u8]) -> LineDiff {
     let mut opts = DiffOptions::new();
     opts.context_lines(0)
         .interhunk_lines(0)
@@ -67,6 +75,81 @@ pub fn diff_lines(old: &[u8], new: &[u8]) -> LineDiff {
         });
     }
     LineDiff::Text(hunks)
+}
+
+/// Runs of replaced lines longer than this go to libgit2: comparing every
+/// old line of the run with every new one costs more than diffing.
+const MAX_RUN_LINES: usize = 64;
+
+/// The diff of the common edit without libgit2, which hashes both whole
+/// texts first (1-2 ms for a 6,000-line module): one run of lines replaced
+/// (or inserted, or deleted) between equal leading and trailing lines, where
+/// no line of the old run equals a line of the new run and neither run could
+/// slide (its first line differs from the line after it, its last from the
+/// line before). git's answer is then this one hunk whatever its heuristics:
+/// xdiff trims the equal ends the same way, finds nothing to keep between
+/// runs with no line in common, and moves (and re-places, by the indent
+/// heuristic) only runs that can slide. `Some(None)`: equal texts.
+/// `None`: ask libgit2.
+fn one_fixed_run(old: &[u8], new: &[u8]) -> Option<Option<Hunk>> {
+    let line = |b: &u8| *b == b'\n';
+    // Leading lines, compared with their line ends, as xdiff's records are.
+    let (mut lead, mut lead_bytes) = (0usize, 0usize);
+    let mut last_lead: Option<&[u8]> = None;
+    for (a, b) in old.split_inclusive(line).zip(new.split_inclusive(line)) {
+        if a != b {
+            break;
+        }
+        lead += 1;
+        lead_bytes += a.len();
+        last_lead = Some(a);
+    }
+    // Trailing lines, never reaching into the leading ones of either text.
+    let (mut trail_old, mut trail_new) = (old.len(), new.len());
+    let mut first_trail: Option<&[u8]> = None;
+    for (a, b) in old[lead_bytes..]
+        .split_inclusive(line)
+        .rev()
+        .zip(new[lead_bytes..].split_inclusive(line).rev())
+    {
+        if a != b {
+            break;
+        }
+        trail_old -= a.len();
+        trail_new -= b.len();
+        first_trail = Some(a);
+    }
+    let old_run: Vec<&[u8]> = old[lead_bytes..trail_old].split_inclusive(line).collect();
+    let new_run: Vec<&[u8]> = new[lead_bytes..trail_new].split_inclusive(line).collect();
+    if old_run.len() > MAX_RUN_LINES || new_run.len() > MAX_RUN_LINES {
+        return None;
+    }
+    if old_run.iter().any(|a| new_run.contains(a)) {
+        return None;
+    }
+    let slides = |run: &[&[u8]]| match (run.first(), run.last()) {
+        (Some(first), Some(last)) => first_trail == Some(*first) || last_lead == Some(*last),
+        _ => false,
+    };
+    if slides(&old_run) || slides(&new_run) {
+        return None;
+    }
+    let lead = u32::try_from(lead).ok()?;
+    let (old_lines, new_lines) = (
+        u32::try_from(old_run.len()).ok()?,
+        u32::try_from(new_run.len()).ok()?,
+    );
+    if old_lines == 0 && new_lines == 0 {
+        return Some(None);
+    }
+    // git numbers an empty side by the line before it.
+    let start = |lines: u32| if lines == 0 { lead } else { lead + 1 };
+    Some(Some(Hunk {
+        old_start: start(old_lines),
+        old_lines,
+        new_start: start(new_lines),
+        new_lines,
+    }))
 }
 
 /// SHA-1 of git's blob header and `content`, as lowercase hex (FIPS 180-4).
@@ -250,6 +333,53 @@ mod tests {
         let ours = diff_lines(old, new);
         assert_eq!(ours, git_hunks(&t, old, new));
         assert_eq!(ours, LineDiff::Text(vec![h(4, 0, 5, 4)]));
+    }
+
+    #[test]
+    fn one_edited_run_is_diffed_without_libgit2_only_when_it_cannot_slide() {
+        let long: String = (0..6000).map(|i| format!("line {i}\n")).collect();
+        let edited = long.replace("line 3000\n", "line 3000 + 1\n");
+        assert_eq!(
+            one_fixed_run(long.as_bytes(), edited.as_bytes()),
+            Some(Some(h(3001, 1, 3001, 1)))
+        );
+        assert_eq!(one_fixed_run(b"a\n", b"a\n"), Some(None));
+        assert_eq!(one_fixed_run(b"", b"x"), Some(Some(h(0, 0, 1, 1))));
+        // An inserted line equal to the one after it may slide: libgit2's.
+        assert_eq!(one_fixed_run(b"a\nb\n", b"a\nb\nb\n"), None);
+        // Old and new runs sharing a line: libgit2's.
+        assert_eq!(one_fixed_run(b"a\nx\ny\nb\n", b"a\ny\nz\nb\n"), None);
+    }
+
+    fn text(lines: &[u8], newline_at_end: bool) -> Vec<u8> {
+        const LINES: [&str; 6] = ["a", "b", "", "    x = 1", "def f():", "  "];
+        let mut out: Vec<u8> = lines
+            .iter()
+            .flat_map(|&i| format!("{}\n", LINES[i as usize % LINES.len()]).into_bytes())
+            .collect();
+        if !newline_at_end {
+            out.pop();
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Few distinct lines, so that runs slide and share lines often.
+        #[test]
+        fn diff_lines_equal_libgit2s_for_any_edit(
+            base in proptest::collection::vec(0u8..6, 0..40),
+            at in 0usize..40,
+            removed in 0usize..5,
+            inserted in proptest::collection::vec(0u8..6, 0..5),
+            old_end: bool,
+            new_end: bool,
+        ) {
+            let at = at.min(base.len());
+            let mut edited = base.clone();
+            edited.splice(at..(at + removed).min(base.len()), inserted);
+            let (old, new) = (text(&base, old_end), text(&edited, new_end));
+            proptest::prop_assert_eq!(diff_lines(&old, &new), libgit2_diff(&old, &new));
+        }
     }
 
     #[test]

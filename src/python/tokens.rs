@@ -185,7 +185,9 @@ pub fn quoted_lines(text: &str, needle: &str) -> Vec<u32> {
 /// (line numbers are kept). Strings, including triple-quoted ones spanning
 /// lines, are left alone.
 pub fn strip_comments(src: &[u8]) -> Vec<u8> {
-    // Works on bytes: source may be any encoding, and every delimiter is ASCII.
+    // Works on bytes: source may be any encoding, and every delimiter is
+    // ASCII. Jumps (memchr) to the next byte that can change the state: a
+    // 6,000-line module is stripped twice per changed file.
     const TRIPLE_DOUBLE: &[u8] = b"\"\"\"";
     const TRIPLE_SINGLE: &[u8] = b"'''";
     let mut out = Vec::with_capacity(src.len());
@@ -199,22 +201,29 @@ pub fn strip_comments(src: &[u8]) -> Vec<u8> {
         let mut cut = body.len();
         while i < body.len() {
             match quote {
-                Some(q) => {
-                    if body[i] == b'\\' {
-                        i += 2;
-                    } else if body[i..].starts_with(q) {
-                        i += q.len();
-                        quote = None;
-                    } else {
-                        i += 1;
+                Some(q) => match memchr::memchr2(b'\\', q[0], &body[i..]) {
+                    None => i = body.len(),
+                    Some(at) => {
+                        i += at;
+                        if body[i] == b'\\' {
+                            i += 2;
+                        } else if body[i..].starts_with(q) {
+                            i += q.len();
+                            quote = None;
+                        } else {
+                            i += 1;
+                        }
                     }
-                }
-                None => match body[i] {
-                    b'#' => {
-                        cut = i;
-                        break;
-                    }
-                    c @ (b'"' | b'\'') => {
+                },
+                None => match memchr::memchr3(b'#', b'"', b'\'', &body[i..]) {
+                    None => i = body.len(),
+                    Some(at) => {
+                        i += at;
+                        let c = body[i];
+                        if c == b'#' {
+                            cut = i;
+                            break;
+                        }
                         let triple = if c == b'"' {
                             TRIPLE_DOUBLE
                         } else {
@@ -228,7 +237,6 @@ pub fn strip_comments(src: &[u8]) -> Vec<u8> {
                             i += 1;
                         }
                     }
-                    _ => i += 1,
                 },
             }
         }

@@ -178,6 +178,7 @@ proptest! {
             }
         }
         let stripped = strip_comments(text.as_bytes());
+        prop_assert_eq!(&stripped, &strip_comments_bytewise(text.as_bytes()));
         prop_assert_eq!(
             stripped.iter().filter(|&&b| b == b'\n').count(),
             text.bytes().filter(|&b| b == b'\n').count(),
@@ -190,7 +191,7 @@ proptest! {
         exercise("pkg/mod.py", &source);
         exercise("tests/test_mod.py", &source);
         let _ = tokens::stored_quoted_tokens(&String::from_utf8_lossy(&source));
-        let _ = strip_comments(&source);
+        prop_assert_eq!(strip_comments(&source), strip_comments_bytewise(&source));
         // What recording stores for a test file: decodes to itself.
         let text = String::from_utf8_lossy(&source);
         for path in ["tests/test_mod.py", "tests/conftest.py"] {
@@ -229,4 +230,70 @@ proptest! {
             }
         }
     }
+}
+
+/// The byte-by-byte original of [`strip_comments`] (which jumps with
+/// memchr), kept as its oracle.
+fn strip_comments_bytewise(src: &[u8]) -> Vec<u8> {
+    // Works on bytes: source may be any encoding, and every delimiter is ASCII.
+    const TRIPLE_DOUBLE: &[u8] = b"\"\"\"";
+    const TRIPLE_SINGLE: &[u8] = b"'''";
+    let mut out = Vec::with_capacity(src.len());
+    let mut quote: Option<&[u8]> = None; // the open string's delimiter
+    for line in src.split_inclusive(|&b| b == b'\n') {
+        let (body, eol): (&[u8], &[u8]) = match line.strip_suffix(b"\n") {
+            Some(b) => (b, b"\n"),
+            None => (line, b""),
+        };
+        let mut i = 0;
+        let mut cut = body.len();
+        while i < body.len() {
+            match quote {
+                Some(q) => {
+                    if body[i] == b'\\' {
+                        i += 2;
+                    } else if body[i..].starts_with(q) {
+                        i += q.len();
+                        quote = None;
+                    } else {
+                        i += 1;
+                    }
+                }
+                None => match body[i] {
+                    b'#' => {
+                        cut = i;
+                        break;
+                    }
+                    c @ (b'"' | b'\'') => {
+                        let triple = if c == b'"' {
+                            TRIPLE_DOUBLE
+                        } else {
+                            TRIPLE_SINGLE
+                        };
+                        if body[i..].starts_with(triple) {
+                            quote = Some(triple);
+                            i += 3;
+                        } else {
+                            quote = Some(if c == b'"' { b"\"" } else { b"'" });
+                            i += 1;
+                        }
+                    }
+                    _ => i += 1,
+                },
+            }
+        }
+        // A single-quoted string ends with its line, barring a backslash
+        // continuation.
+        if quote.is_some_and(|q| q.len() == 1) && !body.ends_with(b"\\") {
+            quote = None;
+        }
+        let kept = &body[..cut];
+        let end = kept
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |p| p + 1);
+        out.extend_from_slice(&kept[..end]);
+        out.extend_from_slice(eol);
+    }
+    out
 }

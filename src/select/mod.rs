@@ -652,7 +652,9 @@ fn analyse_while<T>(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || changes.len() < 8 {
+    // One changed file is worth a thread too: `meanwhile` and its analysis
+    // (a large module's parse and line lookup, milliseconds) overlap.
+    if threads < 2 || changes.is_empty() {
         let analysed = changes
             .iter()
             .map(|c| {
@@ -663,6 +665,11 @@ fn analyse_while<T>(
             .collect();
         return (Ok(analysed), meanwhile());
     }
+    // With few files, their line lookups are left to the resolver: it reads
+    // a file's recorded rows once for all of that file's effects (a
+    // module-level change asks again), where a worker's lookup reads them on
+    // a connection of its own.
+    let look_up = changes.len() >= 8;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || -> Result<Vec<(usize, Analysed)>> {
         let mut reader: Option<Store> = None;
@@ -676,7 +683,7 @@ fn analyse_while<T>(
             let effects = analyze::effects(c, config);
             let mut hits = Vec::with_capacity(effects.len());
             for effect in &effects {
-                let Effect::Lines { path, lines } = effect else {
+                let (true, Effect::Lines { path, lines }) = (look_up, effect) else {
                     hits.push(None);
                     continue;
                 };
@@ -694,7 +701,9 @@ fn analyse_while<T>(
         }
     };
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let workers: Vec<_> = (1..threads.min(changes.len() + 1))
+            .map(|_| scope.spawn(work))
+            .collect();
         let value = meanwhile();
         let mut slots: Vec<Option<Analysed>> = (0..changes.len()).map(|_| None).collect();
         let mut failed = None;

@@ -648,7 +648,10 @@ impl<'a> Resolver<'a> {
             let seen = self.imports.importer_closure(self.store, &path)?;
             modules.extend(seen.iter().flat_map(|f| python::module_names_for_path(f)));
             let through = format!("the importers of {path}");
-            for file in &seen {
+            // The module's own tests first: they most often take the
+            // selection past the verdict's threshold on their own.
+            let own = seen.get(path.as_str()).into_iter();
+            for file in own.chain(seen.iter().filter(|f| **f != path)) {
                 for test in self.recorded.tests_in_file(file)?.iter() {
                     add(out, test.clone(), reason.clone());
                 }
