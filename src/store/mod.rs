@@ -8,8 +8,9 @@
 
 mod combine;
 mod coverage_file;
-mod read;
+mod query;
 mod schema;
+mod table;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -18,8 +19,11 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use combine::{ListName, RunKey, RunRow, Side, TestVersion};
 pub use coverage_file::{CoverageFile, write_coverage_file};
-pub use read::{Carried, FileLines, ImportTimeOf, RunInfo, Summary, TestInfo, TestRow};
-pub use write::{ByContent, RunWrite, TestWrite, Writer};
+pub use table::{
+    Baseline, ByContent, Carried, FileLines, ImportTimeOf, RunInfo, RunWrite, Summary, TestInfo,
+    TestRow, TestWrite,
+};
+pub use write::Writer;
 
 /// Failures of the data file, each naming the file and the fix.
 #[derive(Debug, thiserror::Error)]
