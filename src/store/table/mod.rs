@@ -12,4 +12,4 @@ pub use content::{Baseline, ByContent};
 pub use facts::Carried;
 pub use lines::{FileLines, ImportTimeOf};
 pub use run::{RunInfo, RunWrite, Summary};
-pub use test::{TestInfo, TestRow, TestWrite};
+pub use test::{TestRow, TestWrite};

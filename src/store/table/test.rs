@@ -4,26 +4,30 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use crate::store::{Store, StoreError, Writer, read_err};
+use crate::store::{Store, StoreError, Writer};
 
-/// What the data knows about one test.
+/// A row of `impact_test`: what the data knows about one test.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct TestInfo {
+pub struct TestRow {
     pub nodeid: String,
     pub outcome: Option<String>,
     pub duration: Option<f64>,
     pub needs_run: bool,
 }
 
-/// A test as selection sees it.
-#[derive(Debug, Clone)]
-pub struct TestRow {
-    pub nodeid: String,
-    pub outcome: Option<String>,
-    pub duration: Option<f64>,
-    pub needs_run: bool,
+impl TestRow {
+    const COLUMNS: &str = "nodeid, outcome, duration, needs_run";
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TestRow> {
+        Ok(TestRow {
+            nodeid: r.get(0)?,
+            outcome: r.get(1)?,
+            duration: r.get(2)?,
+            needs_run: r.get(3)?,
+        })
+    }
 }
 
 /// One test's fresh recording.
@@ -40,27 +44,22 @@ pub struct TestWrite<'a> {
 impl Store {
     /// How many tests were last recorded by `impact import`.
     pub fn imported_tests(&self) -> Result<i64, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT count(*) FROM impact_test t JOIN impact_run r ON r.id = t.last_run
-                 WHERE r.kind = 'import'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(read_err(&self.path))
+        self.sql().value(
+            "SELECT count(*) FROM impact_test t JOIN impact_run r ON r.id = t.last_run
+             WHERE r.kind = 'import'",
+            [],
+        )
     }
 
     /// The ids of the tests that started a program that is not Python (a
     /// shell, `env -i`), in which a Python process may have run unmeasured,
     /// or that may have: not recorded (coverage.py's data, older data).
     pub fn tests_maybe_spawning(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT nodeid FROM impact_test WHERE spawns IS NULL OR spawns = 1")
-            .map_err(&err)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        self.sql().rows(
+            "SELECT nodeid FROM impact_test WHERE spawns IS NULL OR spawns = 1",
+            [],
+            |r| r.get(0),
+        )
     }
 
     /// Every known test id, sorted.
@@ -69,44 +68,17 @@ impl Store {
     }
 
     /// The test's record, when the data knows it.
-    pub fn test(&self, nodeid: &str) -> Result<Option<TestInfo>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT nodeid, outcome, duration, needs_run FROM impact_test WHERE nodeid = ?1",
-                [nodeid],
-                |r| {
-                    Ok(TestInfo {
-                        nodeid: r.get(0)?,
-                        outcome: r.get(1)?,
-                        duration: r.get(2)?,
-                        needs_run: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(read_err(&self.path))
+    pub fn test(&self, nodeid: &str) -> Result<Option<TestRow>, StoreError> {
+        let sql = format!("SELECT {} FROM impact_test WHERE nodeid = ?1", TestRow::COLUMNS);
+        self.sql().row(&sql, [nodeid], TestRow::from_row)
     }
 
     /// Every known test, sorted by id.
     pub fn tests(&self) -> Result<Vec<TestRow>, StoreError> {
-        let err = read_err(&self.path);
         // Read in table order and sorted here: ordering by the id index
         // would visit the table's pages in random order.
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT nodeid, outcome, duration, needs_run FROM impact_test")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(TestRow {
-                    nodeid: r.get(0)?,
-                    outcome: r.get(1)?,
-                    duration: r.get(2)?,
-                    needs_run: r.get(3)?,
-                })
-            })
-            .map_err(&err)?;
-        let mut tests: Vec<TestRow> = rows.collect::<Result<_, _>>().map_err(&err)?;
+        let sql = format!("SELECT {} FROM impact_test", TestRow::COLUMNS);
+        let mut tests: Vec<TestRow> = self.sql().rows(&sql, [], TestRow::from_row)?;
         tests.sort_unstable_by(|a, b| a.nodeid.cmp(&b.nodeid));
         Ok(tests)
     }
@@ -114,15 +86,11 @@ impl Store {
     /// Tests skipped by a selection since the last full run, with the note of
     /// the change in effect when they were first skipped.
     pub fn skipped_since_full(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT nodeid, coalesce(skipped_note, '') FROM impact_test WHERE skipped_since_full")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.sql().rows(
+            "SELECT nodeid, coalesce(skipped_note, '') FROM impact_test WHERE skipped_since_full",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Tests that used a fixture of this name.
@@ -174,81 +142,55 @@ impl Writer<'_> {
     /// Replaces everything known about a test with a fresh recording.
     pub fn replace_test(&mut self, test: &TestWrite<'_>, run_id: i64) -> Result<(), StoreError> {
         let context_id = self.context_id(test.nodeid)?;
-        let err = self.err("write");
-        self.tx
-            .execute("DELETE FROM line_bits WHERE context_id = ?1", [context_id])
-            .map_err(&err)?;
-        {
-            let mut insert = self
-                .tx
-                .prepare_cached(
+        let sql = self.sql("write");
+        sql.exec("DELETE FROM line_bits WHERE context_id = ?1", [context_id])?;
+        for (file_id, bits) in test.lines {
+            if !bits.is_empty() {
+                sql.exec(
                     "INSERT INTO line_bits (file_id, context_id, numbits) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(&err)?;
-            for (file_id, bits) in test.lines {
-                if !bits.is_empty() {
-                    insert
-                        .execute(params![file_id, context_id, bits])
-                        .map_err(&err)?;
-                }
+                    params![file_id, context_id, bits],
+                )?;
             }
         }
-        self.tx
-            .execute(
-                "INSERT INTO impact_test (nodeid, outcome, duration, needs_run, last_run, spawns)
-                 VALUES (?1, ?2, ?3, 0, ?4, ?5)
-                 ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome,
-                   duration = excluded.duration, needs_run = 0, last_run = excluded.last_run,
-                   spawns = excluded.spawns",
-                params![
-                    test.nodeid,
-                    test.outcome,
-                    test.duration,
-                    run_id,
-                    test.spawns
-                ],
-            )
-            .map_err(&err)?;
+        sql.exec(
+            "INSERT INTO impact_test (nodeid, outcome, duration, needs_run, last_run, spawns)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5)
+             ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome,
+               duration = excluded.duration, needs_run = 0, last_run = excluded.last_run,
+               spawns = excluded.spawns",
+            params![test.nodeid, test.outcome, test.duration, run_id, test.spawns],
+        )?;
         Ok(())
     }
 
     /// Marks tests as needing a run: their data is stale or incomplete.
     pub fn mark_needs_run(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
-        let err = self.err("write");
-        let mut stmt = self
-            .tx
-            .prepare_cached("UPDATE impact_test SET needs_run = 1 WHERE nodeid = ?1")
-            .map_err(&err)?;
+        let sql = self.sql("write");
         for id in nodeids {
-            stmt.execute([id]).map_err(&err)?;
+            sql.exec("UPDATE impact_test SET needs_run = 1 WHERE nodeid = ?1", [id])?;
         }
         Ok(())
     }
 
     /// Marks tests a selection skipped; the first note since the last full run stays.
     pub fn mark_skipped(&mut self, nodeids: &[String], note: &str) -> Result<(), StoreError> {
-        let err = self.err("write");
-        let mut stmt = self
-            .tx
-            .prepare_cached(
+        let sql = self.sql("write");
+        for id in nodeids {
+            sql.exec(
                 "UPDATE impact_test SET skipped_note = CASE WHEN skipped_since_full THEN skipped_note ELSE ?2 END,
                    skipped_since_full = 1 WHERE nodeid = ?1",
-            )
-            .map_err(&err)?;
-        for id in nodeids {
-            stmt.execute(params![id, note]).map_err(&err)?;
+                params![id, note],
+            )?;
         }
         Ok(())
     }
 
     /// After a full run: nothing has been skipped since.
     pub fn clear_skipped(&mut self) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "UPDATE impact_test SET skipped_since_full = 0, skipped_note = NULL",
-                [],
-            )
-            .map_err(self.err("write"))?;
+        self.sql("write").exec(
+            "UPDATE impact_test SET skipped_since_full = 0, skipped_note = NULL",
+            [],
+        )?;
         Ok(())
     }
 
@@ -285,19 +227,11 @@ impl Writer<'_> {
         insert: &str,
         values: &[String],
     ) -> Result<(), StoreError> {
-        let err = self.err("write");
-        let test_id: i64 = self
-            .tx
-            .query_row(
-                "SELECT id FROM impact_test WHERE nodeid = ?1",
-                [nodeid],
-                |r| r.get(0),
-            )
-            .map_err(&err)?;
-        self.tx.execute(delete, [test_id]).map_err(&err)?;
-        let mut ins = self.tx.prepare_cached(insert).map_err(&err)?;
+        let sql = self.sql("write");
+        let test_id: i64 = sql.value("SELECT id FROM impact_test WHERE nodeid = ?1", [nodeid])?;
+        sql.exec(delete, [test_id])?;
         for v in values {
-            ins.execute(params![test_id, v]).map_err(&err)?;
+            sql.exec(insert, params![test_id, v])?;
         }
         Ok(())
     }
@@ -310,50 +244,32 @@ impl Writer<'_> {
         paths: &[String],
         replace: bool,
     ) -> Result<(), StoreError> {
-        let err = self.err("write");
+        let sql = self.sql("write");
         if replace {
-            self.tx
-                .execute("DELETE FROM impact_scope_read WHERE scope = ?1", [scope])
-                .map_err(&err)?;
+            sql.exec("DELETE FROM impact_scope_read WHERE scope = ?1", [scope])?;
         }
-        let mut ins = self
-            .tx
-            .prepare_cached("INSERT OR IGNORE INTO impact_scope_read (scope, path) VALUES (?1, ?2)")
-            .map_err(&err)?;
         for p in paths {
-            ins.execute(params![scope, p]).map_err(&err)?;
+            sql.exec(
+                "INSERT OR IGNORE INTO impact_scope_read (scope, path) VALUES (?1, ?2)",
+                params![scope, p],
+            )?;
         }
         Ok(())
     }
 
     /// Forgets tests and their lines.
     pub fn remove_tests(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
-        let err = self.err("write");
+        let sql = self.sql("write");
         for id in nodeids {
-            self.tx
-                .execute(
-                    "DELETE FROM line_bits WHERE context_id IN (SELECT id FROM context WHERE context = ?1)",
-                    [id],
-                )
-                .map_err(&err)?;
-            self.tx
-                .execute("DELETE FROM context WHERE context = ?1", [id])
-                .map_err(&err)?;
-            self.tx
-                .execute(
-                    "DELETE FROM impact_test_fixture WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
-                    [id],
-                )
-                .map_err(&err)?;
-            self.tx
-                .execute(
-                    "DELETE FROM impact_test_read WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
-                    [id],
-                )
-                .map_err(&err)?;
-            self.tx
-                .execute("DELETE FROM impact_test WHERE nodeid = ?1", [id])
-                .map_err(&err)?;
+            for statement in [
+                "DELETE FROM line_bits WHERE context_id IN (SELECT id FROM context WHERE context = ?1)",
+                "DELETE FROM context WHERE context = ?1",
+                "DELETE FROM impact_test_fixture WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
+                "DELETE FROM impact_test_read WHERE test_id IN (SELECT id FROM impact_test WHERE nodeid = ?1)",
+                "DELETE FROM impact_test WHERE nodeid = ?1",
+            ] {
+                sql.exec(statement, [id])?;
+            }
         }
         Ok(())
     }
