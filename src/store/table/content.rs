@@ -51,17 +51,11 @@ impl Store {
 
     /// The baseline blob id of every measured file, by path.
     pub fn baselines(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare(
-                "SELECT f.path, b.blob_id FROM impact_baseline b JOIN file f ON f.id = b.file_id",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.sql().rows(
+            "SELECT f.path, b.blob_id FROM impact_baseline b JOIN file f ON f.id = b.file_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Those of `blob_ids` whose words are stored (see migration 13).
@@ -81,15 +75,11 @@ impl Store {
     /// Where the stored test-side contents hold `word`: (blob id, numbits
     /// of the lines).
     pub fn side_word(&self, word: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT blob_id, numbits FROM impact_side_word WHERE word = ?1")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([word], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.sql().rows(
+            "SELECT blob_id, numbits FROM impact_side_word WHERE word = ?1",
+            [word],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// The stored classification of a test-side content at `path`, if it
@@ -115,15 +105,11 @@ impl Store {
     /// What the mentions of `word` denote, per stored test-side content and
     /// path: (blob id, path, targets as stored).
     pub fn side_targets(&self, word: &str) -> Result<Vec<(String, String, String)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT blob_id, path, targets FROM impact_side_target WHERE word = ?1")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([word], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.sql().rows(
+            "SELECT blob_id, path, targets FROM impact_side_target WHERE word = ?1",
+            [word],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// The stored outline of a content (see migration 9), if any.
@@ -219,7 +205,7 @@ impl Writer<'_> {
             "DELETE FROM impact_outline
              WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
         ] {
-            self.tx.execute(sql, []).map_err(self.err("write"))?;
+            self.sql("write").exec(sql, [])?;
         }
         // The word table is large and keyed by word: it is scanned only
         // when some indexed content lost its last baseline.
@@ -365,12 +351,10 @@ impl Writer<'_> {
         text: &str,
     ) -> Result<(), StoreError> {
         let (table, column) = (kind.table(), kind.column());
-        self.tx
-            .execute(
-                &format!("INSERT OR REPLACE INTO {table} (blob_id, {column}) VALUES (?1, ?2)"),
-                params![blob_id, text],
-            )
-            .map_err(self.err("write"))?;
+        self.sql("write").exec(
+            &format!("INSERT OR REPLACE INTO {table} (blob_id, {column}) VALUES (?1, ?2)"),
+            params![blob_id, text],
+        )?;
         Ok(())
     }
 }

@@ -16,34 +16,22 @@ pub type Carried = (String, Option<Vec<u8>>);
 impl Store {
     /// Files with lines referencing `name`: (file id, path, numbits of those lines).
     pub fn references(&self, name: &str) -> Result<Vec<(i64, String, Vec<u8>)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT r.file_id, f.path, r.numbits FROM impact_ref r
+        self.sql().rows(
+            "SELECT r.file_id, f.path, r.numbits FROM impact_ref r
                  JOIN file f ON f.id = r.file_id WHERE r.name = ?1",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// For `name`, the lines of each file whose references to it denote one
     /// known object: (file id, target, numbits); see migration 11.
     pub fn ref_targets(&self, name: &str) -> Result<Vec<(i64, String, Vec<u8>)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT file_id, target, numbits FROM impact_ref_target WHERE name = ?1",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.sql().rows(
+            "SELECT file_id, target, numbits FROM impact_ref_target WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// The files that define `name` themselves (see migration 11).
@@ -56,17 +44,11 @@ impl Store {
 
     /// Every (importing path, imported module name) pair.
     pub fn imports(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT f.path, i.module FROM impact_import i JOIN file f ON f.id = i.file_id",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.sql().rows(
+            "SELECT f.path, i.module FROM impact_import i JOIN file f ON f.id = i.file_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// The paths of the files whose facts were computed at record time

@@ -35,10 +35,8 @@ fn with_stored(old: Option<Vec<u8>>, bits: &[u8]) -> Vec<u8> {
 impl Store {
     /// The file id of a repository-relative path, when the data knows it.
     pub fn file_id(&self, path: &str) -> Result<Option<i64>, StoreError> {
-        self.conn()
-            .query_row("SELECT id FROM file WHERE path = ?1", [path], |r| r.get(0))
-            .optional()
-            .map_err(read_err(&self.path))
+        self.sql()
+            .row("SELECT id FROM file WHERE path = ?1", [path], |r| r.get(0))
     }
 
     /// Every measured path, sorted.
@@ -126,25 +124,19 @@ impl Store {
     /// Lines recorded under a context label (a test id, or "" for import time),
     /// by path.
     pub fn context_lines(&self, context: &str) -> Result<Vec<FileLines>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT f.path, lb.numbits FROM line_bits lb
+        self.sql().rows(
+            "SELECT f.path, lb.numbits FROM line_bits lb
                  JOIN context c ON c.id = lb.context_id
                  JOIN file f ON f.id = lb.file_id
                  WHERE c.context = ?1 ORDER BY f.path",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([context], |r| {
+            [context],
+            |r| {
                 Ok(FileLines {
                     path: r.get(0)?,
                     numbits: r.get(1)?,
                 })
-            })
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            },
+        )
     }
 
     /// Tests whose recorded lines in `file_id` intersect `numbits`, each with
@@ -154,38 +146,26 @@ impl Store {
         file_id: i64,
         numbits: &[u8],
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT c.context, numbits_intersection(lb.numbits, ?2) FROM line_bits lb
+        self.sql().rows(
+            "SELECT c.context, numbits_intersection(lb.numbits, ?2) FROM line_bits lb
                  JOIN context c ON c.id = lb.context_id
                  WHERE lb.file_id = ?1 AND c.context != ''
                    AND numbits_any_intersection(lb.numbits, ?2)",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map(params![file_id, numbits], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            params![file_id, numbits],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Every test's recorded lines in `file_id` (numbits), import-time data
     /// left out.
     pub fn file_lines(&self, file_id: i64) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT c.context, lb.numbits FROM line_bits lb
+        self.sql().rows(
+            "SELECT c.context, lb.numbits FROM line_bits lb
                  JOIN context c ON c.id = lb.context_id
                  WHERE lb.file_id = ?1 AND c.context != ''",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            [file_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// The tests that ran any line of `file_id` (import time left out).
@@ -246,18 +226,12 @@ impl Writer<'_> {
 
     /// The id of a context label, created when missing.
     pub(in crate::store) fn context_id(&mut self, label: &str) -> Result<i64, StoreError> {
-        let err = self.err("write");
-        self.tx
-            .execute(
-                "INSERT OR IGNORE INTO context (context) VALUES (?1)",
-                [label],
-            )
-            .map_err(&err)?;
-        self.tx
-            .query_row("SELECT id FROM context WHERE context = ?1", [label], |r| {
-                r.get(0)
-            })
-            .map_err(&err)
+        let sql = self.sql("write");
+        sql.exec(
+            "INSERT OR IGNORE INTO context (context) VALUES (?1)",
+            [label],
+        )?;
+        sql.value("SELECT id FROM context WHERE context = ?1", [label])
     }
 
     /// Sets the import-time lines (the empty context) of a file; with
@@ -278,7 +252,7 @@ impl Writer<'_> {
             None => self.forget_import_attribution(file_id)?,
         }
         let context_id = self.context_id("")?;
-        let err = self.err("write");
+        let sql = self.sql("write");
         let bits = if union {
             let old = self.stored_numbits(
                 "SELECT numbits FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
@@ -289,19 +263,15 @@ impl Writer<'_> {
             bits.to_vec()
         };
         let bits = bits.as_slice();
-        self.tx
-            .execute(
-                "DELETE FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
-                params![file_id, context_id],
-            )
-            .map_err(&err)?;
+        sql.exec(
+            "DELETE FROM line_bits WHERE file_id = ?1 AND context_id = ?2",
+            params![file_id, context_id],
+        )?;
         if !bits.is_empty() {
-            self.tx
-                .execute(
-                    "INSERT INTO line_bits (file_id, context_id, numbits) VALUES (?1, ?2, ?3)",
-                    params![file_id, context_id, bits],
-                )
-                .map_err(&err)?;
+            sql.exec(
+                "INSERT INTO line_bits (file_id, context_id, numbits) VALUES (?1, ?2, ?3)",
+                params![file_id, context_id, bits],
+            )?;
         }
         Ok(())
     }
@@ -317,20 +287,18 @@ impl Writer<'_> {
         if !union {
             self.forget_import_attribution(file_id)?;
         }
-        let err = self.err("write");
+        let sql = self.sql("write");
         for (module, bits) in by {
             let old = self.stored_numbits(
                 "SELECT numbits FROM impact_import_by WHERE file_id = ?1 AND module = ?2",
                 params![file_id, module],
             )?;
             let bits = with_stored(old, bits);
-            self.tx
-                .execute(
-                    "INSERT OR REPLACE INTO impact_import_by (file_id, module, numbits)
+            sql.exec(
+                "INSERT OR REPLACE INTO impact_import_by (file_id, module, numbits)
                      VALUES (?1, ?2, ?3)",
-                    params![file_id, module, bits],
-                )
-                .map_err(&err)?;
+                params![file_id, module, bits],
+            )?;
         }
         Ok(())
     }
@@ -350,9 +318,8 @@ impl Writer<'_> {
     /// Forgets which module's import ran a file's import-time lines: they
     /// moved (another baseline) or were recorded without it.
     pub fn forget_import_attribution(&mut self, file_id: i64) -> Result<(), StoreError> {
-        self.tx
-            .execute("DELETE FROM impact_import_by WHERE file_id = ?1", [file_id])
-            .map_err(self.err("write"))?;
+        self.sql("write")
+            .exec("DELETE FROM impact_import_by WHERE file_id = ?1", [file_id])?;
         Ok(())
     }
 }

@@ -92,86 +92,71 @@ impl Store {
 
     /// Size of the data file in bytes, as SQLite accounts for it.
     pub fn size_bytes(&self) -> Result<i64, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(read_err(&self.path))
+        self.sql().value(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+        )
     }
 
     /// The most recent run.
     pub fn last_run(&self) -> Result<Option<RunInfo>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT id, kind, started_at, commit_id, command, tests, files, observation
+        self.sql().row(
+            "SELECT id, kind, started_at, commit_id, command, tests, files, observation
                  FROM impact_run ORDER BY id DESC LIMIT 1",
-                [],
-                run_info,
-            )
-            .optional()
-            .map_err(read_err(&self.path))
+            [],
+            run_info,
+        )
     }
 
     /// Whether anything was ever recorded.
     pub fn has_runs(&self) -> Result<bool, StoreError> {
-        self.conn()
-            .query_row("SELECT EXISTS (SELECT 1 FROM impact_run)", [], |r| r.get(0))
-            .map_err(read_err(&self.path))
+        self.sql()
+            .value("SELECT EXISTS (SELECT 1 FROM impact_run)", [])
     }
 
     /// A key of impact's metadata.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.conn()
-            .query_row("SELECT value FROM impact_meta WHERE key = ?1", [key], |r| {
+        self.sql()
+            .row("SELECT value FROM impact_meta WHERE key = ?1", [key], |r| {
                 r.get(0)
             })
-            .optional()
-            .map_err(read_err(&self.path))
     }
 }
 
 impl Writer<'_> {
     /// Appends a row to the run history; returns its id.
     pub fn add_run(&mut self, run: &RunWrite<'_>) -> Result<i64, StoreError> {
-        self.tx
-            .execute(
-                "INSERT INTO impact_run (kind, started_at, commit_id, command, tests, files)
+        self.sql("write").exec(
+            "INSERT INTO impact_run (kind, started_at, commit_id, command, tests, files)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    run.kind,
-                    run.started_at,
-                    run.commit,
-                    run.command,
-                    run.tests,
-                    run.files
-                ],
-            )
-            .map_err(self.err("write"))?;
+            params![
+                run.kind,
+                run.started_at,
+                run.commit,
+                run.command,
+                run.tests,
+                run.files
+            ],
+        )?;
         Ok(self.tx.last_insert_rowid())
     }
 
     /// Attaches what `impact run --observe` found to a run of the history.
     pub fn set_run_observation(&mut self, run_id: i64, json: &str) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "UPDATE impact_run SET observation = ?2 WHERE id = ?1",
-                params![run_id, json],
-            )
-            .map_err(self.err("write"))?;
+        self.sql("write").exec(
+            "UPDATE impact_run SET observation = ?2 WHERE id = ?1",
+            params![run_id, json],
+        )?;
         Ok(())
     }
 
     /// Sets a key of impact's metadata.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "INSERT INTO impact_meta (key, value) VALUES (?1, ?2)
+        self.sql("write").exec(
+            "INSERT INTO impact_meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map_err(self.err("write"))?;
+            params![key, value],
+        )?;
         Ok(())
     }
 }

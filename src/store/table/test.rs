@@ -69,7 +69,10 @@ impl Store {
 
     /// The test's record, when the data knows it.
     pub fn test(&self, nodeid: &str) -> Result<Option<TestRow>, StoreError> {
-        let sql = format!("SELECT {} FROM impact_test WHERE nodeid = ?1", TestRow::COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM impact_test WHERE nodeid = ?1",
+            TestRow::COLUMNS
+        );
         self.sql().row(&sql, [nodeid], TestRow::from_row)
     }
 
@@ -158,7 +161,13 @@ impl Writer<'_> {
              ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome,
                duration = excluded.duration, needs_run = 0, last_run = excluded.last_run,
                spawns = excluded.spawns",
-            params![test.nodeid, test.outcome, test.duration, run_id, test.spawns],
+            params![
+                test.nodeid,
+                test.outcome,
+                test.duration,
+                run_id,
+                test.spawns
+            ],
         )?;
         Ok(())
     }
@@ -167,7 +176,10 @@ impl Writer<'_> {
     pub fn mark_needs_run(&mut self, nodeids: &[String]) -> Result<(), StoreError> {
         let sql = self.sql("write");
         for id in nodeids {
-            sql.exec("UPDATE impact_test SET needs_run = 1 WHERE nodeid = ?1", [id])?;
+            sql.exec(
+                "UPDATE impact_test SET needs_run = 1 WHERE nodeid = ?1",
+                [id],
+            )?;
         }
         Ok(())
     }
