@@ -360,11 +360,6 @@ fn sql_error(action: &'static str, path: &Path, e: rusqlite::Error) -> StoreErro
     }
 }
 
-/// Runs a read query, mapping errors to the file.
-fn read_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |e| sql_error("read", path, e)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,9 +24,4 @@ impl<'conn> Writer<'conn> {
             .commit()
             .map_err(|e| sql_error("commit to", &path, e))
     }
-
-    /// Maps a failure of `action` to the error naming the data file.
-    pub(super) fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |e| sql_error(action, &self.path, e)
-    }
 }

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use crate::numbits;
-use crate::store::{Store, StoreError, Writer, read_err};
+use crate::store::{Store, StoreError, Writer};
 
 /// A file's current baseline as the data holds it.
 pub struct Baseline {
@@ -30,23 +30,19 @@ pub enum ByContent {
 impl Store {
     /// The stored string tokens of each of `blob_ids` that has them.
     pub fn quoted(&self, blob_ids: &[&str]) -> Result<BTreeMap<String, String>, StoreError> {
-        let err = read_err(&self.path);
         let wanted: std::collections::HashSet<&str> = blob_ids.iter().copied().collect();
         // One pass over the table (it holds test-side files only) instead of
-        // a query per file.
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT blob_id, tokens FROM impact_quoted")
-            .map_err(&err)?;
-        let mut rows = stmt.query([]).map_err(&err)?;
-        let mut out = BTreeMap::new();
-        while let Some(row) = rows.next().map_err(&err)? {
-            let blob: String = row.get(0).map_err(&err)?;
-            if wanted.contains(blob.as_str()) {
-                out.insert(blob, row.get(1).map_err(&err)?);
-            }
-        }
-        Ok(out)
+        // a query per file; the tokens of other contents are not read.
+        let rows: Vec<Option<(String, String)>> =
+            self.sql()
+                .rows("SELECT blob_id, tokens FROM impact_quoted", [], |r| {
+                    let blob: String = r.get(0)?;
+                    Ok(match wanted.contains(blob.as_str()) {
+                        true => Some((blob, r.get(1)?)),
+                        false => None,
+                    })
+                })?;
+        Ok(rows.into_iter().flatten().collect())
     }
 
     /// The baseline blob id of every measured file, by path.
@@ -90,16 +86,12 @@ impl Store {
         path: &str,
         version: i64,
     ) -> Result<Option<String>, StoreError> {
-        self.conn()
-            .prepare_cached(
-                "SELECT mentions FROM impact_side_mentions
-                 WHERE blob_id = ?1 AND path = ?2 AND version = ?3",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![blob_id, path, version], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(read_err(&self.path))
+        self.sql().row(
+            "SELECT mentions FROM impact_side_mentions
+             WHERE blob_id = ?1 AND path = ?2 AND version = ?3",
+            params![blob_id, path, version],
+            |r| r.get(0),
+        )
     }
 
     /// What the mentions of `word` denote, per stored test-side content and
@@ -134,33 +126,27 @@ impl Store {
         sql: &str,
         blob_id: &str,
     ) -> Result<Option<T>, StoreError> {
-        self.conn()
-            .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.query_row([blob_id], |r| r.get(0)).optional())
-            .map_err(read_err(&self.path))
+        self.sql().row(sql, [blob_id], |r| r.get(0))
     }
 }
 
 impl Writer<'_> {
     /// The baseline recorded for `path`, with its content.
     pub fn baseline(&self, path: &str) -> Result<Option<Baseline>, StoreError> {
-        self.tx
-            .query_row(
-                "SELECT f.id, b.blob_id, s.content FROM file f
-                 JOIN impact_baseline b ON b.file_id = f.id
-                 JOIN impact_source s ON s.blob_id = b.blob_id
-                 WHERE f.path = ?1",
-                [path],
-                |r| {
-                    Ok(Baseline {
-                        file_id: r.get(0)?,
-                        blob_id: r.get(1)?,
-                        content: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err("read"))
+        self.sql("read").row(
+            "SELECT f.id, b.blob_id, s.content FROM file f
+             JOIN impact_baseline b ON b.file_id = f.id
+             JOIN impact_source s ON s.blob_id = b.blob_id
+             WHERE f.path = ?1",
+            [path],
+            |r| {
+                Ok(Baseline {
+                    file_id: r.get(0)?,
+                    blob_id: r.get(1)?,
+                    content: r.get(2)?,
+                })
+            },
+        )
     }
 
     /// Makes `content` the baseline of `path`; returns the file id.
@@ -170,27 +156,18 @@ impl Writer<'_> {
         blob_id: &str,
         content: &[u8],
     ) -> Result<i64, StoreError> {
-        let err = self.err("write");
-        self.tx
-            .execute(
-                "INSERT OR IGNORE INTO impact_source (blob_id, content) VALUES (?1, ?2)",
-                params![blob_id, content],
-            )
-            .map_err(&err)?;
-        self.tx
-            .execute("INSERT OR IGNORE INTO file (path) VALUES (?1)", [path])
-            .map_err(&err)?;
-        let file_id: i64 = self
-            .tx
-            .query_row("SELECT id FROM file WHERE path = ?1", [path], |r| r.get(0))
-            .map_err(&err)?;
-        self.tx
-            .execute(
-                "INSERT INTO impact_baseline (file_id, blob_id) VALUES (?1, ?2)
-                 ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id",
-                params![file_id, blob_id],
-            )
-            .map_err(&err)?;
+        let sql = self.sql("write");
+        sql.exec(
+            "INSERT OR IGNORE INTO impact_source (blob_id, content) VALUES (?1, ?2)",
+            params![blob_id, content],
+        )?;
+        sql.exec("INSERT OR IGNORE INTO file (path) VALUES (?1)", [path])?;
+        let file_id: i64 = sql.value("SELECT id FROM file WHERE path = ?1", [path])?;
+        sql.exec(
+            "INSERT INTO impact_baseline (file_id, blob_id) VALUES (?1, ?2)
+             ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id",
+            params![file_id, blob_id],
+        )?;
         Ok(file_id)
     }
 
@@ -209,28 +186,26 @@ impl Writer<'_> {
         }
         // The word table is large and keyed by word: it is scanned only
         // when some indexed content lost its last baseline.
-        let gone: i64 = self
-            .tx
-            .query_row(
-                "SELECT count(*) FROM impact_side_indexed
-                 WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(self.err("read"))?;
+        let gone: i64 = self.sql("read").value(
+            "SELECT count(*) FROM impact_side_indexed
+             WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)",
+            [],
+        )?;
         if gone > 0 {
-            self.tx
-                .execute_batch(
-                    "DELETE FROM impact_side_word
-                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
-                     DELETE FROM impact_side_indexed
-                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
-                     DELETE FROM impact_side_target
-                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);
-                     DELETE FROM impact_side_mentions
-                     WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline);",
-                )
-                .map_err(self.err("write"))?;
+            for table in [
+                "impact_side_word",
+                "impact_side_indexed",
+                "impact_side_target",
+                "impact_side_mentions",
+            ] {
+                self.sql("write").exec(
+                    &format!(
+                        "DELETE FROM {table}
+                         WHERE blob_id NOT IN (SELECT blob_id FROM impact_baseline)"
+                    ),
+                    [],
+                )?;
+            }
         }
         Ok(())
     }
@@ -243,15 +218,12 @@ impl Writer<'_> {
         path: &str,
         version: i64,
     ) -> Result<bool, StoreError> {
-        self.tx
-            .query_row(
-                "SELECT count(*) FROM impact_side_mentions
-                 WHERE blob_id = ?1 AND path = ?2 AND version = ?3",
-                params![blob_id, path, version],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(self.err("read"))
+        let n: i64 = self.sql("read").value(
+            "SELECT count(*) FROM impact_side_mentions
+             WHERE blob_id = ?1 AND path = ?2 AND version = ?3",
+            params![blob_id, path, version],
+        )?;
+        Ok(n > 0)
     }
 
     /// Stores the classification of a test-side content at `path`, and its
@@ -264,43 +236,32 @@ impl Writer<'_> {
         mentions: &str,
         targets: impl Iterator<Item = (&'w str, String)>,
     ) -> Result<(), StoreError> {
-        let err = self.err("write");
-        self.tx
-            .execute(
-                "DELETE FROM impact_side_target WHERE blob_id = ?1 AND path = ?2",
-                params![blob_id, path],
-            )
-            .map_err(&err)?;
-        let mut stmt = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO impact_side_target (word, blob_id, path, targets) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .map_err(&err)?;
+        let sql = self.sql("write");
+        sql.exec(
+            "DELETE FROM impact_side_target WHERE blob_id = ?1 AND path = ?2",
+            params![blob_id, path],
+        )?;
         for (word, text) in targets {
-            stmt.execute(params![word, blob_id, path, text])
-                .map_err(&err)?;
+            sql.exec(
+                "INSERT INTO impact_side_target (word, blob_id, path, targets) VALUES (?1, ?2, ?3, ?4)",
+                params![word, blob_id, path, text],
+            )?;
         }
-        self.tx
-            .execute(
-                "INSERT OR REPLACE INTO impact_side_mentions (blob_id, path, version, mentions)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![blob_id, path, version, mentions],
-            )
-            .map_err(&err)?;
+        sql.exec(
+            "INSERT OR REPLACE INTO impact_side_mentions (blob_id, path, version, mentions)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![blob_id, path, version, mentions],
+        )?;
         Ok(())
     }
 
     /// Whether the words of a test-side content are stored (migration 13).
     pub fn has_side_words(&self, blob_id: &str) -> Result<bool, StoreError> {
-        self.tx
-            .query_row(
-                "SELECT count(*) FROM impact_side_indexed WHERE blob_id = ?1",
-                [blob_id],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(self.err("read"))
+        let n: i64 = self.sql("read").value(
+            "SELECT count(*) FROM impact_side_indexed WHERE blob_id = ?1",
+            [blob_id],
+        )?;
+        Ok(n > 0)
     }
 
     /// Stores where each word of a test-side content occurs (word -> its
@@ -310,37 +271,29 @@ impl Writer<'_> {
         blob_id: &str,
         words: &BTreeMap<String, Vec<u32>>,
     ) -> Result<(), StoreError> {
-        let err = self.err("write");
-        let mut stmt = self
-            .tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO impact_side_word (word, blob_id, numbits) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(&err)?;
+        let sql = self.sql("write");
         for (word, lines) in words {
             let bits = numbits::encode(lines.iter().copied());
-            stmt.execute(params![word, blob_id, bits]).map_err(&err)?;
+            sql.exec(
+                "INSERT OR REPLACE INTO impact_side_word (word, blob_id, numbits) VALUES (?1, ?2, ?3)",
+                params![word, blob_id, bits],
+            )?;
         }
-        self.tx
-            .execute(
-                "INSERT OR IGNORE INTO impact_side_indexed (blob_id) VALUES (?1)",
-                [blob_id],
-            )
-            .map_err(&err)?;
+        sql.exec(
+            "INSERT OR IGNORE INTO impact_side_indexed (blob_id) VALUES (?1)",
+            [blob_id],
+        )?;
         Ok(())
     }
 
     /// Whether `kind` of a content is stored (an outline possibly empty: the
     /// content has syntax errors).
     pub fn has_by_content(&self, kind: ByContent, blob_id: &str) -> Result<bool, StoreError> {
-        self.tx
-            .query_row(
-                &format!("SELECT count(*) FROM {} WHERE blob_id = ?1", kind.table()),
-                [blob_id],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(self.err("read"))
+        let n: i64 = self.sql("read").value(
+            &format!("SELECT count(*) FROM {} WHERE blob_id = ?1", kind.table()),
+            [blob_id],
+        )?;
+        Ok(n > 0)
     }
 
     /// Stores `kind` of a content.

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use crate::store::{Store, StoreError, Writer, read_err};
+use crate::store::{Store, StoreError, Writer};
 
 /// A name carried by code naming another, with the lines of the statements
 /// that carry it (`None` in facts recorded before they were).
@@ -66,22 +66,14 @@ impl Store {
     /// What the statements naming `name` carry it into, per file with facts:
     /// path -> (carried name, lines of the carrying statements or NULL).
     pub fn carried(&self, name: &str) -> Result<BTreeMap<String, Vec<Carried>>, StoreError> {
-        let err = read_err(&self.path);
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT f.path, c.carried, c.numbits FROM impact_carry c JOIN file f ON f.id = c.file_id
-                 WHERE c.name = ?1",
-            )
-            .map_err(&err)?;
+        let rows: Vec<(String, String, Option<Vec<u8>>)> = self.sql().rows(
+            "SELECT f.path, c.carried, c.numbits FROM impact_carry c JOIN file f ON f.id = c.file_id
+             WHERE c.name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let mut out: BTreeMap<String, Vec<Carried>> = BTreeMap::new();
-        let rows = stmt
-            .query_map([name], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(&err)?;
-        for row in rows {
-            let (path, carried, bits) = row.map_err(&err)?;
+        for (path, carried, bits) in rows {
             out.entry(path).or_default().push((carried, bits));
         }
         Ok(out)
@@ -91,15 +83,11 @@ impl Store {
 impl Writer<'_> {
     /// Whether the static facts of a file were computed from `blob_id`.
     pub fn facts_current(&self, file_id: i64, blob_id: &str) -> Result<bool, StoreError> {
-        let found: Option<(String, i64)> = self
-            .tx
-            .query_row(
-                "SELECT blob_id, version FROM impact_facts WHERE file_id = ?1",
-                [file_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err("read"))?;
+        let found: Option<(String, i64)> = self.sql("read").row(
+            "SELECT blob_id, version FROM impact_facts WHERE file_id = ?1",
+            [file_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(found.is_some_and(|(b, v)| b == blob_id && v >= crate::store::schema::FACTS_VERSION))
     }
 
@@ -113,7 +101,7 @@ impl Writer<'_> {
         blob_id: &str,
         facts: &crate::python::facts::Facts,
     ) -> Result<(), StoreError> {
-        let err = self.err("write");
+        let sql = self.sql("write");
         for table in [
             "impact_ref",
             "impact_ref_target",
@@ -121,71 +109,49 @@ impl Writer<'_> {
             "impact_import",
             "impact_carry",
         ] {
-            self.tx
-                .execute(
-                    &format!("DELETE FROM {table} WHERE file_id = ?1"),
-                    [file_id],
-                )
-                .map_err(&err)?;
+            sql.exec(
+                &format!("DELETE FROM {table} WHERE file_id = ?1"),
+                [file_id],
+            )?;
         }
-        let (refs, imports, carries) = (&facts.refs, &facts.imports, &facts.carries);
-        {
-            let mut ins = self
-                .tx
-                .prepare_cached(
-                    "INSERT INTO impact_ref (file_id, name, numbits) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(&err)?;
-            for (name, bits) in refs {
-                ins.execute(params![file_id, name, bits]).map_err(&err)?;
-            }
-            let mut ins = self
-                .tx
-                .prepare_cached(
-                    "INSERT INTO impact_ref_target (file_id, name, target, numbits)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(&err)?;
-            for (name, target, bits) in &facts.targets {
-                ins.execute(params![file_id, name, target, bits])
-                    .map_err(&err)?;
-            }
-            let mut ins = self
-                .tx
-                .prepare_cached("INSERT OR IGNORE INTO impact_own (name, file_id) VALUES (?1, ?2)")
-                .map_err(&err)?;
-            for name in &facts.own {
-                ins.execute(params![name, file_id]).map_err(&err)?;
-            }
-            let mut ins = self
-                .tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO impact_import (file_id, module) VALUES (?1, ?2)",
-                )
-                .map_err(&err)?;
-            for m in imports {
-                ins.execute(params![file_id, m]).map_err(&err)?;
-            }
-            let mut ins = self
-                .tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO impact_carry (file_id, name, carried, numbits)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(&err)?;
-            for (name, carried, bits) in carries {
-                ins.execute(params![file_id, name, carried, bits])
-                    .map_err(&err)?;
-            }
+        for (name, bits) in &facts.refs {
+            sql.exec(
+                "INSERT INTO impact_ref (file_id, name, numbits) VALUES (?1, ?2, ?3)",
+                params![file_id, name, bits],
+            )?;
         }
-        self.tx
-            .execute(
-                "INSERT INTO impact_facts (file_id, blob_id, version) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id,
-                     version = excluded.version",
-                params![file_id, blob_id, crate::store::schema::FACTS_VERSION],
-            )
-            .map_err(&err)?;
+        for (name, target, bits) in &facts.targets {
+            sql.exec(
+                "INSERT INTO impact_ref_target (file_id, name, target, numbits)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![file_id, name, target, bits],
+            )?;
+        }
+        for name in &facts.own {
+            sql.exec(
+                "INSERT OR IGNORE INTO impact_own (name, file_id) VALUES (?1, ?2)",
+                params![name, file_id],
+            )?;
+        }
+        for m in &facts.imports {
+            sql.exec(
+                "INSERT OR IGNORE INTO impact_import (file_id, module) VALUES (?1, ?2)",
+                params![file_id, m],
+            )?;
+        }
+        for (name, carried, bits) in &facts.carries {
+            sql.exec(
+                "INSERT OR IGNORE INTO impact_carry (file_id, name, carried, numbits)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![file_id, name, carried, bits],
+            )?;
+        }
+        sql.exec(
+            "INSERT INTO impact_facts (file_id, blob_id, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (file_id) DO UPDATE SET blob_id = excluded.blob_id,
+                 version = excluded.version",
+            params![file_id, blob_id, crate::store::schema::FACTS_VERSION],
+        )?;
         Ok(())
     }
 }

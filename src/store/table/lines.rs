@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use crate::numbits;
-use crate::store::{Store, StoreError, Writer, read_err};
+use crate::store::{Store, StoreError, Writer};
 
 /// Which lines ran at import, and during whose import (see
 /// [`Store::import_time_of`]).
@@ -58,54 +58,39 @@ impl Store {
     /// Whether `numbits` intersects the lines recorded at import time (the
     /// empty context) in `file_id`.
     pub fn import_time_touches(&self, file_id: i64, numbits: &[u8]) -> Result<bool, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT count(*) FROM line_bits lb JOIN context c ON c.id = lb.context_id
-                 WHERE lb.file_id = ?1 AND c.context = ''
-                   AND numbits_any_intersection(lb.numbits, ?2)",
-                params![file_id, numbits],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(read_err(&self.path))
+        let n: i64 = self.sql().value(
+            "SELECT count(*) FROM line_bits lb JOIN context c ON c.id = lb.context_id
+             WHERE lb.file_id = ?1 AND c.context = ''
+               AND numbits_any_intersection(lb.numbits, ?2)",
+            params![file_id, numbits],
+        )?;
+        Ok(n > 0)
     }
 
     /// Which of `numbits`' lines of a file ran at import, and whose import
     /// ran them: the lines of each recorded module ("" for none) among
     /// them. Lines that ran at import but have no module count for none.
     pub fn import_time_of(&self, file_id: i64, numbits: &[u8]) -> Result<ImportTimeOf, StoreError> {
-        let err = read_err(&self.path);
-        let ran: Option<Vec<u8>> = self
-            .conn()
-            .query_row(
-                "SELECT numbits_intersection(lb.numbits, ?2) FROM line_bits lb
-                 JOIN context c ON c.id = lb.context_id
-                 WHERE lb.file_id = ?1 AND c.context = ''",
-                params![file_id, numbits],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&err)?;
+        let ran: Option<Vec<u8>> = self.sql().row(
+            "SELECT numbits_intersection(lb.numbits, ?2) FROM line_bits lb
+             JOIN context c ON c.id = lb.context_id
+             WHERE lb.file_id = ?1 AND c.context = ''",
+            params![file_id, numbits],
+            |r| r.get(0),
+        )?;
         let ran = ran.map(|b| numbits::decode(&b)).unwrap_or_default();
         let mut out = ImportTimeOf::default();
         if ran.is_empty() {
             return Ok(out);
         }
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT module, numbits_intersection(numbits, ?2) FROM impact_import_by
-                 WHERE file_id = ?1 AND numbits_any_intersection(numbits, ?2)",
-            )
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map(params![file_id, numbits], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(&err)?;
+        let rows: Vec<(String, Vec<u8>)> = self.sql().rows(
+            "SELECT module, numbits_intersection(numbits, ?2) FROM impact_import_by
+             WHERE file_id = ?1 AND numbits_any_intersection(numbits, ?2)",
+            params![file_id, numbits],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let mut explained = std::collections::BTreeSet::new();
-        for row in rows {
-            let (module, bits) = row.map_err(&err)?;
+        for (module, bits) in rows {
             let lines = numbits::decode(&bits);
             explained.extend(lines.iter().copied());
             if module.is_empty() {
@@ -190,20 +175,13 @@ impl Writer<'_> {
         map: &dyn Fn(u32) -> Option<u32>,
         skip: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<String>, StoreError> {
-        let err = self.err("write");
-        let rows: Vec<(i64, String, Vec<u8>)> = {
-            let mut stmt = self
-                .tx
-                .prepare(
-                    "SELECT lb.context_id, c.context, lb.numbits FROM line_bits lb
-                     JOIN context c ON c.id = lb.context_id WHERE lb.file_id = ?1",
-                )
-                .map_err(&err)?;
-            let rows = stmt
-                .query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .map_err(&err)?;
-            rows.collect::<Result<_, _>>().map_err(&err)?
-        };
+        let sql = self.sql("write");
+        let rows: Vec<(i64, String, Vec<u8>)> = sql.rows(
+            "SELECT lb.context_id, c.context, lb.numbits FROM line_bits lb
+             JOIN context c ON c.id = lb.context_id WHERE lb.file_id = ?1",
+            [file_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let mut lost = Vec::new();
         for (context_id, context, bits) in rows {
             if skip(&context) {
@@ -214,12 +192,10 @@ impl Writer<'_> {
             if new.len() != old.len() {
                 lost.push(context);
             }
-            self.tx
-                .execute(
-                    "UPDATE line_bits SET numbits = ?3 WHERE file_id = ?1 AND context_id = ?2",
-                    params![file_id, context_id, numbits::encode(new)],
-                )
-                .map_err(&err)?;
+            sql.exec(
+                "UPDATE line_bits SET numbits = ?3 WHERE file_id = ?1 AND context_id = ?2",
+                params![file_id, context_id, numbits::encode(new)],
+            )?;
         }
         Ok(lost)
     }
@@ -309,10 +285,7 @@ impl Writer<'_> {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        self.tx
-            .query_row(sql, params, |r| r.get(0))
-            .optional()
-            .map_err(self.err("write"))
+        self.sql("write").row(sql, params, |r| r.get(0))
     }
 
     /// Forgets which module's import ran a file's import-time lines: they

@@ -1,9 +1,9 @@
 //! `impact_run` (one row per recording or import) and `impact_meta` (keys of
 //! the data file), and the summary `impact status` prints.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use crate::store::{Store, StoreError, Writer, read_err};
+use crate::store::{Store, StoreError, Writer};
 
 /// What `impact status` reports about the data.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -62,20 +62,8 @@ pub struct RunWrite<'a> {
 impl Store {
     /// Counts of what the data holds, and the last run.
     pub fn summary(&self) -> Result<Summary, StoreError> {
-        let err = read_err(&self.path);
-        let count = |sql: &str| -> Result<i64, StoreError> {
-            self.conn().query_row(sql, [], |r| r.get(0)).map_err(&err)
-        };
-        let last_run = self
-            .conn()
-            .query_row(
-                "SELECT id, kind, started_at, commit_id, command, tests, files, observation
-                 FROM impact_run ORDER BY id DESC LIMIT 1",
-                [],
-                run_info,
-            )
-            .optional()
-            .map_err(&err)?;
+        let count = |sql: &str| -> Result<i64, StoreError> { self.sql().value(sql, []) };
+        let last_run = self.last_run()?;
         Ok(Summary {
             tests: count("SELECT count(*) FROM impact_test")?,
             files: count("SELECT count(*) FROM impact_baseline")?,
