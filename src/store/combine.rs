@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Store, StoreError, Writer, sql_error};
 
@@ -94,23 +94,17 @@ impl Store {
 }
 
 impl Writer<'_> {
-    fn query_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |e| sql_error("combine into", &self.path, e)
-    }
-
     /// The run history of one side.
     pub fn runs_of(&self, side: Side) -> Result<Vec<RunRow>, StoreError> {
-        let err = self.query_err();
-        let mut stmt = self
-            .tx
-            .prepare(&format!(
+        let sql = self.sql("combine into");
+        sql.rows(
+            &format!(
                 "SELECT id, started_at, kind, commit_id, command, tests, files, observation
                  FROM {}.impact_run ORDER BY id",
                 side.schema()
-            ))
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| {
+            ),
+            [],
+            |r| {
                 Ok(RunRow {
                     id: r.get(0)?,
                     key: RunKey {
@@ -123,16 +117,13 @@ impl Writer<'_> {
                     },
                     observation: r.get(7)?,
                 })
-            })
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            },
+        )
     }
 
     /// Appends a run of the input to this file's history; returns its id here.
     pub fn copy_run(&mut self, run: &RunRow) -> Result<i64, StoreError> {
-        self.tx
-            .execute(
-                "INSERT INTO impact_run (kind, started_at, commit_id, command, tests, files, observation)
+        self.sql("combine into").exec("INSERT INTO impact_run (kind, started_at, commit_id, command, tests, files, observation)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     run.key.kind,
@@ -142,84 +133,59 @@ impl Writer<'_> {
                     run.key.tests,
                     run.key.files,
                     run.observation
-                ],
-            )
-            .map_err(self.query_err())?;
+                ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
     /// Every test of one side and the run its recording comes from.
     pub fn tests_of(&self, side: Side) -> Result<Vec<TestVersion>, StoreError> {
-        let err = self.query_err();
-        let mut stmt = self
-            .tx
-            .prepare(&format!(
-                "SELECT nodeid, last_run FROM {}.impact_test",
-                side.schema()
-            ))
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| {
+        let sql = self.sql("combine into");
+        sql.rows(
+            &format!("SELECT nodeid, last_run FROM {}.impact_test", side.schema()),
+            [],
+            |r| {
                 Ok(TestVersion {
                     nodeid: r.get(0)?,
                     last_run: r.get(1)?,
                 })
-            })
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            },
+        )
     }
 
     /// Baseline blob ids by path, of one side.
     pub fn baselines_of(&self, side: Side) -> Result<BTreeMap<String, String>, StoreError> {
-        let err = self.query_err();
+        let sql = self.sql("combine into");
         let s = side.schema();
-        let mut stmt = self
-            .tx
-            .prepare(&format!(
+        sql.rows(&format!(
                 "SELECT f.path, b.blob_id FROM {s}.impact_baseline b JOIN {s}.file f ON f.id = b.file_id"
-            ))
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+            ), [], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     /// Stored content of a blob on one side.
     pub fn source_of(&self, side: Side, blob_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.tx
-            .query_row(
-                &format!(
-                    "SELECT content FROM {}.impact_source WHERE blob_id = ?1",
-                    side.schema()
-                ),
-                [blob_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.query_err())
+        self.sql("combine into").row(
+            &format!(
+                "SELECT content FROM {}.impact_source WHERE blob_id = ?1",
+                side.schema()
+            ),
+            [blob_id],
+            |r| r.get(0),
+        )
     }
 
     /// Replaces the contents of a temporary list of test ids (`take`: the
     /// tests whose recording comes from the input; `keep_fresh`: tests of this
     /// file recorded by runs the input does not know).
     pub fn set_list(&mut self, name: ListName, ids: &[&str]) -> Result<(), StoreError> {
-        let err = self.query_err();
+        let sql = self.sql("combine into");
         let table = name.table();
-        self.tx
-            .execute_batch(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {table} (nodeid text primary key);
-                 DELETE FROM {table};"
-            ))
-            .map_err(&err)?;
-        let mut ins = self
-            .tx
-            .prepare(&format!(
-                "INSERT OR IGNORE INTO {table} (nodeid) VALUES (?1)"
-            ))
-            .map_err(&err)?;
+        sql.batch(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {table} (nodeid text primary key);
+             DELETE FROM {table};"
+        ))?;
+        let insert = format!("INSERT OR IGNORE INTO {table} (nodeid) VALUES (?1)");
         for id in ids {
-            ins.execute([id]).map_err(&err)?;
+            sql.exec(&insert, [id])?;
         }
         Ok(())
     }
@@ -234,47 +200,36 @@ impl Writer<'_> {
     ) -> Result<Option<(String, Option<i64>)>, StoreError> {
         let s = side.schema();
         let table = list.table();
-        self.tx
-            .query_row(
-                &format!(
-                    "SELECT c.context, t.last_run FROM {s}.line_bits lb
+        self.sql("combine into").row(
+            &format!(
+                "SELECT c.context, t.last_run FROM {s}.line_bits lb
                      JOIN {s}.file f ON f.id = lb.file_id
                      JOIN {s}.context c ON c.id = lb.context_id
                      JOIN {table} l ON l.nodeid = c.context
                      JOIN {s}.impact_test t ON t.nodeid = c.context
                      WHERE f.path = ?1 AND length(lb.numbits) > 0
                      ORDER BY c.context LIMIT 1"
-                ),
-                [path],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.query_err())
+            ),
+            [path],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// The input's facts for a file (names index, imports, carries) replace
     /// this file's, when they were computed from `blob_id`.
     pub fn copy_facts(&mut self, path: &str, blob_id: &str) -> Result<(), StoreError> {
-        let err = self.query_err();
-        let current: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT x.blob_id FROM src.impact_facts x JOIN src.file f ON f.id = x.file_id
-                 WHERE f.path = ?1",
-                [path],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&err)?;
+        let q = self.sql("combine into");
+        let current: Option<String> = q.row(
+            "SELECT x.blob_id FROM src.impact_facts x JOIN src.file f ON f.id = x.file_id
+             WHERE f.path = ?1",
+            [path],
+            |r| r.get(0),
+        )?;
         if current.as_deref() != Some(blob_id) {
             return Ok(());
         }
-        let file_id: i64 = self
-            .tx
-            .query_row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
-                r.get(0)
-            })
-            .map_err(&err)?;
+        let file_id: i64 = q.value("SELECT id FROM main.file WHERE path = ?1", [path])?;
+        let all: [&dyn rusqlite::ToSql; 3] = [&file_id, &path, &blob_id];
         for sql in [
             "DELETE FROM main.impact_ref WHERE file_id = ?1",
             "DELETE FROM main.impact_ref_target WHERE file_id = ?1",
@@ -301,14 +256,9 @@ impl Writer<'_> {
              SELECT ?1, ?3, x.version FROM src.impact_facts x JOIN src.file f ON f.id = x.file_id
              WHERE f.path = ?2",
         ] {
-            let mut stmt = self.tx.prepare_cached(sql).map_err(&err)?;
-            let count = stmt.parameter_count();
-            match count {
-                1 => stmt.execute(params![file_id]),
-                2 => stmt.execute(params![file_id, path]),
-                _ => stmt.execute(params![file_id, path, blob_id]),
-            }
-            .map_err(&err)?;
+            // Each statement takes the first one, two or three of them.
+            let count = (1..=3).filter(|n| sql.contains(&format!("?{n}"))).count();
+            q.exec(sql, &all[..count])?;
         }
         Ok(())
     }
@@ -317,37 +267,25 @@ impl Writer<'_> {
     /// this file's (`union` false), or are added to them (`union` true, for
     /// the same baseline: each process records what it imported).
     pub fn copy_import_time(&mut self, path: &str, union: bool) -> Result<(), StoreError> {
-        let err = self.query_err();
-        let theirs: Option<Vec<u8>> = self
-            .tx
-            .query_row(
-                "SELECT lb.numbits FROM src.line_bits lb JOIN src.file f ON f.id = lb.file_id
-                 JOIN src.context c ON c.id = lb.context_id WHERE f.path = ?1 AND c.context = ''",
-                [path],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&err)?;
-        let Some(file_id) = self
-            .tx
-            .query_row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
-                r.get::<_, i64>(0)
-            })
-            .optional()
-            .map_err(&err)?
+        let q = self.sql("combine into");
+        let theirs: Option<Vec<u8>> = q.row(
+            "SELECT lb.numbits FROM src.line_bits lb JOIN src.file f ON f.id = lb.file_id
+             JOIN src.context c ON c.id = lb.context_id WHERE f.path = ?1 AND c.context = ''",
+            [path],
+            |r| r.get(0),
+        )?;
+        let Some(file_id) = q.row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
+            r.get::<_, i64>(0)
+        })?
         else {
             return Ok(());
         };
-        let ours: Option<Vec<u8>> = self
-            .tx
-            .query_row(
-                "SELECT lb.numbits FROM main.line_bits lb JOIN main.context c ON c.id = lb.context_id
-                 WHERE lb.file_id = ?1 AND c.context = ''",
-                [file_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&err)?;
+        let ours: Option<Vec<u8>> = q.row(
+            "SELECT lb.numbits FROM main.line_bits lb JOIN main.context c ON c.id = lb.context_id
+             WHERE lb.file_id = ?1 AND c.context = ''",
+            [file_id],
+            |r| r.get(0),
+        )?;
         let bits = match (union, ours, theirs) {
             (true, Some(a), Some(b)) => crate::numbits::union(&a, &b),
             (true, Some(a), None) => a,
@@ -355,7 +293,6 @@ impl Writer<'_> {
             (false, _, None) => Vec::new(),
             (true, None, None) => return Ok(()),
         };
-        drop(err);
         // Which test module's import ran the lines is not combined: the
         // combined file's import-time lines count for every importer.
         self.set_import_time(file_id, &bits, false, None)
@@ -372,10 +309,8 @@ impl Writer<'_> {
     // and read apart they would hide that order.
     pub fn copy_taken_tests(&mut self, run_map: &HashMap<i64, i64>) -> Result<(), StoreError> {
         self.load_run_map(run_map)?;
-        let err = self.query_err();
         let take = ListName::Take.table();
-        self.tx
-            .execute_batch(&format!(
+        self.sql("combine into").batch(&format!(
                 "INSERT OR IGNORE INTO main.context (context) SELECT nodeid FROM {take};
                  INSERT OR IGNORE INTO main.file (path)
                      SELECT f.path FROM src.file f
@@ -450,25 +385,21 @@ impl Writer<'_> {
                  WHERE st.nodeid = mt.nodeid AND m.out_id = mt.last_run AND st.needs_run
                    AND mt.nodeid NOT IN (SELECT nodeid FROM {take});"
             ))
-            .map_err(&err)
     }
 
     /// The input's run ids mapped to this file's, as a temp table for the
     /// copying statements to join.
     fn load_run_map(&self, run_map: &HashMap<i64, i64>) -> Result<(), StoreError> {
-        let err = self.query_err();
-        self.tx
-            .execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS impact_run_map (src_id integer primary key, out_id integer);
-                 DELETE FROM impact_run_map;",
-            )
-            .map_err(&err)?;
-        let mut ins = self
-            .tx
-            .prepare("INSERT INTO impact_run_map (src_id, out_id) VALUES (?1, ?2)")
-            .map_err(&err)?;
+        let sql = self.sql("combine into");
+        sql.batch(
+            "CREATE TEMP TABLE IF NOT EXISTS impact_run_map (src_id integer primary key, out_id integer);
+             DELETE FROM impact_run_map;",
+        )?;
         for (s, o) in run_map {
-            ins.execute(params![s, o]).map_err(&err)?;
+            sql.exec(
+                "INSERT INTO impact_run_map (src_id, out_id) VALUES (?1, ?2)",
+                params![s, o],
+            )?;
         }
         Ok(())
     }
@@ -476,13 +407,11 @@ impl Writer<'_> {
     /// The input's impact metadata (e.g. the environment fingerprint) replaces
     /// this file's.
     pub fn copy_meta(&mut self) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "INSERT INTO main.impact_meta (key, value) SELECT key, value FROM src.impact_meta
+        self.sql("combine into").exec(
+            "INSERT INTO main.impact_meta (key, value) SELECT key, value FROM src.impact_meta
                  WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [],
-            )
-            .map_err(self.query_err())?;
+            [],
+        )?;
         Ok(())
     }
 
@@ -490,9 +419,8 @@ impl Writer<'_> {
     /// holds (outlines, string tokens of test files), where this file lacks
     /// it: caches that spare selection a whole parse or a read.
     pub fn copy_content_caches(&mut self) -> Result<(), StoreError> {
-        self.tx
-            .execute_batch(
-                "INSERT OR IGNORE INTO main.impact_outline (blob_id, outline)
+        self.sql("combine into").batch(
+            "INSERT OR IGNORE INTO main.impact_outline (blob_id, outline)
                      SELECT blob_id, outline FROM src.impact_outline
                      WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);
                  INSERT OR IGNORE INTO main.impact_quoted (blob_id, tokens)
@@ -515,18 +443,15 @@ impl Writer<'_> {
                  INSERT OR IGNORE INTO main.impact_side_mentions (blob_id, path, version, mentions)
                      SELECT blob_id, path, version, mentions FROM src.impact_side_mentions
                      WHERE blob_id IN (SELECT blob_id FROM main.impact_baseline);",
-            )
-            .map_err(self.query_err())
+        )
     }
 
     /// The file id of a path in this file.
     pub fn out_file_id(&self, path: &str) -> Result<Option<i64>, StoreError> {
-        self.tx
-            .query_row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
+        self.sql("combine into")
+            .row("SELECT id FROM main.file WHERE path = ?1", [path], |r| {
                 r.get(0)
             })
-            .optional()
-            .map_err(self.query_err())
     }
 }
 

@@ -294,6 +294,9 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| sql_error("configure", path, e))?;
     crate::numbits::register_sql_functions(&conn).map_err(|e| sql_error("configure", path, e))?;
+    // Every query is a cached statement (store::query); one selection asks
+    // a few dozen kinds, more than rusqlite's default of 16 keeps.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 

@@ -55,6 +55,11 @@ impl Sql<'_> {
         stmt.execute(params).map_err(|e| self.err(e))
     }
 
+    /// Runs several statements separated by semicolons (no parameters).
+    pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).map_err(|e| self.err(e))
+    }
+
     fn err(&self, e: rusqlite::Error) -> StoreError {
         sql_error(self.action, self.path, e)
     }
