@@ -1,5 +1,6 @@
 //! The data file: opening and validating it, migrations, and every SQL query
-//! in `impact` (the only module that uses rusqlite).
+//! in `impact` (the only module that uses rusqlite). Queries live with their
+//! tables (`table/`) and all run through one helper (`query.rs`).
 //!
 //! One SQLite file per project holds coverage.py's schema-7 tables (so that
 //! coverage.py can read it) and `impact`'s own tables beside them. Every write
