@@ -671,35 +671,7 @@ fn analyse_while<T>(
     // a connection of its own.
     let look_up = changes.len() >= 8;
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || -> Result<Vec<(usize, Analysed)>> {
-        let mut reader: Option<Store> = None;
-        let mut file_ids: BTreeMap<String, Option<i64>> = BTreeMap::new();
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(c) = changes.get(i) else {
-                return Ok(done);
-            };
-            let effects = analyze::effects(c, config);
-            let mut hits = Vec::with_capacity(effects.len());
-            for effect in &effects {
-                let (true, Effect::Lines { path, lines }) = (look_up, effect) else {
-                    hits.push(None);
-                    continue;
-                };
-                let store = match &mut reader {
-                    Some(s) => s,
-                    None => reader.insert(Store::open_reader(db)?),
-                };
-                let file_id = match file_ids.get(path) {
-                    Some(id) => *id,
-                    None => *file_ids.entry(path.clone()).or_insert(store.file_id(path)?),
-                };
-                hits.push(Some(resolve::line_hits(store, file_id, lines)?));
-            }
-            done.push((i, Analysed { effects, hits }));
-        }
-    };
+    let work = || analyse_next(changes, config, db, look_up, &next);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (1..threads.min(changes.len() + 1))
             .map(|_| scope.spawn(work))
@@ -726,4 +698,43 @@ fn analyse_while<T>(
         };
         (analysed, value)
     })
+}
+
+/// One thread's share of [`analyse_while`]: the next unclaimed change, until
+/// none is left; with `look_up`, its changed lines looked up on a read-only
+/// connection of the thread's own.
+fn analyse_next(
+    changes: &[change::Change],
+    config: &Config,
+    db: &std::path::Path,
+    look_up: bool,
+    next: &std::sync::atomic::AtomicUsize,
+) -> Result<Vec<(usize, Analysed)>> {
+    let mut reader: Option<Store> = None;
+    let mut file_ids: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    let mut done = Vec::new();
+    loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(c) = changes.get(i) else {
+            return Ok(done);
+        };
+        let effects = analyze::effects(c, config);
+        let mut hits = Vec::with_capacity(effects.len());
+        for effect in &effects {
+            let (true, Effect::Lines { path, lines }) = (look_up, effect) else {
+                hits.push(None);
+                continue;
+            };
+            let store = match &mut reader {
+                Some(s) => s,
+                None => reader.insert(Store::open_reader(db)?),
+            };
+            let file_id = match file_ids.get(path) {
+                Some(id) => *id,
+                None => *file_ids.entry(path.clone()).or_insert(store.file_id(path)?),
+            };
+            hits.push(Some(resolve::line_hits(store, file_id, lines)?));
+        }
+        done.push((i, Analysed { effects, hits }));
+    }
 }
