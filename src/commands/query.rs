@@ -90,7 +90,11 @@ pub fn who(settings: &Settings, target: &str, format: Format, out: &Output) -> R
         }
     };
     let mut tests = match &query {
-        None => store.tests_in_file(file_id)?,
+        None => {
+            let mut tests = store.tests_in_file(file_id)?;
+            tests.sort_unstable();
+            tests
+        }
         Some(bits) => store.tests_touching(file_id, bits)?,
     };
     if query.is_none() && !readers.is_empty() {

@@ -561,6 +561,12 @@ impl<'a> Resolver<'a> {
         // tests the data does not know, and must never read as more
         // than the suite.
         let reached = out.keys().filter(|t| self.suite.knows(t)).count();
+        self.full_run_at(reached, through)
+    }
+
+    /// The full-run verdict when `reached` known tests are 90% of the suite.
+    fn full_run_at(&mut self, reached: usize, through: &str) -> bool {
+        let total = self.suite.len();
         if reached * 10 < total * 9 {
             return false;
         }
@@ -568,6 +574,36 @@ impl<'a> Resolver<'a> {
             "the changes reach {reached} of {total} tests (through {through}): running everything"
         ));
         true
+    }
+
+    /// [`Resolver::reaches_most`] for `out` with a file's tests added
+    /// (those that ran it, and the known tests it holds), without adding
+    /// them: sets the verdict (with the same count) when they would reach it.
+    fn would_reach_most(
+        &mut self,
+        through: &str,
+        out: &Selected,
+        measured: &BTreeSet<String>,
+        file: &str,
+    ) -> bool {
+        let total = self.suite.len();
+        if self.overflow.is_some() {
+            return true;
+        }
+        if total < 100
+            || (out.len() + measured.len() + self.suite.in_file(file).len()) * 10 < total * 9
+        {
+            return false;
+        }
+        let suite = &self.suite;
+        let fresh: BTreeSet<&str> = measured
+            .iter()
+            .map(String::as_str)
+            .chain(suite.in_file(file).iter().copied())
+            .filter(|t| !out.contains_key(*t) && suite.knows(t))
+            .collect();
+        let reached = out.keys().filter(|t| suite.knows(t)).count() + fresh.len();
+        self.full_run_at(reached, through)
     }
 
     /// Measured files whose baseline names `needle`: the lines of the
@@ -652,15 +688,21 @@ impl<'a> Resolver<'a> {
             // selection past the verdict's threshold on their own.
             let own = seen.get(path.as_str()).into_iter();
             for file in own.chain(seen.iter().filter(|f| **f != path)) {
-                for test in self.recorded.tests_in_file(file)?.iter() {
+                let measured = self.recorded.tests_in_file(file)?;
+                // Importers of a widely imported module reach the suite after
+                // a few files: the verdict is a full run, whatever the rest say
+                // (and the unmeasured importers, each parsed, cannot change it).
+                // Counted before the file's tests are added one by one (with
+                // their reasons), which a full run would only throw away.
+                if self.would_reach_most(&through, out, &measured, file) {
+                    return Ok(());
+                }
+                for test in measured.iter() {
                     add(out, test.clone(), reason.clone());
                 }
                 for id in self.suite.in_file(file) {
                     add(out, id.to_string(), reason.clone());
                 }
-                // Importers of a widely imported module reach the suite after
-                // a few files: the verdict is a full run, whatever the rest say
-                // (and the unmeasured importers, each parsed, cannot change it).
                 if self.reaches_most(&through, out) {
                     return Ok(());
                 }
