@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let main_db = dir.join(".impact.db");
     let store = Store::open(&main_db)?.ok_or("no .impact.db in DIR: run gen_large first")?;
     let last = store.last_run()?.ok_or("the data holds no run")?;
-    let base = parse_rfc3339(&last.started_at).unwrap_or(0);
+    let base = parse_rfc3339(&last.key.started_at).unwrap_or(0);
     let tests = store.tests()?;
     let known: Vec<(String, Option<f64>)> = tests
         .iter()
@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             command: format!("python -m pytest -q [shard {}/{n}]", k + 1),
             // Shards start together, a minute after the main run.
             started_at: format_rfc3339(base + 60),
-            commit: last.commit.clone(),
+            commit: last.key.commit.clone(),
             ..Default::default()
         };
         for id in group {

@@ -4,7 +4,7 @@ use crate::cli::{Format, Settings};
 use crate::error::Result;
 use crate::git::{self, Entry, Target};
 use crate::output::{Output, thousands};
-use crate::store::{RunInfo, Store};
+use crate::store::{RunRow, Store};
 
 #[derive(serde::Serialize)]
 struct StatusJson {
@@ -19,7 +19,7 @@ struct StatusJson {
     /// units: see [`crate::select::IMPORTED_NOTE`]).
     tests_imported: i64,
     runs: i64,
-    last_run: Option<RunInfo>,
+    last_run: Option<RunRow>,
     /// Measured files whose content differs from what the data describes.
     changed: Vec<String>,
     /// Measured files that no longer exist.
@@ -93,7 +93,8 @@ fn text(s: &StatusJson) -> String {
         );
     }
     match &s.last_run {
-        Some(r) => {
+        Some(run) => {
+            let r = &run.key;
             let commit = r
                 .commit
                 .as_deref()
@@ -103,7 +104,7 @@ fn text(s: &StatusJson) -> String {
                 "recorded: {} by {} at commit {} ({} runs in history)\n",
                 r.started_at, r.kind, commit, s.runs
             );
-            if let Some(o) = &r.observation {
+            if let Some(o) = &run.observation_json() {
                 let misses = o["would_be_misses"].as_array().map_or(0, Vec::len);
                 t += &format!(
                     "observed: the selection would have run {} of {} tests, saving {:.2} s of {:.2} s; {misses} would-be {}\n",

@@ -50,7 +50,10 @@ pub fn combine(sources: &[PathBuf], dest: &Path) -> Result<Report> {
         let store = Store::open(path)?.ok_or_else(|| CombineError::NoSuchInput {
             path: path.to_path_buf(),
         })?;
-        let latest = store.last_run()?.map(|r| r.started_at).unwrap_or_default();
+        let latest = store
+            .last_run()?
+            .map(|r| r.key.started_at)
+            .unwrap_or_default();
         ordered.push((latest, index, path.clone()));
     }
     // Oldest first (the main file before the shards copied from it); equal

@@ -257,11 +257,11 @@ pub fn select(
         return Ok(no_data());
     };
     crate::trace::step("last run read");
-    let listing = list_in_background(repo, opts, last_run.commit.clone());
+    let listing = list_in_background(repo, opts, last_run.key.commit.clone());
     let tests = store.tests()?;
     crate::trace::step("tests loaded");
     let total = tests.len();
-    if let Some(reason) = too_old(config, &last_run.started_at) {
+    if let Some(reason) = too_old(config, &last_run.key.started_at) {
         return Ok(Selection::full(vec![reason], total, vec![], start));
     }
     let baselines = store.baselines()?;

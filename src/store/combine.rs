@@ -12,27 +12,7 @@ use std::path::Path;
 
 use rusqlite::params;
 
-use super::{Store, StoreError, Writer, sql_error};
-
-/// One row of a run history. Two files hold "the same run" when every field
-/// but the id is equal (a shard's copy of the main file repeats its runs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RunKey {
-    pub started_at: String,
-    pub kind: String,
-    pub commit: Option<String>,
-    pub command: String,
-    pub tests: i64,
-    pub files: i64,
-}
-
-/// A run of either file, with its id there and what `--observe` found.
-#[derive(Debug, Clone)]
-pub struct RunRow {
-    pub id: i64,
-    pub key: RunKey,
-    pub observation: Option<String>,
-}
+use super::{RunRow, Store, StoreError, Writer, sql_error};
 
 /// A test of either file and the run its recording comes from.
 #[derive(Debug, Clone)]
@@ -99,25 +79,12 @@ impl Writer<'_> {
         let sql = self.sql("combine into");
         sql.rows(
             &format!(
-                "SELECT id, started_at, kind, commit_id, command, tests, files, observation
-                 FROM {}.impact_run ORDER BY id",
+                "SELECT {} FROM {}.impact_run ORDER BY id",
+                RunRow::COLUMNS,
                 side.schema()
             ),
             [],
-            |r| {
-                Ok(RunRow {
-                    id: r.get(0)?,
-                    key: RunKey {
-                        started_at: r.get(1)?,
-                        kind: r.get(2)?,
-                        commit: r.get(3)?,
-                        command: r.get(4)?,
-                        tests: r.get(5)?,
-                        files: r.get(6)?,
-                    },
-                    observation: r.get(7)?,
-                })
-            },
+            RunRow::from_row,
         )
     }
 

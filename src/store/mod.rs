@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use combine::{ListName, RunKey, RunRow, Side, TestVersion};
+pub use combine::{ListName, Side, TestVersion};
 pub use coverage_file::{CoverageFile, write_coverage_file};
 pub use table::{
-    Baseline, ByContent, Carried, FileLines, ImportTimeOf, RunInfo, RunWrite, Summary, TestRow,
-    TestWrite,
+    Baseline, ByContent, Carried, FileLines, ImportTimeOf, RunKey, RunRow, RunWrite, Summary,
+    TestRow, TestWrite,
 };
 pub use write::Writer;
 

@@ -11,5 +11,5 @@ mod test;
 pub use content::{Baseline, ByContent};
 pub use facts::Carried;
 pub use lines::{FileLines, ImportTimeOf};
-pub use run::{RunInfo, RunWrite, Summary};
+pub use run::{RunKey, RunRow, RunWrite, Summary};
 pub use test::{TestRow, TestWrite};

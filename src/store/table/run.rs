@@ -14,39 +14,79 @@ pub struct Summary {
     pub tests_needing_run: i64,
     pub tests_failed: i64,
     pub runs: i64,
-    pub last_run: Option<RunInfo>,
+    pub last_run: Option<RunRow>,
     /// Tests last recorded by `impact import`: no fixture closures, no units.
     pub tests_imported: i64,
 }
 
-/// One row of the run history.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunInfo {
-    pub id: i64,
-    pub kind: String,
+/// What makes a run the same run in every data file that holds it: every
+/// field of its row but the id (a shard's copy of the main file repeats its
+/// runs; combine matches them by this).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunKey {
     pub started_at: String,
+    pub kind: String,
     pub commit: Option<String>,
     pub command: String,
     pub tests: i64,
     pub files: i64,
-    /// What `impact run --observe` found in this run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub observation: Option<serde_json::Value>,
 }
 
-fn run_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
-    Ok(RunInfo {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        started_at: r.get(2)?,
-        commit: r.get(3)?,
-        command: r.get(4)?,
-        tests: r.get(5)?,
-        files: r.get(6)?,
-        observation: r
-            .get::<_, Option<String>>(7)?
-            .and_then(|j| serde_json::from_str(&j).ok()),
-    })
+/// A row of `impact_run`: one recording or import, its id in this file,
+/// and what `impact run --observe` found (JSON as stored).
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: i64,
+    pub key: RunKey,
+    pub observation: Option<String>,
+}
+
+impl RunRow {
+    /// The columns [`RunRow::from_row`] reads, in its order.
+    pub(in crate::store) const COLUMNS: &str =
+        "id, kind, started_at, commit_id, command, tests, files, observation";
+
+    pub(in crate::store) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+        Ok(RunRow {
+            id: r.get(0)?,
+            key: RunKey {
+                kind: r.get(1)?,
+                started_at: r.get(2)?,
+                commit: r.get(3)?,
+                command: r.get(4)?,
+                tests: r.get(5)?,
+                files: r.get(6)?,
+            },
+            observation: r.get(7)?,
+        })
+    }
+
+    /// What `--observe` found, parsed (`None` also when unreadable).
+    pub fn observation_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.observation.as_deref()?).ok()
+    }
+}
+
+/// As `impact status --format json` shows a run: its fields flat, the
+/// observation parsed and left out when there is none.
+impl serde::Serialize for RunRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let observation = self.observation_json();
+        let k = &self.key;
+        let mut st = s.serialize_struct("RunRow", 7 + usize::from(observation.is_some()))?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("kind", &k.kind)?;
+        st.serialize_field("started_at", &k.started_at)?;
+        st.serialize_field("commit", &k.commit)?;
+        st.serialize_field("command", &k.command)?;
+        st.serialize_field("tests", &k.tests)?;
+        st.serialize_field("files", &k.files)?;
+        if let Some(o) = &observation {
+            st.serialize_field("observation", o)?;
+        }
+        st.end()
+    }
 }
 
 /// One run-history row.
@@ -87,13 +127,12 @@ impl Store {
     }
 
     /// The most recent run.
-    pub fn last_run(&self) -> Result<Option<RunInfo>, StoreError> {
-        self.sql().row(
-            "SELECT id, kind, started_at, commit_id, command, tests, files, observation
-                 FROM impact_run ORDER BY id DESC LIMIT 1",
-            [],
-            run_info,
-        )
+    pub fn last_run(&self) -> Result<Option<RunRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM impact_run ORDER BY id DESC LIMIT 1",
+            RunRow::COLUMNS
+        );
+        self.sql().row(&sql, [], RunRow::from_row)
     }
 
     /// Whether anything was ever recorded.
