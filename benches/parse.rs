@@ -78,3 +78,36 @@ fn parse_pair_in_regions(b: divan::Bencher) {
             .expect("regions apply")
     });
 }
+
+/// The reported hunks of the edit: one run of lines that cannot slide, which
+/// `git::diff_lines` diffs without libgit2.
+#[divan::bench]
+fn diff_one_edit(b: divan::Bencher) {
+    let src = source();
+    let new = edited(&src);
+    b.bench(|| impact::git::diff_lines(divan::black_box(&src), divan::black_box(&new)));
+}
+
+/// A copy of the edited line inserted after it: the run may slide, so
+/// libgit2 diffs the pair (hashing both texts first), as every edit was.
+#[divan::bench]
+fn diff_sliding_edit(b: divan::Bencher) {
+    let src = source();
+    let text = String::from_utf8_lossy(&src).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("return "))
+        .expect("a return line")
+        .to_string();
+    let new = text
+        .replacen(&format!("{line}\n"), &format!("{line}\n{line}\n"), 1)
+        .into_bytes();
+    b.bench(|| impact::git::diff_lines(divan::black_box(&src), divan::black_box(&new)));
+}
+
+/// Comments stripped, as both sides of every changed Python file are.
+#[divan::bench]
+fn strip_comments(b: divan::Bencher) {
+    let src = source();
+    b.bench(|| python::tokens::strip_comments(divan::black_box(&src)));
+}

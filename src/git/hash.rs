@@ -93,34 +93,38 @@ const MAX_RUN_LINES: usize = 64;
 /// `None`: ask libgit2.
 fn one_fixed_run(old: &[u8], new: &[u8]) -> Option<Option<Hunk>> {
     let line = |b: &u8| *b == b'\n';
-    // Leading lines, compared with their line ends, as xdiff's records are.
-    let (mut lead, mut lead_bytes) = (0usize, 0usize);
-    let mut last_lead: Option<&[u8]> = None;
-    for (a, b) in old.split_inclusive(line).zip(new.split_inclusive(line)) {
-        if a != b {
-            break;
-        }
-        lead += 1;
-        lead_bytes += a.len();
-        last_lead = Some(a);
+    if old == new {
+        return Some(None);
     }
-    // Trailing lines, never reaching into the leading ones of either text.
-    let (mut trail_old, mut trail_new) = (old.len(), new.len());
-    let mut first_trail: Option<&[u8]> = None;
-    for (a, b) in old[lead_bytes..]
+    // Leading lines, compared with their line ends, as xdiff's records are:
+    // those ending before the first byte that differs.
+    let lead_bytes = memchr::memrchr(b'\n', &old[..equal_prefix(old, new)]).map_or(0, |j| j + 1);
+    let lead = memchr::memchr_iter(b'\n', &old[..lead_bytes]).count();
+    let last_lead = lead_bytes.checked_sub(1).map(|end| {
+        let start = memchr::memrchr(b'\n', &old[..end]).map_or(0, |j| j + 1);
+        &old[start..lead_bytes]
+    });
+    // Trailing lines, never reaching into the leading ones of either text:
+    // from the first line start (in both) inside the equal last bytes.
+    let (rest_old, rest_new) = (&old[lead_bytes..], &new[lead_bytes..]);
+    let equal = equal_suffix(rest_old, rest_new);
+    let (from_old, from_new) = (rest_old.len() - equal, rest_new.len() - equal);
+    let starts_line = |text: &[u8], at: usize| at == 0 || text[at - 1] == b'\n';
+    let trail = if starts_line(rest_old, from_old) && starts_line(rest_new, from_new) {
+        from_old
+    } else {
+        memchr::memchr(b'\n', &rest_old[from_old..]).map_or(rest_old.len(), |i| from_old + i + 1)
+    };
+    let (trail_old, trail_new) = (lead_bytes + trail, lead_bytes + trail - from_old + from_new);
+    let first_trail = old[trail_old..].split_inclusive(line).next();
+    let old_run: Vec<&[u8]> = old[lead_bytes..trail_old]
         .split_inclusive(line)
-        .rev()
-        .zip(new[lead_bytes..].split_inclusive(line).rev())
-    {
-        if a != b {
-            break;
-        }
-        trail_old -= a.len();
-        trail_new -= b.len();
-        first_trail = Some(a);
-    }
-    let old_run: Vec<&[u8]> = old[lead_bytes..trail_old].split_inclusive(line).collect();
-    let new_run: Vec<&[u8]> = new[lead_bytes..trail_new].split_inclusive(line).collect();
+        .take(MAX_RUN_LINES + 1)
+        .collect();
+    let new_run: Vec<&[u8]> = new[lead_bytes..trail_new]
+        .split_inclusive(line)
+        .take(MAX_RUN_LINES + 1)
+        .collect();
     if old_run.len() > MAX_RUN_LINES || new_run.len() > MAX_RUN_LINES {
         return None;
     }
@@ -150,6 +154,39 @@ fn one_fixed_run(old: &[u8], new: &[u8]) -> Option<Option<Hunk>> {
         new_start: start(new_lines),
         new_lines,
     }))
+}
+
+/// How many bytes `a` and `b` share at their start.
+fn equal_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let n = a.len().min(b.len());
+    // Whole blocks first (slice equality is a memcmp), then byte by byte.
+    let mut i = 0;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    i + a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How many bytes `a` and `b` share at their end.
+fn equal_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + BLOCK <= n && a[n - i - BLOCK..n - i] == b[n - i - BLOCK..n - i] {
+        i += BLOCK;
+    }
+    i + a[..n - i]
+        .iter()
+        .rev()
+        .zip(b[..n - i].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// SHA-1 of git's blob header and `content`, as lowercase hex (FIPS 180-4).
@@ -353,9 +390,15 @@ mod tests {
 
     fn text(lines: &[u8], newline_at_end: bool) -> Vec<u8> {
         const LINES: [&str; 6] = ["a", "b", "", "    x = 1", "def f():", "  "];
+        // Two long lines differing only at their ends: equal texts are
+        // compared block by block before byte by byte.
+        let long = |i: u8| format!("{}{}", "y".repeat(300), i);
         let mut out: Vec<u8> = lines
             .iter()
-            .flat_map(|&i| format!("{}\n", LINES[i as usize % LINES.len()]).into_bytes())
+            .flat_map(|&i| match i {
+                6 | 7 => format!("{}\n", long(i)).into_bytes(),
+                _ => format!("{}\n", LINES[i as usize % LINES.len()]).into_bytes(),
+            })
             .collect();
         if !newline_at_end {
             out.pop();
@@ -364,13 +407,14 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Few distinct lines, so that runs slide and share lines often.
+        /// Few distinct lines, so that runs slide and share lines often; some
+        /// of them long.
         #[test]
         fn diff_lines_equal_libgit2s_for_any_edit(
-            base in proptest::collection::vec(0u8..6, 0..40),
+            base in proptest::collection::vec(0u8..8, 0..40),
             at in 0usize..40,
             removed in 0usize..5,
-            inserted in proptest::collection::vec(0u8..6, 0..5),
+            inserted in proptest::collection::vec(0u8..8, 0..5),
             old_end: bool,
             new_end: bool,
         ) {
@@ -379,6 +423,31 @@ mod tests {
             edited.splice(at..(at + removed).min(base.len()), inserted);
             let (old, new) = (text(&base, old_end), text(&edited, new_end));
             proptest::prop_assert_eq!(diff_lines(&old, &new), libgit2_diff(&old, &new));
+        }
+    }
+
+    /// Lengths around the block size of the equal-ends scans, and any.
+    fn block_edges() -> impl proptest::strategy::Strategy<Value = usize> {
+        proptest::prop_oneof![0usize..4, 250usize..262, 506usize..518, 0usize..700]
+    }
+
+    proptest::proptest! {
+        /// Shared runs of any length around a difference anywhere.
+        #[test]
+        fn equal_ends_are_counted_as_byte_by_byte(
+            head_len in block_edges(),
+            a in proptest::collection::vec(0u8..3, 0..3),
+            b in proptest::collection::vec(0u8..3, 0..3),
+            tail_len in block_edges(),
+            fill in 0u8..3,
+        ) {
+            let (head, tail) = (vec![fill; head_len], vec![fill; tail_len]);
+            let x = [head.as_slice(), &a, &tail].concat();
+            let y = [head.as_slice(), &b, &tail].concat();
+            let naive_prefix = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
+            let naive_suffix = x.iter().rev().zip(y.iter().rev()).take_while(|(p, q)| p == q).count();
+            proptest::prop_assert_eq!(equal_prefix(&x, &y), naive_prefix);
+            proptest::prop_assert_eq!(equal_suffix(&x, &y), naive_suffix);
         }
     }
 
