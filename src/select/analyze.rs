@@ -560,6 +560,9 @@ impl PyChange<'_> {
     /// A statement in a function body: the names that carry the body's
     /// result (see [`carrier_names`]), and the lines it covers when the
     /// function runs at import or as a script.
+    // Long by its comments: each case says why a body change reaches tests
+    // it did not run in, and the old side, the new side and the script
+    // block are decided together, so that none is left without an effect.
     fn function_body(
         &self,
         m: &Module,

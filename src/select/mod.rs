@@ -241,6 +241,9 @@ impl Selection {
 }
 
 /// Computes the selection.
+// The pipeline in the order data flows, each stage a named function (or a
+// type's method) with an early return where a verdict is reached; split
+// further, its order would have to be read across functions.
 pub fn select(
     repo: &Repo,
     store: Option<&Store>,
