@@ -16,16 +16,10 @@ const MAX_MIDDLE: usize = 4_000;
 /// The changed line ranges from `old` to `new`, with no context lines;
 /// `None` when the texts differ too much to compute it cheaply here.
 pub fn changed_lines(old: &[u8], new: &[u8]) -> Option<Vec<Hunk>> {
-    let a = lines(old);
-    let b = lines(new);
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (a, b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    let ends = crate::git::equal_ends(old, new);
+    let prefix = ends.lead;
+    let (a, b) = (lines(ends.old_middle), lines(ends.new_middle));
+    let (a, b) = (a.as_slice(), b.as_slice());
     if a.len() + b.len() > MAX_MIDDLE {
         return None;
     }

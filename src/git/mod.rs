@@ -22,7 +22,7 @@ use git2::{
     RepositoryOpenFlags, Status, StatusOptions, StatusShow,
 };
 
-pub use hash::{blob_id, diff_lines, is_binary};
+pub use hash::{EqualEnds, blob_id, diff_lines, equal_ends, is_binary};
 
 /// A commit id: 40 lowercase hex digits.
 pub type CommitId = String;

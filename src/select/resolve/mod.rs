@@ -550,23 +550,38 @@ impl<'a> Resolver<'a> {
     /// least 100): then the verdict is a full run, said with `through`, and
     /// following further names or importers would only cost time.
     fn reaches_most(&mut self, through: &str, out: &Selected) -> bool {
+        self.would_reach_most(through, out, &BTreeSet::new(), None)
+    }
+
+    /// [`Resolver::reaches_most`] for `out` with a file's tests added (those
+    /// that ran it, and the known tests it holds), without adding them: sets
+    /// the verdict (with the same count) when they would reach it.
+    fn would_reach_most(
+        &mut self,
+        through: &str,
+        out: &Selected,
+        measured: &BTreeSet<String>,
+        file: Option<&str>,
+    ) -> bool {
         if self.overflow.is_some() {
             return true;
         }
-        let total = self.suite.len();
-        if out.len() * 10 < total * 9 || total < 100 {
+        let suite = &self.suite;
+        let total = suite.len();
+        let held = file.map_or(&[][..], |f| suite.in_file(f));
+        if total < 100 || (out.len() + measured.len() + held.len()) * 10 < total * 9 {
             return false;
         }
         // Counted among the known tests only: a selection also holds
         // tests the data does not know, and must never read as more
         // than the suite.
-        let reached = out.keys().filter(|t| self.suite.knows(t)).count();
-        self.full_run_at(reached, through)
-    }
-
-    /// The full-run verdict when `reached` known tests are 90% of the suite.
-    fn full_run_at(&mut self, reached: usize, through: &str) -> bool {
-        let total = self.suite.len();
+        let fresh: BTreeSet<&str> = measured
+            .iter()
+            .map(String::as_str)
+            .chain(held.iter().copied())
+            .filter(|t| !out.contains_key(*t) && suite.knows(t))
+            .collect();
+        let reached = out.keys().filter(|t| suite.knows(t)).count() + fresh.len();
         if reached * 10 < total * 9 {
             return false;
         }
@@ -574,36 +589,6 @@ impl<'a> Resolver<'a> {
             "the changes reach {reached} of {total} tests (through {through}): running everything"
         ));
         true
-    }
-
-    /// [`Resolver::reaches_most`] for `out` with a file's tests added
-    /// (those that ran it, and the known tests it holds), without adding
-    /// them: sets the verdict (with the same count) when they would reach it.
-    fn would_reach_most(
-        &mut self,
-        through: &str,
-        out: &Selected,
-        measured: &BTreeSet<String>,
-        file: &str,
-    ) -> bool {
-        let total = self.suite.len();
-        if self.overflow.is_some() {
-            return true;
-        }
-        if total < 100
-            || (out.len() + measured.len() + self.suite.in_file(file).len()) * 10 < total * 9
-        {
-            return false;
-        }
-        let suite = &self.suite;
-        let fresh: BTreeSet<&str> = measured
-            .iter()
-            .map(String::as_str)
-            .chain(suite.in_file(file).iter().copied())
-            .filter(|t| !out.contains_key(*t) && suite.knows(t))
-            .collect();
-        let reached = out.keys().filter(|t| suite.knows(t)).count() + fresh.len();
-        self.full_run_at(reached, through)
     }
 
     /// Measured files whose baseline names `needle`: the lines of the
@@ -694,7 +679,7 @@ impl<'a> Resolver<'a> {
                 // (and the unmeasured importers, each parsed, cannot change it).
                 // Counted before the file's tests are added one by one (with
                 // their reasons), which a full run would only throw away.
-                if self.would_reach_most(&through, out, &measured, file) {
+                if self.would_reach_most(&through, out, &measured, Some(file)) {
                     return Ok(());
                 }
                 for test in measured.iter() {
@@ -702,9 +687,6 @@ impl<'a> Resolver<'a> {
                 }
                 for id in self.suite.in_file(file) {
                     add(out, id.to_string(), reason.clone());
-                }
-                if self.reaches_most(&through, out) {
-                    return Ok(());
                 }
             }
             if seen.len() > 1 && matches!(reason, Reason::Module { .. }) {
