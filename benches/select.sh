@@ -11,6 +11,9 @@
 #
 #   benches/select.sh            build, generate target/bench-large if missing, measure
 #   RUNS=50 benches/select.sh    more runs (default 20)
+#   BINARIES="OLD NEW" benches/select.sh
+#                                the given binaries take turns call by call
+#                                (benches/alternate.py) instead of hyperfine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +28,9 @@ fi
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; } >/dev/null 2>&1 || true
 [ -x /usr/bin/time ] || { apt-get install -y -qq time; } >/dev/null 2>&1 || true
 
+if [ -n "${BINARIES:-}" ]; then
+    BINARIES=$(for b in $BINARIES; do realpath "$b"; done | tr '\n' ' ')
+fi
 cd "$DATA"
 git checkout -q -- .
 trap 'git checkout -q -- .' EXIT
@@ -75,6 +81,12 @@ PY
 
 measure() {
     local name=$1
+    if [ -n "${BINARIES:-}" ]; then
+        echo "## $name"
+        # shellcheck disable=SC2086
+        python3 "$ROOT/benches/alternate.py" --dir "$DATA" --rounds "$RUNS" $BINARIES
+        return
+    fi
     "$I" select --format json > /tmp/impact-select.json 2>/dev/null || true
     local summary
     summary=$(python3 -c "import json; d=json.load(open('/tmp/impact-select.json')); print(d['mode'], len(d['tests']), 'of', d['total'], 'tests,', len(d['changed']), 'files')")

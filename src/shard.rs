@@ -347,6 +347,7 @@ mod tests {
             outcome: Some("passed".into()),
             duration,
             needs_run: false,
+            imported: false,
         }
     }
 

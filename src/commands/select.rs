@@ -69,6 +69,7 @@ pub fn run(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<i32> 
         }
     }
     print(&selection, args.format, args.explain, shard_json, out)?;
+    crate::trace::step("printed");
     Ok(match selection.mode {
         Mode::Selected => exit_codes::OK,
         Mode::Full => exit_codes::FULL_RUN,
@@ -101,7 +102,11 @@ pub fn compute(settings: &Settings, args: &SelectArgs, out: &Output) -> Result<S
         target,
         since: args.since.clone(),
     };
-    select::select(&settings.repo, store.as_ref(), &config, &opts)
+    let selection = select::select(&settings.repo, store.as_ref(), &config, &opts);
+    crate::trace::step("selection made, its inputs dropped");
+    drop(store);
+    crate::trace::step("data closed");
+    selection
 }
 
 /// Keeps only `part` of the selection; on a full-run verdict the part (of the

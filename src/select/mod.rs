@@ -306,7 +306,7 @@ pub fn select(
     crate::trace::step("effects resolved");
     notes.extend(resolver.notes());
     if !selected.is_empty() {
-        notes.extend(imported_note(store, total)?);
+        notes.extend(imported_note(&tests));
     }
     if let Some(reasons) = resolved_full_run(&mut resolver) {
         return Ok(Selection::full(reasons, total, changed, start));
@@ -339,15 +339,15 @@ fn list_in_background(
 }
 
 /// A note when some known tests come from imported coverage.py data.
-fn imported_note(store: &Store, total: usize) -> Result<Option<String>> {
-    let imported = store.imported_tests()?;
-    Ok((imported > 0).then(|| {
+fn imported_note(tests: &[TestRow]) -> Option<String> {
+    let imported = tests.iter().filter(|t| t.imported).count();
+    (imported > 0).then(|| {
         format!(
             "{} of the {} known tests {IMPORTED_NOTE}",
-            crate::output::thousands(imported as usize),
-            crate::output::thousands(total)
+            crate::output::thousands(imported),
+            crate::output::thousands(tests.len())
         )
-    }))
+    })
 }
 
 /// The reasons for a full run that resolving found (a changed file read
@@ -359,20 +359,21 @@ fn resolved_full_run(resolver: &mut resolve::Resolver<'_>) -> Option<Vec<String>
     resolver.overflow.take().map(|reason| vec![reason])
 }
 
-/// The selected tests the data does not know (`tests` is sorted by node id).
+/// The selected tests the data does not know. Both are sorted by node id,
+/// so one walk along both finds them.
 fn unknown_tests(
     tests: &[TestRow],
     selected: &BTreeMap<String, BTreeSet<Reason>>,
 ) -> BTreeSet<String> {
-    selected
-        .keys()
-        .filter(|k| {
-            tests
-                .binary_search_by(|t| t.nodeid.as_str().cmp(k.as_str()))
-                .is_err()
-        })
-        .cloned()
-        .collect()
+    let mut known = tests.iter().map(|t| t.nodeid.as_str()).peekable();
+    let mut unknown = BTreeSet::new();
+    for id in selected.keys() {
+        while known.next_if(|k| *k < id.as_str()).is_some() {}
+        if known.peek() != Some(&id.as_str()) {
+            unknown.insert(id.clone());
+        }
+    }
+    unknown
 }
 
 /// The verdict without data.

@@ -15,10 +15,15 @@ pub struct TestRow {
     pub outcome: Option<String>,
     pub duration: Option<f64>,
     pub needs_run: bool,
+    /// Last recorded by `impact import` (coverage.py's data, without
+    /// fixture closures or memoised-call units).
+    pub imported: bool,
 }
 
 impl TestRow {
-    const COLUMNS: &str = "nodeid, outcome, duration, needs_run";
+    // The subquery is not correlated: SQLite runs it once, into a lookup.
+    const COLUMNS: &str = "nodeid, outcome, duration, needs_run,
+        last_run IN (SELECT id FROM impact_run WHERE kind = 'import')";
 
     fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TestRow> {
         Ok(TestRow {
@@ -26,6 +31,7 @@ impl TestRow {
             outcome: r.get(1)?,
             duration: r.get(2)?,
             needs_run: r.get(3)?,
+            imported: r.get(4)?,
         })
     }
 }
