@@ -437,6 +437,22 @@ mod tests {
         out
     }
 
+    /// The text of `base` and of `base` with `removed` lines at `at` replaced
+    /// by `inserted`, each ending in a newline or not.
+    fn edited_pair(
+        base: &[u8],
+        at: usize,
+        removed: usize,
+        inserted: Vec<u8>,
+        old_end: bool,
+        new_end: bool,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let at = at.min(base.len());
+        let mut edited = base.to_vec();
+        edited.splice(at..(at + removed).min(base.len()), inserted);
+        (text(base, old_end), text(&edited, new_end))
+    }
+
     proptest::proptest! {
         /// Few distinct lines, so that runs slide and share lines often; some
         /// of them long.
@@ -449,10 +465,7 @@ mod tests {
             old_end: bool,
             new_end: bool,
         ) {
-            let at = at.min(base.len());
-            let mut edited = base.clone();
-            edited.splice(at..(at + removed).min(base.len()), inserted);
-            let (old, new) = (text(&base, old_end), text(&edited, new_end));
+            let (old, new) = edited_pair(&base, at, removed, inserted, old_end, new_end);
             proptest::prop_assert_eq!(diff_lines(&old, &new), libgit2_diff(&old, &new));
         }
     }
@@ -473,10 +486,7 @@ mod tests {
             old_end: bool,
             new_end: bool,
         ) {
-            let at = at.min(base.len());
-            let mut edited = base.clone();
-            edited.splice(at..(at + removed).min(base.len()), inserted);
-            let (old, new) = (text(&base, old_end), text(&edited, new_end));
+            let (old, new) = edited_pair(&base, at, removed, inserted, old_end, new_end);
             let a: Vec<&[u8]> = old.split_inclusive(|b| *b == b'\n').collect();
             let b: Vec<&[u8]> = new.split_inclusive(|b| *b == b'\n').collect();
             let lead = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
