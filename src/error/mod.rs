@@ -87,6 +87,13 @@ pub enum Error {
     #[error("failed to import {}: {reason}", path.display())]
     Import { path: PathBuf, reason: String },
 
+    /// A coverage.py data file cannot be read for `impact import`.
+    #[error("failed to import {}: {reason}", path.display())]
+    CoverageFile {
+        path: PathBuf,
+        reason: crate::store::CoverageFileError,
+    },
+
     /// The data file holds no data at all.
     #[error("no data in {} yet (record some with `impact import .coverage` or `impact run`)", path.display())]
     NoData { path: PathBuf },

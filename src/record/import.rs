@@ -137,7 +137,7 @@ fn collect(
     let root = canonical(repo.root());
     let mut outside = BTreeMap::<String, usize>::new();
     for file in files {
-        let data = CoverageFile::read(file).map_err(|reason| Error::Import {
+        let data = CoverageFile::read(file).map_err(|reason| Error::CoverageFile {
             path: file.clone(),
             reason,
         })?;

@@ -12,7 +12,8 @@ use std::path::Path;
 
 use rusqlite::params;
 
-use super::{RunRow, Store, StoreError, Writer, sql_error};
+use super::query::Sql;
+use super::{RunRow, Store, StoreError, Writer};
 
 /// A test of either file and the run its recording comes from.
 #[derive(Debug, Clone)]
@@ -44,9 +45,8 @@ impl Store {
     /// is renamed into place only when everything succeeded (and deleted
     /// otherwise), the journal would only double the writes.
     pub fn scratch_mode(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-            .map_err(|e| sql_error("configure", &self.path, e))
+        Sql::new(&self.conn, &self.path, "configure")
+            .batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
     }
 
     /// Runs `f` with the data file at `src` attached as `src` (only read).
@@ -59,14 +59,10 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.conn
-            .execute("ATTACH DATABASE ?1 AS src", [src.to_string_lossy()])
-            .map_err(|e| sql_error("attach", src, e))?;
+        Sql::new(&self.conn, src, "attach")
+            .exec("ATTACH DATABASE ?1 AS src", [src.to_string_lossy()])?;
         let result = f(self);
-        let detached = self
-            .conn
-            .execute("DETACH DATABASE src", [])
-            .map_err(|e| sql_error("detach", src, e));
+        let detached = Sql::new(&self.conn, src, "detach").exec("DETACH DATABASE src", []);
         let value = result?;
         detached?;
         Ok(value)

@@ -5,8 +5,44 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use super::query::Sql;
 use super::{Store, StoreError, schema, sql_error};
 use crate::numbits;
+
+/// Why a coverage.py data file cannot be read: each a reason fragment to
+/// show after the file's name, with the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CoverageFileError {
+    #[error("cannot read it ({0})")]
+    Unreadable(std::io::Error),
+
+    #[error("it is not a file")]
+    NotAFile,
+
+    #[error("cannot open it as SQLite ({0})")]
+    NotSqlite(rusqlite::Error),
+
+    #[error(
+        "it is not a coverage.py data file ({0}); pass the `.coverage` file that \
+         `coverage run` or pytest-cov wrote"
+    )]
+    NotCoverage(rusqlite::Error),
+
+    #[error(
+        "its coverage.py schema version is {found}, impact reads version {known}; \
+         re-record it with coverage.py 7.x",
+        known = schema::COVERAGE_SCHEMA_VERSION
+    )]
+    SchemaVersion { found: i64 },
+
+    #[error(
+        "it is inconsistent: a row names file id {file_id} or context id \
+         {context_id}, which do not exist; re-record it"
+    )]
+    Inconsistent { file_id: i64, context_id: i64 },
+}
+
+use CoverageFileError::NotCoverage;
 
 /// The line data of a coverage.py data file, as it stores it.
 pub struct CoverageFile {
@@ -23,28 +59,28 @@ pub struct CoverageFile {
 }
 
 impl CoverageFile {
-    /// Reads a coverage.py data file without writing to it. The error is a
-    /// reason fragment to show after the file name.
-    pub fn read(path: &Path) -> Result<CoverageFile, String> {
+    /// Reads a coverage.py data file without writing to it.
+    pub fn read(path: &Path) -> Result<CoverageFile, CoverageFileError> {
         let conn = open_checked(path)?;
-        let meta = |key: &str| -> Result<Option<String>, String> {
+        let meta = |key: &str| -> Result<Option<String>, CoverageFileError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
-                .map_err(not_coverage)
+                .map_err(NotCoverage)
         };
         let has_arcs = meta("has_arcs")?.as_deref() == Some("1");
         let version = meta("version")?;
         let (paths, file_index) = id_table(&conn, "SELECT id, path FROM file ORDER BY id")?;
         let (contexts, context_index) =
             id_table(&conn, "SELECT id, context FROM context ORDER BY id")?;
-        let lookup = |file_id: i64, context_id: i64| -> Result<(usize, usize), String> {
-            match (file_index.get(&file_id), context_index.get(&context_id)) {
-                (Some(&f), Some(&c)) => Ok((f, c)),
-                _ => Err(format!(
-                    "it is inconsistent: a row names file id {file_id} or context id \
-                     {context_id}, which do not exist; re-record it"
-                )),
-            }
+        let lookup = |file_id: i64, context_id: i64| match (
+            file_index.get(&file_id),
+            context_index.get(&context_id),
+        ) {
+            (Some(&f), Some(&c)) => Ok((f, c)),
+            _ => Err(CoverageFileError::Inconsistent {
+                file_id,
+                context_id,
+            }),
         };
         let rows = if has_arcs {
             arc_rows(&conn, &lookup)?
@@ -62,36 +98,25 @@ impl CoverageFile {
 }
 
 type Row = (usize, usize, Vec<u8>);
-type Lookup<'a> = dyn Fn(i64, i64) -> Result<(usize, usize), String> + 'a;
-
-fn not_coverage(e: rusqlite::Error) -> String {
-    format!(
-        "it is not a coverage.py data file ({e}); pass the `.coverage` file that \
-         `coverage run` or pytest-cov wrote"
-    )
-}
+type Lookup<'a> = dyn Fn(i64, i64) -> Result<(usize, usize), CoverageFileError> + 'a;
 
 /// Opens a coverage.py data file read-only, once its schema version is one
 /// impact reads.
-fn open_checked(path: &Path) -> Result<Connection, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
+fn open_checked(path: &Path) -> Result<Connection, CoverageFileError> {
+    let meta = std::fs::metadata(path).map_err(CoverageFileError::Unreadable)?;
     if !meta.is_file() {
-        return Err("it is not a file".into());
+        return Err(CoverageFileError::NotAFile);
     }
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| format!("cannot open it as SQLite ({e})"))?;
+    .map_err(CoverageFileError::NotSqlite)?;
     let version: i64 = conn
         .query_row("SELECT version FROM coverage_schema", [], |r| r.get(0))
-        .map_err(not_coverage)?;
+        .map_err(NotCoverage)?;
     if version != schema::COVERAGE_SCHEMA_VERSION {
-        return Err(format!(
-            "its coverage.py schema version is {version}, impact reads version {}; \
-             re-record it with coverage.py 7.x",
-            schema::COVERAGE_SCHEMA_VERSION
-        ));
+        return Err(CoverageFileError::SchemaVersion { found: version });
     }
     Ok(conn)
 }
@@ -100,15 +125,15 @@ fn open_checked(path: &Path) -> Result<Connection, String> {
 fn id_table(
     conn: &Connection,
     sql: &str,
-) -> Result<(Vec<String>, std::collections::HashMap<i64, usize>), String> {
+) -> Result<(Vec<String>, std::collections::HashMap<i64, usize>), CoverageFileError> {
     let mut texts = Vec::new();
     let mut index = std::collections::HashMap::new();
-    let mut stmt = conn.prepare(sql).map_err(not_coverage)?;
+    let mut stmt = conn.prepare(sql).map_err(NotCoverage)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-        .map_err(not_coverage)?;
+        .map_err(NotCoverage)?;
     for row in rows {
-        let (id, text) = row.map_err(not_coverage)?;
+        let (id, text) = row.map_err(NotCoverage)?;
         index.insert(id, texts.len());
         texts.push(text);
     }
@@ -117,11 +142,11 @@ fn id_table(
 
 /// Arc mode: the executed lines are the positive arc endpoints (negative
 /// numbers mark entry to and exit from code objects).
-fn arc_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String> {
+fn arc_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, CoverageFileError> {
     let mut by_key: std::collections::BTreeMap<(usize, usize), Vec<u32>> = Default::default();
     let mut stmt = conn
         .prepare("SELECT file_id, context_id, fromno, tono FROM arc")
-        .map_err(not_coverage)?;
+        .map_err(NotCoverage)?;
     let arcs = stmt
         .query_map([], |r| {
             Ok((
@@ -131,9 +156,9 @@ fn arc_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String> 
                 r.get::<_, i64>(3)?,
             ))
         })
-        .map_err(not_coverage)?;
+        .map_err(NotCoverage)?;
     for arc in arcs {
-        let (f, c, from, to) = arc.map_err(not_coverage)?;
+        let (f, c, from, to) = arc.map_err(NotCoverage)?;
         let lines = by_key.entry(lookup(f, c)?).or_default();
         for n in [from, to] {
             if let Ok(n) = u32::try_from(n)
@@ -150,10 +175,10 @@ fn arc_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String> 
 }
 
 /// Line mode: the stored numbits as they are.
-fn line_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String> {
+fn line_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, CoverageFileError> {
     let mut stmt = conn
         .prepare("SELECT file_id, context_id, numbits FROM line_bits")
-        .map_err(not_coverage)?;
+        .map_err(NotCoverage)?;
     let bits = stmt
         .query_map([], |r| {
             Ok((
@@ -162,10 +187,10 @@ fn line_rows(conn: &Connection, lookup: &Lookup<'_>) -> Result<Vec<Row>, String>
                 r.get::<_, Vec<u8>>(2)?,
             ))
         })
-        .map_err(not_coverage)?;
+        .map_err(NotCoverage)?;
     let mut rows = Vec::new();
     for row in bits {
-        let (f, c, b) = row.map_err(not_coverage)?;
+        let (f, c, b) = row.map_err(NotCoverage)?;
         let (f, c) = lookup(f, c)?;
         rows.push((f, c, b));
     }
@@ -188,11 +213,10 @@ pub fn write_coverage_file(store: &Store, dest: &Path, root: &Path) -> Result<()
             .unwrap_or_else(|| "coverage".into())
     ));
     let _ = std::fs::remove_file(&tmp);
-    let err = |e| sql_error("export to", dest, e);
     // The file is created by its own connection: ATTACH inherits the open
     // flags of the data file's connection, which may not allow creating.
-    let out = Connection::open(&tmp).map_err(err)?;
-    out.execute_batch(&format!(
+    let out = Connection::open(&tmp).map_err(|e| sql_error("export to", dest, e))?;
+    Sql::new(&out, dest, "export to").batch(&format!(
         "CREATE TABLE coverage_schema (version integer);
          INSERT INTO coverage_schema VALUES ({version});
          CREATE TABLE meta (key text, value text, unique (key));
@@ -206,29 +230,27 @@ pub fn write_coverage_file(store: &Store, dest: &Path, root: &Path) -> Result<()
          CREATE TABLE tracer (file_id integer primary key, tracer text);",
         version = schema::COVERAGE_SCHEMA_VERSION,
         cov_version = EXPORT_COVERAGE_VERSION,
-    ))
-    .map_err(err)?;
+    ))?;
     drop(out);
-    let conn = store.conn();
-    conn.execute("ATTACH DATABASE ?1 AS export", [tmp.to_string_lossy()])
-        .map_err(err)?;
+    let sql = Sql::new(store.conn(), dest, "export to");
+    sql.exec("ATTACH DATABASE ?1 AS export", [tmp.to_string_lossy()])?;
     let root_prefix = format!("{}/", root.to_string_lossy().trim_end_matches('/'));
-    let result = conn
-        .execute(
+    let copied = sql
+        .exec(
             "INSERT INTO export.file (id, path) SELECT id, ?1 || path FROM main.file",
             [&root_prefix],
         )
         .and_then(|_| {
-            conn.execute_batch(
+            sql.batch(
                 "INSERT INTO export.context (id, context) SELECT id, context FROM main.context;
-             INSERT INTO export.line_bits SELECT file_id, context_id, numbits
-                 FROM main.line_bits WHERE length(numbits) > 0;",
+                 INSERT INTO export.line_bits SELECT file_id, context_id, numbits
+                     FROM main.line_bits WHERE length(numbits) > 0;",
             )
         });
-    let detach = conn.execute("DETACH DATABASE export", []);
-    if let Err(e) = result.and(detach) {
+    let detached = sql.exec("DETACH DATABASE export", []);
+    if let Err(e) = copied.and(detached) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
+        return Err(e);
     }
     std::fs::rename(&tmp, dest).map_err(|source| StoreError::Io {
         action: "move the export into place at",

@@ -9,6 +9,7 @@
 
 mod combine;
 mod coverage_file;
+mod functions;
 mod query;
 mod schema;
 mod table;
@@ -18,8 +19,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use query::Sql;
+
 pub use combine::{ListName, Side, TestVersion};
-pub use coverage_file::{CoverageFile, write_coverage_file};
+pub use coverage_file::{CoverageFile, CoverageFileError, write_coverage_file};
 pub use table::{
     Baseline, ByContent, Carried, FileLines, ImportTimeOf, RunKey, RunRow, RunWrite, Summary,
     TestRow, TestWrite,
@@ -213,17 +216,7 @@ impl Store {
         if app_id == schema::APPLICATION_ID {
             return Ok(Kind::Ours(version));
         }
-        let tables: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .map_err(|e| self.classify_error(e))?;
-            let rows = stmt
-                .query_map([], |r| r.get(0))
-                .map_err(|e| self.classify_error(e))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(|e| self.classify_error(e))?
-        };
+        let tables = self.strings("SELECT name FROM sqlite_master WHERE type = 'table'", [])?;
         if tables.is_empty() {
             Ok(Kind::Empty)
         } else if tables.iter().any(|t| t == "coverage_schema") {
@@ -234,9 +227,7 @@ impl Store {
     }
 
     fn pragma<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
-        self.conn
-            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
-            .map_err(|e| self.classify_error(e))
+        self.sql().value(&format!("PRAGMA {name}"), [])
     }
 
     /// Applies the migrations not yet applied, in one immediate transaction
@@ -252,27 +243,23 @@ impl Store {
             rusqlite::TransactionBehavior::Immediate,
         )
         .map_err(|e| sql_error("start a migration of", path, e))?;
-        let current: i64 = self.pragma("user_version")?;
+        let migrate = Sql::new(&tx, path, "migrate");
+        // Read again inside the transaction: another impact may have migrated.
+        let current: i64 = migrate.value("PRAGMA user_version", [])?;
         for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
-            tx.execute_batch(sql)
-                .map_err(|e| sql_error("migrate", path, e))?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)
-                .map_err(|e| sql_error("migrate", path, e))?;
+            migrate.batch(sql)?;
+            migrate.batch(&format!("PRAGMA user_version = {}", index + 1))?;
         }
-        tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
-            .map_err(|e| sql_error("migrate", path, e))?;
+        migrate.batch(&format!(
+            "PRAGMA application_id = {}",
+            schema::APPLICATION_ID
+        ))?;
         tx.commit().map_err(|e| sql_error("migrate", path, e))?;
         let applied = current as usize + 1..=schema::MIGRATIONS.len();
         if current > 0 && schema::VACUUM_AFTER.iter().any(|m| applied.contains(m)) {
-            self.conn
-                .execute_batch("VACUUM")
-                .map_err(|e| sql_error("compact", path, e))?;
+            Sql::new(&self.conn, path, "compact").batch("VACUUM")?;
         }
         Ok(())
-    }
-
-    fn classify_error(&self, e: rusqlite::Error) -> StoreError {
-        classify_sqlite_error(&self.path, "read", e)
     }
 
     fn conn(&self) -> &Connection {
@@ -289,12 +276,12 @@ enum Kind {
 
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| classify_sqlite_error(path, "open", e))?;
+        .map_err(|e| sql_error("open", path, e))?;
     // Concurrent impact commands (an editor hook and a terminal) wait briefly
     // for each other instead of failing with "database is locked".
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| sql_error("configure", path, e))?;
-    crate::numbits::register_sql_functions(&conn).map_err(|e| sql_error("configure", path, e))?;
+    functions::register(&conn).map_err(|e| sql_error("configure", path, e))?;
     // Every query is a cached statement (store::query); one selection asks
     // a few dozen kinds, more than rusqlite's default of 16 keeps.
     conn.set_prepared_statement_cache_capacity(64);
@@ -329,20 +316,6 @@ fn check_sqlite_header(path: &Path) -> Result<(), StoreError> {
         Err(StoreError::NotSqlite {
             path: path.to_owned(),
         })
-    }
-}
-
-fn classify_sqlite_error(path: &Path, action: &'static str, e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode;
-    match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => StoreError::NotSqlite {
-            path: path.to_owned(),
-        },
-        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
-            path: path.to_owned(),
-            source: e,
-        },
-        _ => sql_error(action, path, e),
     }
 }
 

@@ -16,7 +16,11 @@ pub(super) struct Sql<'a> {
     action: &'static str,
 }
 
-impl Sql<'_> {
+impl<'a> Sql<'a> {
+    pub fn new(conn: &'a Connection, path: &'a Path, action: &'static str) -> Sql<'a> {
+        Sql { conn, path, action }
+    }
+
     /// Every row, mapped by `map`, collected.
     pub fn rows<T, C: FromIterator<T>>(
         &self,

@@ -131,6 +131,29 @@ fn imports_that_cannot_work_write_nothing() {
     assert_bad_input(&run, &["notes.txt", "coverage"]);
     let run = repo.impact().args(["import", "missing.coverage"]).run();
     assert_bad_input(&run, &["missing.coverage"]);
+    std::fs::create_dir(repo.path().join("cov.d")).unwrap();
+    let run = repo.impact().args(["import", "cov.d"]).run();
+    assert_bad_input(&run, &["cov.d", "it is not a file"]);
+
+    // coverage.py's own file, altered: an older schema, then rows whose
+    // context is gone.
+    let altered = |name: &str, sql: &str| {
+        let path = repo.path().join(name);
+        std::fs::copy(repo.path().join(".coverage"), &path).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    };
+    altered("old.coverage", "UPDATE coverage_schema SET version = 6");
+    let run = repo.impact().args(["import", "old.coverage"]).run();
+    assert_bad_input(&run, &["old.coverage", "schema version is 6", "7.x"]);
+    altered(
+        "torn.coverage",
+        "PRAGMA foreign_keys = OFF; DELETE FROM context",
+    );
+    let run = repo.impact().args(["import", "torn.coverage"]).run();
+    assert_bad_input(&run, &["torn.coverage", "inconsistent", "re-record"]);
 
     // A revision that does not exist.
     let run = repo
