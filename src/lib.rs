@@ -23,6 +23,7 @@ pub mod error;
 pub mod git;
 pub mod numbits;
 pub mod output;
+pub mod process;
 pub mod python;
 pub mod record;
 pub mod run;

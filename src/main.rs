@@ -13,6 +13,7 @@ use impact::output::Output;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    impact::process::no_huge_pages();
     impact::trace::start();
     let args = Args::parse();
     if args.timings {

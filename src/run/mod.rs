@@ -557,6 +557,7 @@ fn launch(
             ]
             .join(":"),
         );
+    crate::process::as_inherited(&mut cmd);
     cmd
 }
 

@@ -120,7 +120,8 @@ fn imports_that_cannot_work_write_nothing() {
     crate::support::run_ok(
         cmd.current_dir(repo.path())
             .env("COVERAGE_FILE", "plain.coverage")
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=shop"]),
+            .args(crate::support::PYTEST)
+            .arg("--cov=shop"),
     );
     let run = repo.impact().args(["import", "plain.coverage"]).run();
     assert_bad_input(&run, &["plain.coverage", "--cov-context=test"]);

@@ -4,7 +4,7 @@
 //! a line only the child runs, in a way that breaks the test, and checks that
 //! exactly that test is selected and fails.
 
-use crate::run::impact_run_command;
+use crate::support::impact_run_command;
 use crate::support::{TestRepo, copy_dir, project_dir, venv_python};
 
 /// The sample project with `fixtures/children` copied over it, recorded by
@@ -48,7 +48,8 @@ fn breaks_only(repo: &TestRepo, file: &str, find: &str, replace: &str, test: &st
     let out = std::process::Command::new(venv_python())
         .current_dir(repo.path())
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", test])
+        .args(crate::support::PYTEST)
+        .arg(test)
         .output()
         .unwrap();
     assert_eq!(

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::support::{Run, TestRepo, plant_invisible_reader, venv_python};
+use crate::support::{Run, TestRepo, impact_run_command, plant_invisible_reader};
 
 /// `impact [--db DB] run FLAGS -- python -m pytest -q`.
 fn impact_run(repo: &TestRepo, db: Option<&Path>, flags: &[&str]) -> Run {
@@ -15,31 +15,12 @@ fn impact_run(repo: &TestRepo, db: Option<&Path>, flags: &[&str]) -> Run {
 
 /// The same, with more pytest arguments.
 fn impact_run_with(repo: &TestRepo, db: Option<&Path>, flags: &[&str], pytest: &[&str]) -> Run {
-    let python = venv_python().display().to_string();
-    let mut args: Vec<String> = Vec::new();
-    if let Some(db) = db {
-        args.extend(["--db".into(), db.display().to_string()]);
+    let db = db.map(|db| db.display().to_string());
+    let mut flags = flags.to_vec();
+    if let Some(db) = &db {
+        flags.extend(["--db", db]);
     }
-    args.push("run".into());
-    args.extend(flags.iter().map(|s| s.to_string()));
-    args.extend(
-        [
-            "--",
-            &python,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ]
-        .iter()
-        .chain(pytest)
-        .map(|s| s.to_string()),
-    );
-    repo.impact()
-        .args(&args)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run()
+    impact_run_command(repo, &flags, pytest).run()
 }
 
 fn ids(json: &serde_json::Value) -> Vec<String> {

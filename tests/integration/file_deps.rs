@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::run::impact_run_command;
-use crate::support::{Run, TestRepo, venv_python};
+use crate::support::impact_run_command;
+use crate::support::{Run, TestRepo};
 
 fn impact_run(repo: &TestRepo, pytest_args: &[&str]) -> Run {
     impact_run_command(repo, &[], pytest_args).run()
@@ -252,21 +252,7 @@ fn reads_outside_tests_off_switch_and_re_recording() {
     // Tracking on (the default), re-recorded with a full run.
     std::fs::remove_file(repo.path().join("impact.toml")).unwrap();
     repo.commit_all("tracking on");
-    let run = repo
-        .impact()
-        .args([
-            "run",
-            "--full",
-            "--",
-            &venv_python().display().to_string(),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .run();
+    let run = impact_run_command(&repo, &["--full"], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     let who_run = repo.impact().args(["who", "tests/data/warehouse.ini"]).ok();
     assert!(

@@ -58,14 +58,8 @@ fn every_failing_test_of_every_mutation_is_selected() {
     let collected = run_ok(
         std::process::Command::new(venv_python())
             .current_dir(repo.path())
-            .args([
-                "-m",
-                "pytest",
-                "-q",
-                "--collect-only",
-                "-p",
-                "no:cacheprovider",
-            ]),
+            .args(crate::support::PYTEST)
+            .arg("--collect-only"),
     );
     let all_tests: Vec<String> = String::from_utf8_lossy(&collected.stdout)
         .lines()

@@ -2,8 +2,8 @@
 //! suites"): recordings that must never be lost, and one-line changes that
 //! must select what runs them, not the whole suite.
 
-use crate::run::impact_run_command;
 use crate::support::TestRepo;
+use crate::support::impact_run_command;
 
 /// A test file whose text is not ASCII (a banner of box-drawing characters
 /// inside a multi-line string, accents, emoji) is recorded: its string
@@ -129,7 +129,8 @@ fn failing(repo: &TestRepo) -> Vec<String> {
     let out = std::process::Command::new(crate::support::venv_python())
         .current_dir(repo.path())
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf"])
+        .args(crate::support::PYTEST)
+        .arg("-rf")
         .output()
         .unwrap();
     let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)

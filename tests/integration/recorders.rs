@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::run::impact_run_command;
+use crate::support::impact_run_command;
 use crate::support::{TestRepo, copy_dir, project_dir, python_version, run_ok, venv_python};
 
 /// context -> file (repository-relative) -> lines.

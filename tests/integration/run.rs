@@ -1,27 +1,9 @@
 //! `impact run` end to end: real pytest with the embedded plugin on copies of
 //! the sample project in temporary git repositories.
 
-use crate::support::{ImpactCommand, Run, TestRepo, plant_invisible_reader, venv_python};
-
-/// `impact run FLAGS -- <venv python> -m pytest -q PYTEST_ARGS`, ready to start.
-pub fn impact_run_command(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> ImpactCommand {
-    let python = venv_python().display().to_string();
-    let mut args = vec!["run"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&[
-        "--",
-        &python,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]);
-    args.extend_from_slice(pytest_args);
-    repo.impact()
-        .args(&args)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-}
+use crate::support::{
+    PYTEST, Run, TestRepo, impact_run_command, plant_invisible_reader, venv_python,
+};
 
 fn impact_run(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> Run {
     impact_run_command(repo, flags, pytest_args).run()
@@ -222,16 +204,8 @@ fn a_killed_run_loses_nothing_and_its_tests_run_next_time() {
         .process_group(0)
         .current_dir(repo.path())
         .env("NO_COLOR", "1")
-        .args([
-            "run",
-            "--",
-            &python,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ])
+        .args(["run", "--", &python])
+        .args(PYTEST)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -449,7 +449,7 @@ def test_a_by_name():
         repo.write("tests/test_caches.py", test_file);
         repo.commit_all("two caches");
         if recording == "run" {
-            let run = crate::run::impact_run_command(&repo, &[], &[]).run();
+            let run = crate::support::impact_run_command(&repo, &[], &[]).run();
             assert_eq!(run.code, 0, "{run:#?}");
         } else {
             repo.pytest_cov(&[]);
@@ -532,7 +532,7 @@ fn cached_helper_in_conftest() -> TestRepo {
         "from tests.conftest import rate\n\n\ndef test_first():\n    assert rate() > 0\n\n\ndef test_second():\n    assert rate() == 2\n",
     );
     repo.commit_all("a cached helper");
-    let run = crate::run::impact_run_command(&repo, &[], &[]).run();
+    let run = crate::support::impact_run_command(&repo, &[], &[]).run();
     assert_eq!(run.code, 0, "{run:#?}");
     repo
 }

@@ -180,15 +180,7 @@ impl TestRepo {
     /// Runs pytest in the pinned venv with pytest-cov per-test contexts.
     pub fn pytest_cov(&self, extra: &[&str]) -> Output {
         let mut cmd = python_command(self.path());
-        cmd.args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--cov=shop",
-            "--cov-context=test",
-        ]);
+        cmd.args(PYTEST).args(["--cov=shop", "--cov-context=test"]);
         cmd.args(extra);
         run_ok(&mut cmd)
     }
@@ -197,7 +189,7 @@ impl TestRepo {
     /// and without a cache; whatever its exit code.
     pub fn plain_pytest(&self, extra: &[&str]) -> Output {
         python_command(self.path())
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .args(PYTEST)
             .args(extra)
             .output()
             .unwrap()
@@ -287,6 +279,23 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), to.join(&name)).unwrap();
         }
     }
+}
+
+/// pytest's arguments as every test runs it (after the interpreter): quiet,
+/// without a cache directory.
+pub const PYTEST: [&str; 5] = ["-m", "pytest", "-q", "-p", "no:cacheprovider"];
+
+/// `impact run FLAGS -- <venv python> -m pytest -q PYTEST_ARGS`, ready to start.
+pub fn impact_run_command(repo: &TestRepo, flags: &[&str], pytest_args: &[&str]) -> ImpactCommand {
+    let python = venv_python().display().to_string();
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--", &python]);
+    args.extend_from_slice(&PYTEST);
+    args.extend_from_slice(pytest_args);
+    repo.impact()
+        .args(&args)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
 }
 
 /// A run of the `impact` binary with a controlled environment.
