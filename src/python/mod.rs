@@ -45,7 +45,7 @@ use outline::DefSpan;
 /// A definition's header and body lines: ((first, last), (first, last)).
 pub type DefLines = ((u32, u32), (u32, u32));
 
-pub use outline::{Outline, parse_pair_in_regions};
+pub use outline::{Outline, parse_around, parse_pair_in_regions};
 pub use paths::{dir_of, module_names_for_path, resolve_relative};
 
 /// Index into [`Module::defs`].

@@ -453,6 +453,30 @@ pub fn parse_pair_in_regions(
     Some((a, b))
 }
 
+/// Parses `text` only around `lines` (ascending, each once), as if each
+/// run of them were replaced by itself: the statements holding them and the
+/// definitions around them, by [`parse_pair_in_regions`]. For looking up a
+/// few lines of an unchanged file (where a word occurs) without parsing it
+/// whole; `None` when it cannot be done exactly.
+pub fn parse_around(text: &[u8], outline: &Outline, lines: &[u32]) -> Option<Module> {
+    let mut hunks: Vec<Hunk> = Vec::new();
+    for &line in lines {
+        match hunks.last_mut() {
+            Some(h) if h.old_start + h.old_lines == line => {
+                h.old_lines += 1;
+                h.new_lines += 1;
+            }
+            _ => hunks.push(Hunk {
+                old_start: line,
+                old_lines: 1,
+                new_start: line,
+                new_lines: 1,
+            }),
+        }
+    }
+    parse_pair_in_regions(text, text, outline, &hunks).map(|(m, _)| m)
+}
+
 /// The definitions around each parsed part hold more than was parsed of
 /// them: gives them their whole extent in both versions. `None` when a
 /// changed statement is no longer inside the definition it was isolated in

@@ -1158,3 +1158,69 @@ fn import_side_effects_are_found_at_module_and_class_level_only() {
         assert_eq!(import_side_effect(&m, src.as_bytes()), *want, "{src}");
     }
 }
+
+/// What a lookup of `line` sees: its statement's span, scope (by the
+/// definition's qualified name), the names it binds, and the names a
+/// function's result is carried under.
+type Seen = (u32, u32, String, Vec<String>, Vec<String>);
+
+fn seen_at(m: &Module, line: u32) -> Option<Seen> {
+    let st = m.statement_at(line)?;
+    let (scope, carried) = match st.scope {
+        Scope::Module => (String::new(), Vec::new()),
+        Scope::Class(d) => (format!("class {}", m.defs()[d].qualname), Vec::new()),
+        Scope::Function(d) => (
+            format!("def {}", m.defs()[d].qualname),
+            crate::python::pytest::carrier_names(m, d),
+        ),
+    };
+    Some((st.start, st.end, scope, st.binds.clone(), carried))
+}
+
+/// Parsing around a few lines sees at them what a whole parse sees, on
+/// every line of real files (the sample project's) and on pairs of lines.
+#[test]
+fn parsing_around_lines_sees_what_a_whole_parse_sees() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let mut files = Vec::new();
+    for sub in ["shop", "tests"] {
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "py") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let (mut around, mut whole_only) = (0, 0);
+    for path in &files {
+        let text = std::fs::read(path).unwrap();
+        let whole = parse(&text);
+        let outline = Outline::of(&whole).expect("the sample parses cleanly");
+        let lines = count_lines(&text);
+        let mut cases: Vec<Vec<u32>> = (1..=lines).map(|l| vec![l]).collect();
+        cases.extend((1..lines).step_by(3).map(|l| vec![l, (l + 7).min(lines)]));
+        for case in cases {
+            let mut case = case;
+            case.dedup();
+            match parse_around(&text, &outline, &case) {
+                Some(m) => {
+                    around += 1;
+                    for &l in &case {
+                        assert_eq!(
+                            seen_at(&m, l),
+                            seen_at(&whole, l),
+                            "{}:{l} around {case:?}",
+                            path.display()
+                        );
+                    }
+                }
+                None => whole_only += 1,
+            }
+        }
+    }
+    assert!(
+        around > 10 * whole_only,
+        "parsed around {around} times, whole {whole_only}"
+    );
+}

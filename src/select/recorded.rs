@@ -105,6 +105,18 @@ impl<'a> Recorded<'a> {
         Ok(self.store.source(&blob)?)
     }
 
+    /// The stored outline of a measured file's recorded content, when there
+    /// is a usable one.
+    pub fn outline(&mut self, path: &str) -> Result<Option<python::Outline>> {
+        let Some(blob) = self.baselines()?.get(path).cloned() else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .outline(&blob)?
+            .and_then(|text| python::Outline::decode(&text)))
+    }
+
     /// A measured file's recorded content, parsed.
     pub fn module(&mut self, path: &str) -> Result<Option<python::Module>> {
         Ok(self.source(path)?.map(|content| python::parse(&content)))

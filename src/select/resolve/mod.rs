@@ -602,10 +602,14 @@ impl<'a> Resolver<'a> {
             if !text.contains(needle) {
                 continue;
             }
-            let m = python::parse(text.as_bytes());
+            let words = crate::python::tokens::word_lines(text, needle);
+            if words.is_empty() {
+                continue;
+            }
+            let m = self.parse_around(path, text, &words)?;
             let mut lines = BTreeSet::new();
             let mut bound = BTreeSet::new();
-            for l in crate::python::tokens::word_lines(text, needle) {
+            for l in words {
                 let Some(st) = m.statement_at(l) else {
                     continue;
                 };
@@ -626,6 +630,19 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// A measured file's recorded `text`, parsed at least around `lines`:
+    /// only there when its stored outline allows, whole otherwise. A small
+    /// file costs a millisecond to parse whole, and a file name is looked
+    /// for in every file that holds it.
+    fn parse_around(&mut self, path: &str, text: &str, lines: &[u32]) -> Result<python::Module> {
+        let bytes = text.as_bytes();
+        Ok(self
+            .recorded
+            .outline(path)?
+            .and_then(|outline| python::parse_around(bytes, &outline, lines))
+            .unwrap_or_else(|| python::parse(bytes)))
     }
 
     /// Builds what [`Effect::ModuleString`] looks up (the string tokens of
