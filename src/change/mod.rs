@@ -487,7 +487,7 @@ fn make_change(
 }
 
 /// The stored outline of a Python baseline, when there is a usable one.
-fn outline(store: &Store, path: &str, blob: &str) -> Result<Option<python::Outline>> {
+pub fn outline(store: &Store, path: &str, blob: &str) -> Result<Option<python::Outline>> {
     if !crate::python::facts::is_python(path) {
         return Ok(None);
     }

@@ -111,10 +111,7 @@ impl<'a> Recorded<'a> {
         let Some(blob) = self.baselines()?.get(path).cloned() else {
             return Ok(None);
         };
-        Ok(self
-            .store
-            .outline(&blob)?
-            .and_then(|text| python::Outline::decode(&text)))
+        crate::change::outline(self.store, path, &blob)
     }
 
     /// A measured file's recorded content, parsed.

@@ -17,6 +17,7 @@ pub(super) struct Sql<'a> {
 }
 
 impl<'a> Sql<'a> {
+    /// Queries on `conn`, their failures reported as `action` on `path`.
     pub fn new(conn: &'a Connection, path: &'a Path, action: &'static str) -> Sql<'a> {
         Sql { conn, path, action }
     }
@@ -81,21 +82,13 @@ impl Store {
 
     /// Queries, reported as reads of the data file.
     pub(super) fn sql(&self) -> Sql<'_> {
-        Sql {
-            conn: &self.conn,
-            path: &self.path,
-            action: "read",
-        }
+        Sql::new(&self.conn, &self.path, "read")
     }
 }
 
 impl Writer<'_> {
     /// Statements inside the write transaction, reported as `action`.
     pub(super) fn sql(&self, action: &'static str) -> Sql<'_> {
-        Sql {
-            conn: &self.tx,
-            path: &self.path,
-            action,
-        }
+        Sql::new(&self.tx, &self.path, action)
     }
 }
